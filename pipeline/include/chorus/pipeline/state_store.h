@@ -1,0 +1,78 @@
+// Durable state on RocksDB: one database, one column family per store.
+//
+// Operators keep their working state in memory and hand the store their
+// changes at each commit; Commit() writes those changes and the input
+// offsets as one atomic, synced WriteBatch. That single write is what makes
+// state effectively-once: after a crash, the state and the offsets it was
+// computed from are restored together, and input resumes from exactly
+// there.
+//
+// Thread-safety: Commit() and the Load* calls are made by the processing
+// thread; Get() and Scan() may be called from any thread (the HTTP API)
+// and see only committed data.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "chorus/operators/state.h"
+#include "chorus/pipeline/status.h"
+
+namespace rocksdb {
+class DB;
+class ColumnFamilyHandle;
+}  // namespace rocksdb
+
+namespace chorus {
+
+// The stores. Values are stable: they name column families on disk.
+enum class Store : uint8_t {
+  kMeta = 0,   // offsets, watermark, pipeline counters
+  kChannels,   // channel growth totals and windows
+  kMembers,    // member engagement state
+  kDedup,      // event-id hashes within the dedup horizon
+  kCount_,
+};
+inline constexpr int kStoreCount = static_cast<int>(Store::kCount_);
+std::string_view Name(Store s);
+
+struct StoreMutation {
+  Store store = Store::kMeta;
+  ops::Mutation mutation;
+};
+
+class StateStore {
+ public:
+  ~StateStore();
+
+  // Opens or creates the database in `dir`.
+  static Result<std::unique_ptr<StateStore>> Open(const std::string& dir);
+
+  // Writes all `mutations` atomically (one WriteBatch, WAL synced).
+  Status Commit(const std::vector<StoreMutation>& mutations);
+
+  // Reads a committed value.
+  Result<std::optional<std::string>> Get(Store store, std::string_view key) const;
+
+  // Calls `fn` for each committed entry of `store` whose key starts with
+  // `prefix`, in key order, until `fn` returns false.
+  Status Scan(Store store, std::string_view prefix,
+              const std::function<bool(std::string_view key, std::string_view value)>& fn) const;
+
+  // Approximate on-disk bytes of `store` (SST files plus memtables).
+  uint64_t ApproximateBytes(Store store) const;
+
+  // Flushes memtables to SST files (for size measurements and tests).
+  Status Flush();
+
+ private:
+  StateStore() = default;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // index = Store
+};
+
+}  // namespace chorus
