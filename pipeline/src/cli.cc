@@ -1,19 +1,157 @@
 #include "cli.h"
 
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
 #include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "chorus/pipeline/application.h"
+#include "cli_support.h"
+#include "commands.h"
 
 namespace chorus {
+namespace {
+
+// Durations are parsed after CLI11 so each error names its flag.
+struct DurationFlag {
+  const char* flag;
+  std::string text;
+  ops::Millis* target;
+};
+
+void AddDuration(CLI::App* app, std::vector<DurationFlag>& flags, const char* name,
+                 const char* env, ops::Millis* target, const std::string& help) {
+  flags.push_back({name, "", target});
+  app->add_option(name, flags.back().text, help + " (e.g. 500ms, 30s, 5m, 1h, 7d)")->envname(env);
+}
+
+Status ApplyDurations(const std::vector<DurationFlag>& flags) {
+  for (const DurationFlag& f : flags) {
+    if (f.text.empty()) continue;
+    auto d = ParseDuration(f.text);
+    if (!d) return Status::Error(std::string(f.flag) + " " + f.text + ": expected a duration like 500ms, 30s, 5m, 1h or 7d");
+    *f.target = *d;
+  }
+  return Status::Ok();
+}
+
+Status ApplyKafkaProperties(const std::vector<std::string>& props, KafkaProperties& out) {
+  for (const std::string& p : props) {
+    size_t eq = p.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return Status::Error("-X " + p + ": expected key=value");
+    }
+    out[p.substr(0, eq)] = p.substr(eq + 1);
+  }
+  return Status::Ok();
+}
+
+void AddRunFlags(CLI::App* run, RunConfig& c, std::vector<std::string>& kafka,
+                 std::vector<DurationFlag>& durations) {
+  run->set_config("--config", "", "YAML file with any of these flags as keys")
+      ->envname("CHORUS_CONFIG");
+  run->config_formatter(std::make_shared<YamlConfig>());
+  run->add_option("--brokers", c.brokers, "Kafka bootstrap servers")->envname("CHORUS_BROKERS");
+  run->add_option("--topic", c.topics, "input topic (repeatable)")
+      ->envname("CHORUS_TOPIC")
+      ->delimiter(',');
+  run->add_option("--group", c.group, "consumer group")->envname("CHORUS_GROUP")->capture_default_str();
+  run->add_option("--state-dir", c.state_dir, "RocksDB state directory")
+      ->envname("CHORUS_STATE_DIR")
+      ->capture_default_str();
+  run->add_option("--http-addr", c.http_addr, "host:port for /metrics, health and the API")
+      ->envname("CHORUS_HTTP_ADDR")
+      ->capture_default_str();
+  run->add_option("--dlq-topic", c.dlq_topic, "dead-letter topic")
+      ->envname("CHORUS_DLQ_TOPIC")
+      ->capture_default_str();
+  run->add_option("--output-topic", c.output_topic, "window results topic")
+      ->envname("CHORUS_OUTPUT_TOPIC");
+  run->add_option("-X,--kafka", kafka, "librdkafka property key=value (repeatable)")
+      ->envname("CHORUS_KAFKA")
+      ->delimiter(',');
+  ProcessorOptions& p = c.processor;
+  AddDuration(run, durations, "--commit-interval", "CHORUS_COMMIT_INTERVAL", &p.commit_interval,
+              "how often state and offsets are committed (default 1s)");
+  AddDuration(run, durations, "--out-of-orderness", "CHORUS_OUT_OF_ORDERNESS",
+              &p.watermark.out_of_orderness, "allowed out-of-orderness (default 5m)");
+  AddDuration(run, durations, "--allowed-lateness", "CHORUS_ALLOWED_LATENESS",
+              &p.windows.allowed_lateness, "allowed lateness (default 1h)");
+  AddDuration(run, durations, "--idle-timeout", "CHORUS_IDLE_TIMEOUT",
+              &p.watermark.idle_timeout, "idle partition timeout (default 30s)");
+  AddDuration(run, durations, "--dedup-horizon", "CHORUS_DEDUP_HORIZON", &p.dedup.horizon,
+              "duplicate detection horizon in event time (default 7d)");
+  AddDuration(run, durations, "--love-half-life", "CHORUS_LOVE_HALF_LIFE",
+              &p.members.love_half_life, "love score half-life (default 30d)");
+  AddDuration(run, durations, "--sentiment-half-life", "CHORUS_SENTIMENT_HALF_LIFE",
+              &p.members.sentiment_half_life, "sentiment half-life (default 14d)");
+}
+
+int Fail(int code, const std::string& message) {
+  std::cerr << "chorus: " << message << "\n";
+  return code;
+}
+
+int RunService(RunConfig config) {
+  auto app = Application::Start(config);
+  if (!app.ok()) return Fail(2, app.status().message());
+  spdlog::info("chorus running: topics {}, state {}, http port {}", fmt::join(config.topics, ","),
+               config.state_dir, app.value()->http_port());
+  Status s = app.value()->Run(StopRequested());
+  if (!s.ok()) return Fail(1, s.message());
+  return 0;
+}
+
+}  // namespace
 
 int RunCli(int argc, char** argv) {
-  CLI::App app{"chorus: engagement streaming pipeline"};
+  CLI::App app{"chorus: streaming engagement analytics for social media and community managers"};
   app.require_subcommand(1);
-  app.add_subcommand("demo", "everything on one machine");
+  std::string log_level = "info";
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
+      ->envname("CHORUS_LOG_LEVEL");
+
+  RunConfig run_config;
+  std::vector<std::string> kafka;
+  std::vector<DurationFlag> durations;
+  durations.reserve(16);  // AddDuration keeps pointers into it
+  CLI::App* run = app.add_subcommand("run", "consume Kafka and serve metrics (the service)");
+  AddRunFlags(run, run_config, kafka, durations);
+
+  DemoConfig demo_config;
+  CLI::App* demo = app.add_subcommand("demo", "embedded Kafka, generated workload, pipeline and HTTP");
+  AddDemoFlags(demo, demo_config);
+
+  GenerateConfig gen_config;
+  CLI::App* gen = app.add_subcommand("generate", "write the synthetic workload to Kafka or a file");
+  AddGenerateFlags(gen, gen_config);
+
   try {
     app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
+    return Fail(2, std::string(e.what()) + " (see --help)");
   }
-  return 0;
+  auto level = spdlog::level::from_str(log_level);
+  if (level == spdlog::level::off && log_level != "off") {
+    return Fail(2, "--log-level " + log_level + ": expected trace, debug, info, warn or error");
+  }
+  spdlog::set_level(level);
+  spdlog::set_default_logger(spdlog::stderr_color_mt("chorus"));
+
+  if (run->parsed()) {
+    if (Status s = ApplyDurations(durations); !s.ok()) return Fail(2, s.message());
+    if (Status s = ApplyKafkaProperties(kafka, run_config.kafka); !s.ok()) {
+      return Fail(2, s.message());
+    }
+    return RunService(std::move(run_config));
+  }
+  if (demo->parsed()) return RunDemo(demo_config);
+  return RunGenerate(gen_config);
 }
 
 }  // namespace chorus

@@ -27,6 +27,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "chorus/operators/event.h"
@@ -37,7 +38,7 @@ namespace chorus::ops {
 
 // Counters that merge by addition. All are sums of Multiplicity().
 struct ChannelCounts {
-  std::array<uint64_t, kEventKindCount> events_by_kind{};  // FOLLOWER_COUNT counts once
+  std::array<uint64_t, kEventKindCount> events_by_kind{};           // FOLLOWER_COUNT counts once
   std::array<uint64_t, kContentTypeCount> posts_by_content_type{};  // POST_PUBLISHED
   // Reactions, comments, shares and mentions acted by members.
   std::array<uint64_t, kContentTypeCount> engagements_by_content_type{};
@@ -68,6 +69,11 @@ struct ChannelView {
 class ChannelGrowth {
  public:
   explicit ChannelGrowth(WindowOptions options = {});
+  // Move-only: dirty lists point into its own maps.
+  ChannelGrowth(ChannelGrowth&&) = default;
+  ChannelGrowth& operator=(ChannelGrowth&&) = default;
+  ChannelGrowth(const ChannelGrowth&) = delete;
+  ChannelGrowth& operator=(const ChannelGrowth&) = delete;
 
   // Applies a validated, deduplicated event read from `partition`. A `late`
   // event (see windows.h) updates lifetime totals and followers only.
@@ -75,8 +81,7 @@ class ChannelGrowth {
 
   // Closes every window with end + lateness <= `watermark`, calling `sink`
   // once per (channel, window) in (end, size, channel) order.
-  void AdvanceWatermark(EventTime watermark,
-                        const std::function<void(const ClosedWindow&)>& sink);
+  void AdvanceWatermark(EventTime watermark, const std::function<void(const ClosedWindow&)>& sink);
 
   // Calls `fn` for each channel in channel id order, merged over partitions.
   void ForEachChannel(const std::function<void(const ChannelView&)>& fn) const;
@@ -95,35 +100,91 @@ class ChannelGrowth {
   struct FollowerState {
     bool has_snapshot = false;
     int64_t snapshot_value = 0;
-    int64_t snapshot_second = 0;  // event time of the snapshot, in seconds
-    int64_t net_follows = 0;      // lifetime follows − unfollows
-    std::map<int64_t, int64_t> deltas;  // second -> net follows after snapshot
+    int64_t snapshot_ms = 0;  // event time of the newest snapshot seen here
+    int64_t net_follows = 0;  // lifetime follows − unfollows
+    // (second, net follows) after the channel's newest known snapshot, by
+    // second. A sorted vector: follows mostly arrive in time order, so an
+    // insert is usually an append. A snapshot anywhere prunes every
+    // partition's deltas up to it, so they span one snapshot interval (all
+    // seconds with follows, for a channel that never sends snapshots).
+    std::vector<std::pair<int64_t, int64_t>> deltas;
+  };
+  struct PartialWindow {
+    ChannelCounts counts;
+    bool dirty = false;
+    bool persisted = false;  // the store holds it, so closing must delete it
   };
   struct PartialChannel {
     Platform platform = Platform::kUnspecified;
     ChannelCounts totals;
     FollowerState followers;
+    // Open windows by start time, one map per entry of kWindowSpecs.
+    std::array<std::map<int64_t, PartialWindow>, kWindowSpecCount> windows;
     bool dirty = false;
   };
-  struct WindowKey {
-    std::string channel_id;
-    int32_t spec_index = 0;
-    int64_t start_ms = 0;
-    auto operator<=>(const WindowKey&) const = default;
+  // Transparent, so Apply looks channels up by string_view without a copy.
+  struct StringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
-  struct PartialWindow {
-    Platform platform = Platform::kUnspecified;
-    ChannelCounts counts;
-    bool dirty = false;
+  using ChannelMap = std::unordered_map<std::string, PartialChannel, StringHash, std::equal_to<>>;
+  // Node-based maps keep entries in place, so dirty lists may point at them.
+  using ChannelEntry = ChannelMap::value_type;
+  struct DirtyWindow {
+    ChannelEntry* channel;
+    int spec_index;
+    int64_t start_ms;
   };
   struct Partition {
-    std::map<std::string, PartialChannel, std::less<>> channels;
-    std::map<WindowKey, PartialWindow> windows;
+    ChannelMap channels;
+    std::vector<ChannelEntry*> dirty_channels;
+    // May name windows closed since; the drain skips those.
+    std::vector<DirtyWindow> dirty_windows;
     std::vector<std::string> deleted_window_keys;  // encoded, pending drain
   };
+  // Every open window over all partitions, in closing order: (end, size,
+  // channel); kWindowSpecs is sorted by size, so its index orders by size.
+  template <typename S>
+  struct CloseKeyOf {
+    int64_t end_ms;
+    int spec_index;
+    S channel_id;
+  };
+  using CloseKey = CloseKeyOf<std::string>;
+  struct CloseLess {
+    using is_transparent = void;
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
+      if (a.end_ms != b.end_ms) return a.end_ms < b.end_ms;
+      if (a.spec_index != b.spec_index) return a.spec_index < b.spec_index;
+      return std::string_view(a.channel_id) < std::string_view(b.channel_id);
+    }
+  };
+  // Value: the partitions holding a part of the window, ascending.
+  using CloseIndex = std::map<CloseKey, std::vector<int32_t>, CloseLess>;
+
+  ChannelEntry& FindOrAddChannel(Partition& part, std::string_view channel_id);
+  void ApplyFollowers(int32_t partition, PartialChannel& channel, const Event& e);
+  void PruneOtherPartitions(int32_t partition, std::string_view channel_id, int64_t second);
+  PartialWindow& FindOrOpenWindow(int32_t partition, ChannelEntry& channel, int spec_index,
+                                  int64_t start_ms);
+  void Unindex(int32_t partition, std::string_view channel_id, int spec_index, int64_t end_ms);
+  void CloseWindow(CloseIndex::iterator it, const std::function<void(const ClosedWindow&)>& sink);
+  static void MarkDirty(Partition& part, ChannelEntry& channel);
+  static std::string EncodeChannel(const PartialChannel& c);
+  static bool DecodeChannel(std::string_view value, PartialChannel& c);
+  static ChannelView Merge(std::string_view channel_id,
+                           const std::vector<const PartialChannel*>& parts);
 
   WindowOptions options_;
   std::map<int32_t, Partition> partitions_;
+  CloseIndex close_index_;
+  size_t open_windows_ = 0;
+  // The largest watermark windows were closed at. A window closed under it
+  // is not reopened even if a caller misjudges an event as not late, so no
+  // window is ever reported twice. Not persisted: the runtime restores the
+  // watermark and advances before it processes.
+  EventTime closed_through_ = EventTime::Min();
 };
 
 }  // namespace chorus::ops

@@ -14,7 +14,6 @@
 #include <cstdint>
 #include <map>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "chorus/operators/state.h"
@@ -45,13 +44,45 @@ class DedupIndex {
   void DropPartition(int32_t partition);
 
  private:
-  struct Partition {
-    std::unordered_map<uint64_t, int64_t> seen;  // hash -> event time ms
-    std::vector<std::pair<int64_t, uint64_t>> added;  // pending drain
-    int64_t max_ms = INT64_MIN;
-    int64_t expired_below_ms = INT64_MIN;  // pending range delete bound
-    bool expiry_pending = false;
+  struct Entry {
+    uint64_t hash = 0;
+    int64_t ms = 0;
   };
+  // Open addressing with linear probing over a power-of-two array; hash 0
+  // marks an empty slot (an id hashing to 0 is kept as 1, which adds one
+  // more 2^-64 chance of a false duplicate). Ids arrive pre-mixed by StableHash64, so the low
+  // bits index directly. Allocates only when it grows.
+  class Table {
+   public:
+    const Entry* Find(uint64_t hash) const;
+    // Inserts, or raises the time of a present hash to `ms` if larger.
+    void Upsert(uint64_t hash, int64_t ms);
+    void Erase(uint64_t hash);
+    size_t size() const { return size_; }
+
+   private:
+    void Grow();
+    std::vector<Entry> slots_;
+    size_t size_ = 0;
+  };
+  struct Partition {
+    Table seen;
+    // Min-heap on event time: expiry pops from the front instead of scanning.
+    std::vector<Entry> by_time;
+    std::vector<Entry> added;  // inserted since the last drain
+    int64_t max_ms = INT64_MIN;
+    // Ids below this were forgotten in memory; the store still needs a
+    // range delete up to it at the next drain.
+    int64_t expired_below_ms = INT64_MIN;
+    bool expiry_pending = false;
+    // added[0, added_before_expiry) were present at the last Expire that
+    // forgot anything: those below expired_below_ms are gone, every other
+    // added id is live. Bounds only grow, so this one rule covers every
+    // Expire since the last drain without a table lookup per id.
+    size_t added_before_expiry = 0;
+  };
+  static void Remember(Partition& p, uint64_t hash, int64_t ms);
+
   DedupOptions options_;
   std::map<int32_t, Partition> partitions_;
 };

@@ -15,7 +15,10 @@
 // events, numerator and denominator decayed alike. Active days: a bitmap of
 // the last 128 UTC days.
 //
-// Stages, evaluated at an event time T (priority order):
+// Stages, evaluated at an event time T (priority order). "Nothing for d"
+// means T − last_seen >= d: every threshold is half-open and starts its
+// stage at exactly its time, so a member quiet since L is at_risk from
+// L + 7 d, lapsed from L + 28 d and churned from L + 180 d.
 //   churned  — nothing for more than churned_after (180 d);
 //   lapsed   — nothing for more than lapsed_after (28 d);
 //   at_risk  — was regular or champion since last lapsing, nothing for at
@@ -24,19 +27,34 @@
 //              champion_window_days (90), decayed sentiment >= 0 (or none);
 //   regular  — >= regular_days_per_week (2) active days in at least
 //              regular_weeks (3) of the last 4 seven-day blocks ending at T;
-//   new      — first seen new_period (7 d) ago or less;
+//   new      — first seen less than new_period (7 d) ago (T − first_seen
+//              < 7 d; the member is active from first_seen + 7 d);
 //   active   — anything else (activity within the last 30 days).
-// Promotion is immediate. A demotion from champion or regular to a lower
-// activity stage (regular, active) takes effect only once the lower stage
-// has held for demotion_grace (7 d); inactivity stages (at_risk, lapsed,
-// churned) take effect exactly at their thresholds, which are their grace.
+// Weeks and windows are UTC days ending with T's day: regular counts the
+// days [D−6, D], [D−13, D−7], [D−20, D−14], [D−27, D−21] for D = day of T.
+// Promotion is immediate at the member's own event; timers only move a
+// member down (or out of new), since raising a stage needs new activity.
+// A demotion from champion or regular to a lower activity stage (regular,
+// active) takes effect only once the member has been below its stage for
+// demotion_grace (7 d), measured from the first evaluation that found it
+// below; it then takes the stage it qualifies for at that time. Any
+// evaluation that finds it back at its stage cancels the pending demotion.
+// Inactivity stages (at_risk, lapsed, churned) take effect exactly at their
+// thresholds, which are their grace, and a returning member is promoted at
+// its event.
+//
+// Only activity events create a member: other member events are ignored.
+// The love weight is per event (count is not a multiplier). A sentiment
+// that is NaN counts as unscored; others are clamped to [−1, 1].
 //
 // Event-time timers: each member has one next-evaluation time (the next
 // threshold or day boundary at which its stage could change without a new
-// event). AdvanceWatermark fires due timers in (due time, key) order; Apply
-// first catches the member up to the event's time, so the result is the
-// same whether a timer fired before the event arrived or not. Transitions
-// are stamped with the exact threshold time, not the watermark.
+// event). AdvanceWatermark fires due timers in (due time, partition, key)
+// order; Apply first catches the member up to the event's time, so the
+// result is the same whether a timer fired before the event arrived or not.
+// Transitions are stamped with the exact threshold time, not the watermark.
+// A late event (before the member's evaluated_at) is judged at
+// evaluated_at.
 //
 // Not thread-safe: owned by the processing thread.
 #pragma once
@@ -45,6 +63,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <queue>
 #include <string>
@@ -64,7 +83,7 @@ std::string_view Name(Stage s);  // "new", "active", "regular", "champion", "at_
 struct MemberOptions {
   Millis love_half_life = 30 * kDay;
   Millis sentiment_half_life = 14 * kDay;
-  // Love weight by EventKind; kinds not listed weigh 0.
+  // Love weight by EventKind; kinds not listed weigh 0. REQUIRES: >= 0.
   std::array<double, kEventKindCount> weights = DefaultWeights();
   Millis new_period = 7 * kDay;
   Millis at_risk_after = 7 * kDay;
@@ -73,7 +92,7 @@ struct MemberOptions {
   int regular_days_per_week = 2;
   int regular_weeks = 3;
   int champion_active_days = 30;
-  int champion_window_days = 90;
+  int champion_window_days = 90;  // at most 128, the bitmap's length
   double champion_min_sentiment = 0.0;
   Millis demotion_grace = 7 * kDay;
 
@@ -96,9 +115,13 @@ struct MemberState {
   Stage stage = Stage::kNew;
   EventTime stage_since;
   EventTime demotion_pending_since = EventTime::Min();  // Min: none pending
-  bool was_engaged = false;  // reached regular or champion since last lapsing
+  bool was_engaged = false;                 // reached regular or champion since last lapsing
   EventTime next_timer = EventTime::Max();  // Max: none
-  uint64_t events = 0;  // lifetime member actions
+  uint64_t events = 0;                      // lifetime member actions
+  // The member's own clock: the latest time its stage was evaluated at (an
+  // event or a fired timer). A late event is evaluated at this time, so a
+  // member's transitions never go back in time.
+  EventTime evaluated_at;
 
   // Decayed values at event time `t`.
   double LoveAt(EventTime t, Millis half_life) const;
@@ -119,8 +142,9 @@ struct MemberSummary {
   std::array<int64_t, kStageCount> members_by_stage{};
   std::array<std::array<uint64_t, kStageCount>, kStageCount> transitions{};  // [from][to]
   uint64_t new_members = 0;
-  // Per-event sentiment histogram over scored member events: bucket i counts
-  // sentiments <= kSentimentBounds[i]; the last bucket is +Inf.
+  // Per-event sentiment histogram over scored member events, not cumulative:
+  // bucket i counts sentiments in (kSentimentBounds[i−1], kSentimentBounds[i]]
+  // compared in float, the precision events carry; the last bucket is +Inf.
   std::array<uint64_t, 11> sentiment_buckets{};
   double sentiment_sum = 0;
   uint64_t sentiment_count = 0;
@@ -134,6 +158,7 @@ class MemberEngagement {
  public:
   using TransitionSink = std::function<void(const StageTransition&)>;
 
+  // REQUIRES: positive half-lives (aborts otherwise: a configuration bug).
   explicit MemberEngagement(MemberOptions options = {});
 
   // Applies a validated, deduplicated event read from `partition`. Events
@@ -149,7 +174,12 @@ class MemberEngagement {
   const MemberOptions& options() const { return options_; }
 
   // Love-score distribution at event time `at`: count of members with a
-  // decayed score <= each bound, plus the total count and sum.
+  // decayed score <= each bound, plus the total count and sum. Costs
+  // O(buckets + bounds·log bounds), independent of the number of members:
+  // scores are kept in buckets of 1/32 of a power of two, so a member up
+  // to ~2.2% above a bound may be counted at or below it (never the
+  // reverse). Members who never scored count as 0. The sum is exact up to
+  // floating-point rounding.
   struct LoveDistribution {
     std::vector<double> bounds;
     std::vector<uint64_t> cumulative;  // same size as bounds
@@ -158,15 +188,85 @@ class MemberEngagement {
   };
   LoveDistribution LoveScores(EventTime at, const std::vector<double>& bounds) const;
 
-  // Persistence (see state.h).
+  // Persistence (see state.h). Keys: partition prefix, then 'm' and the
+  // member id for a member, or 's' for the partition's summary counters.
+  // Drain emits each member changed since the last drain once, and the
+  // summary if it changed. Restore accepts what a drain produced, in any
+  // order; members_by_stage, the love distribution and timers are rebuilt
+  // from the members. False on a malformed entry.
   void DrainDirty(Mutations& out);
   [[nodiscard]] bool Restore(std::string_view key, std::string_view value);
+  // Forgets all in-memory state of `partition` (it moved to another
+  // instance); emits no mutations.
   void DropPartition(int32_t partition);
 
  private:
-  struct Partition;
+  static constexpr int kLoveBucketsPerOctave = 32;
+
+  // Hashes std::string and std::string_view alike, so a lookup by the
+  // event's member_id view does not build a string.
+  struct StringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  struct Member {
+    MemberState state;
+    std::string_view id;  // views the map key, which never moves (node-based map)
+    // Due time of this member's live entry in timers_ (Max: none). The heap
+    // holds at most one live entry per member; an entry is pushed only when
+    // next_timer moves earlier than it, so steady traffic does not grow it.
+    EventTime heap_due = EventTime::Max();
+    bool dirty = false;
+  };
+  using MemberMap = std::unordered_map<std::string, Member, StringHash, std::equal_to<>>;
+  struct Partition {
+    int32_t id = 0;
+    MemberMap members;
+    MemberSummary summary;  // members_by_stage is derived from members
+    bool summary_dirty = false;
+    std::vector<Member*> dirty;  // members changed since the last drain
+  };
+  struct Timer {
+    EventTime due;
+    Partition* partition;
+    Member* member;
+  };
+  // The heap orders by due time alone, so sifting never touches member
+  // memory; the timers due at one time are then sorted as a batch by
+  // (partition, key), which fixes the firing order.
+  static bool DueLater(const Timer& a, const Timer& b) { return a.due > b.due; }
+  static bool KeyBefore(const Timer& a, const Timer& b);
+
+  Partition& PartitionFor(int32_t id);
+  Member& Create(Partition& p, std::string_view id, EventTime t);
+  void UpdateScores(Partition& p, Member& m, const Event& e);
+  void CatchUp(Partition& p, Member& m, EventTime until, const TransitionSink& sink);
+  void Evaluate(Partition& p, Member& m, EventTime t, bool on_event, const TransitionSink& sink);
+  void Transition(Partition& p, Member& m, Stage to, EventTime t, const TransitionSink& sink);
+  void Schedule(Partition& p, Member& m);
+  void MarkDirty(Partition& p, Member& m);
+  void RestoreMember(Partition& p, std::string_view id, const MemberState& s);
+  void LoveAdd(const MemberState& s);
+  void LoveRemove(const MemberState& s);
+  int64_t LoveBucket(const MemberState& s) const;
+  double LoveTerm(const MemberState& s) const;
+
   MemberOptions options_;
   std::map<int32_t, std::unique_ptr<Partition>> partitions_;
+  Partition* last_partition_ = nullptr;  // Apply's one-entry lookup cache
+  std::vector<Timer> timers_;            // min-heap by DueLater
+  std::vector<Timer> due_batch_;         // AdvanceWatermark's scratch, reused
+  // Love distribution, order-invariant: a member's decayed score at T is
+  // 2^(k − T/h) with k = log2(love) + love_ref/h fixed between its events,
+  // so members are counted by floor(k · kLoveBucketsPerOctave). Empty
+  // buckets are kept until the next drain so steady traffic does not
+  // allocate map nodes.
+  std::map<int64_t, int64_t> love_buckets_;
+  int64_t zero_love_members_ = 0;
+  // Σ love · 2^((love_ref − love_sum_base_)/h), rebased forward as
+  // references advance so the terms stay within double range.
+  double love_sum_ = 0;
+  EventTime love_sum_base_ = EventTime::Min();
 };
 
 }  // namespace chorus::ops

@@ -51,8 +51,12 @@ class WatermarkTracker {
  private:
   struct PartitionClock {
     EventTime max_seen = EventTime::Min();
+    // Last event, or when the partition was added: the idle timeout counts
+    // from here, so a partition without events holds back until it runs out.
     ProcessingTime last_activity;
   };
+  // max_seen − out_of_orderness, saturating at EventTime::Min().
+  EventTime Candidate(const PartitionClock& c) const;
   WatermarkOptions options_;
   std::map<int32_t, PartitionClock> partitions_;
   EventTime current_ = EventTime::Min();

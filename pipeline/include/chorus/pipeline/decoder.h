@@ -11,7 +11,8 @@
 // kUnspecified; validation then rejects an unspecified kind.
 //
 // A Decoder reuses one message and its strings across calls, so decoding
-// does not allocate once warm. The Event it produces points into the
+// does not allocate once warm (the message lives on an arena, so even its
+// occurred_at submessage costs no malloc). The Event it produces points into the
 // Decoder and is valid until the next Decode call. Not thread-safe.
 #pragma once
 
@@ -25,6 +26,9 @@
 
 namespace chorus::v1 {
 class EngagementEvent;
+}
+namespace google::protobuf {
+class Arena;
 }
 
 namespace chorus {
@@ -41,7 +45,15 @@ class Decoder {
   const v1::EngagementEvent& message() const { return *message_; }
 
  private:
-  std::unique_ptr<v1::EngagementEvent> message_;
+  // Recreates the message on an emptied arena.
+  void ResetArena();
+
+  // Parsing recreates a message's submessages; on an arena that is a pointer
+  // bump instead of a malloc. The arena starts in block_ and is emptied when
+  // it outgrows it, which also bounds what an oversized record leaves behind.
+  std::unique_ptr<char[]> block_;
+  std::unique_ptr<google::protobuf::Arena> arena_;
+  v1::EngagementEvent* message_ = nullptr;  // owned by arena_
 };
 
 }  // namespace chorus

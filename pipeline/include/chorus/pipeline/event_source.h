@@ -68,8 +68,13 @@ class EventSource {
   // True once a bounded source has handed out everything it will.
   virtual bool Exhausted() const = 0;
 
-  // Records behind the end of each assigned partition (Kafka lag), if known.
-  virtual std::vector<std::pair<TopicPartition, int64_t>> Lag() const { return {}; }
+  // The offset after the last record currently in `tp` (Kafka's high
+  // watermark as last seen, without a network call), if known. With the
+  // next offset to read it gives the consumer lag.
+  virtual std::optional<int64_t> EndOffset(const TopicPartition& tp) const {
+    (void)tp;
+    return std::nullopt;
+  }
 };
 
 }  // namespace chorus

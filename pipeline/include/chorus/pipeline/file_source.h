@@ -28,7 +28,11 @@ class FileSource final : public EventSource {
 
  private:
   FileSource() = default;
+  // Asks the listener where to start and seeks there.
   Status Start();
+  // Reads the record at position_ into `buffer`; `eof` is set at a clean end
+  // of file (between records).
+  Status ReadRecord(std::string& buffer, bool& eof);
 
   std::string path_;
   std::string topic_;
@@ -38,6 +42,8 @@ class FileSource final : public EventSource {
   int64_t position_ = 0;
   PartitionListener* listener_ = nullptr;
   std::vector<std::string> buffers_;  // record values of the current batch
+  std::vector<int64_t> offsets_;      // their offsets
+  Status error_;                      // sticky: a damaged file stays damaged
 };
 
 // Appends `value` to `out` in the length-delimited format.

@@ -1,0 +1,200 @@
+// End-to-end throughput: the chorus service against a bare librdkafka
+// consumer, reading the same pre-produced topic from the embedded Kafka
+// cluster in one run, so the ratio is meaningful on a noisy shared machine.
+//
+//   e2e_throughput [--events N] [--partitions P] [--members M] [--channels C]
+//
+// The mock cluster keeps only the last 5 MiB per partition, so the topic is
+// spread over enough partitions that each holds well under that (default
+// 96 partitions for 2 million ~150-byte records: ~3.3 MB each).
+#include <librdkafka/rdkafka.h>
+#include <sys/resource.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <thread>
+
+#include "chorus/pipeline/application.h"
+#include "chorus/pipeline/embedded_kafka.h"
+#include "chorus/pipeline/generator.h"
+#include "chorus/pipeline/state_store.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+long PeakRssKb() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_maxrss;
+}
+
+long CurrentRssKb() {
+  long pages = 0, resident = 0;
+  if (std::FILE* f = std::fopen("/proc/self/statm", "r")) {
+    if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+    std::fclose(f);
+  }
+  return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+void Produce(const std::string& brokers, const std::string& topic, uint64_t n,
+             const chorus::GeneratorOptions& opts, uint64_t& bytes) {
+  char err[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  rd_kafka_conf_set(conf, "bootstrap.servers", brokers.c_str(), err, sizeof err);
+  rd_kafka_conf_set(conf, "linger.ms", "50", err, sizeof err);
+  rd_kafka_conf_set(conf, "batch.num.messages", "10000", err, sizeof err);
+  rd_kafka_conf_set(conf, "queue.buffering.max.kbytes", "1048576", err, sizeof err);
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+  chorus::Generator gen(opts);
+  chorus::GeneratedRecord r;
+  for (uint64_t i = 0; i < n; ++i) {
+    gen.Next(r);
+    bytes += r.value.size();
+    while (rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic.c_str()),
+                             RD_KAFKA_V_KEY(r.key.data(), r.key.size()),
+                             RD_KAFKA_V_VALUE(r.value.data(), r.value.size()),
+                             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                             RD_KAFKA_V_TIMESTAMP(r.event_time_ms),
+                             RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+      rd_kafka_poll(rk, 10);
+    }
+  }
+  rd_kafka_flush(rk, 600'000);
+  rd_kafka_destroy(rk);
+}
+
+// The baseline: the fastest plain consumer we know how to write with
+// librdkafka (batch consume, raised fetch limits), counting records only.
+double BareConsumerRate(const std::string& brokers, const std::string& topic, int partitions,
+                        uint64_t n) {
+  char err[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  const std::pair<const char*, const char*> settings[] = {
+      {"bootstrap.servers", brokers.c_str()}, {"group.id", "bare-baseline"},
+      {"enable.auto.commit", "false"},        {"fetch.max.bytes", "52428800"},
+      {"max.partition.fetch.bytes", "4194304"}, {"queued.min.messages", "500000"},
+      {"queued.max.messages.kbytes", "262144"}, {"fetch.wait.max.ms", "100"}};
+  for (auto [k, v] : settings) rd_kafka_conf_set(conf, k, v, err, sizeof err);
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+  rd_kafka_poll_set_consumer(rk);
+  rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(partitions);
+  for (int p = 0; p < partitions; ++p) {
+    rd_kafka_topic_partition_list_add(parts, topic.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+  }
+  rd_kafka_assign(rk, parts);
+  rd_kafka_topic_partition_list_destroy(parts);
+  rd_kafka_queue_t* q = rd_kafka_queue_get_consumer(rk);
+  std::vector<rd_kafka_message_t*> batch(10'000);
+  uint64_t seen = 0, bytes = 0;
+  auto start = Clock::now();
+  while (seen < n) {
+    ssize_t got = rd_kafka_consume_batch_queue(q, 1000, batch.data(), batch.size());
+    for (ssize_t i = 0; i < got; ++i) {
+      if (batch[i]->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        seen++;
+        bytes += batch[i]->len;
+      }
+      rd_kafka_message_destroy(batch[i]);
+    }
+  }
+  double secs = Seconds(Clock::now() - start);
+  rd_kafka_queue_destroy(q);
+  rd_kafka_consumer_close(rk);
+  rd_kafka_destroy(rk);
+  return static_cast<double>(seen) / secs;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"chorus end-to-end throughput against a bare librdkafka consumer"};
+  uint64_t events = 2'000'000;
+  int partitions = 96;
+  chorus::GeneratorOptions gen;
+  gen.members = 100'000;
+  gen.channels = 1'000;
+  gen.mean_gap = std::chrono::milliseconds(50);
+  app.add_option("--events", events);
+  app.add_option("--partitions", partitions);
+  app.add_option("--members", gen.members);
+  app.add_option("--channels", gen.channels);
+  CLI11_PARSE(app, argc, argv);
+
+  auto kafka = chorus::EmbeddedKafka::Start(1);
+  if (!kafka.ok()) {
+    std::fprintf(stderr, "%s\n", kafka.status().message().c_str());
+    return 1;
+  }
+  const std::string topic = "bench";
+  (void)kafka.value()->CreateTopic(topic, partitions);
+  (void)kafka.value()->CreateTopic("bench-dlq", 1);
+  const std::string brokers = kafka.value()->bootstrap_servers();
+  uint64_t bytes = 0;
+  auto t0 = Clock::now();
+  Produce(brokers, topic, events, gen, bytes);
+  std::printf("produced %lu records (%.0f bytes avg) in %.1f s over %d partitions\n",
+              static_cast<unsigned long>(events), static_cast<double>(bytes) / events,
+              Seconds(Clock::now() - t0), partitions);
+
+  double bare = BareConsumerRate(brokers, topic, partitions, events);
+  std::printf("bare librdkafka consumer: %.0f records/s\n", bare);
+
+  std::string dir = (std::filesystem::temp_directory_path() / "chorus-bench-XXXXXX").string();
+  if (mkdtemp(dir.data()) == nullptr) return 1;
+  chorus::RunConfig rc;
+  rc.brokers = brokers;
+  rc.topics = {topic};
+  rc.group = "chorus-bench";
+  rc.state_dir = dir;
+  rc.http_addr = "127.0.0.1:0";
+  rc.dlq_topic = "bench-dlq";
+  long rss_before = CurrentRssKb();
+  auto svc = chorus::Application::Start(rc);
+  if (!svc.ok()) {
+    std::fprintf(stderr, "%s\n", svc.status().message().c_str());
+    return 1;
+  }
+  std::atomic<bool> stop{false};
+  std::thread runner([&] { (void)svc.value()->Run(stop); });
+  // Timed from the first record counted, so the group join (~3 s) is excluded.
+  auto counted = [&] {
+    auto s = svc.value()->snapshot();
+    uint64_t total = 0;
+    for (uint64_t v : s->counters.outcomes) total += v;
+    return total;
+  };
+  while (counted() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  auto start = Clock::now();
+  uint64_t first = counted();
+  while (counted() < events) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  double secs = Seconds(Clock::now() - start);
+  double rate = static_cast<double>(events - first) / secs;
+  stop = true;
+  runner.join();
+  auto snap = svc.value()->snapshot();
+  long rss_peak = PeakRssKb();
+  svc.value().reset();
+
+  auto store = chorus::StateStore::Open(dir);
+  uint64_t member_bytes = 0;
+  if (store.ok()) {
+    (void)store.value()->Flush();
+    member_bytes = store.value()->ApproximateBytes(chorus::Store::kMembers);
+  }
+  std::printf("chorus run: %.0f records/s (%.1f%% of bare), commits every 1 s, state synced\n",
+              rate, 100.0 * rate / bare);
+  std::printf("members %lu, member state on disk %.1f bytes/member\n",
+              static_cast<unsigned long>(snap->member_count),
+              snap->member_count ? static_cast<double>(member_bytes) / snap->member_count : 0.0);
+  std::printf("rss before chorus %ld MB, peak %ld MB (includes the embedded cluster's data)\n",
+              rss_before / 1024, rss_peak / 1024);
+  std::filesystem::remove_all(dir);
+  return 0;
+}

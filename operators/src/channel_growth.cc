@@ -1,0 +1,455 @@
+#include "chorus/operators/channel_growth.h"
+
+#include <algorithm>
+#include <tuple>
+#include <utility>
+
+namespace chorus::ops {
+namespace {
+
+// Keys: partition (4 bytes BE), a record-type tag, then
+//   channel: the channel id;
+//   window:  size ms (8 BE), OrderedBits(start ms) (8 BE), the channel id.
+// Values are varints; counter arrays are a bitmask of nonzero entries followed
+// by those entries, so a window of one kind of event takes a few bytes.
+// Channel totals sort before windows, windows by (size, start, channel).
+constexpr char kChannelTag = 0x01;
+constexpr char kWindowTag = 0x02;
+
+static_assert(std::is_sorted(kWindowSpecs.begin(), kWindowSpecs.end(),
+                             [](const WindowSpec& a, const WindowSpec& b) {
+                               return a.size < b.size;
+                             }),
+              "closing order (end, size, channel) relies on specs sorted by size");
+
+// Unknown enum values count under kUnspecified rather than index past the end.
+template <typename E>
+size_t Index(E v, int count) {
+  auto i = static_cast<size_t>(v);
+  return i < static_cast<size_t>(count) ? i : 0;
+}
+
+bool IsEngagement(EventKind k) {
+  return k == EventKind::kReaction || k == EventKind::kComment || k == EventKind::kShare ||
+         k == EventKind::kMention;
+}
+
+// Adds one event's contribution: one to three counters, not a full Add().
+void Count(ChannelCounts& c, const Event& e) {
+  uint64_t n = Multiplicity(e);
+  size_t content = Index(e.content_type, kContentTypeCount);
+  // A snapshot's count is a follower total, not a multiplicity.
+  c.events_by_kind[Index(e.kind, kEventKindCount)] += e.kind == EventKind::kFollowerCount ? 1 : n;
+  if (e.kind == EventKind::kPostPublished) c.posts_by_content_type[content] += n;
+  if (IsEngagement(e.kind) && IsMemberAction(e)) c.engagements_by_content_type[content] += n;
+}
+
+int64_t Second(int64_t ms) { return FloorDiv(ms, 1000); }
+
+// Removes deltas at or before `second` (already in a snapshot); true if any.
+bool PruneDeltas(std::vector<std::pair<int64_t, int64_t>>& deltas, int64_t second) {
+  auto end = std::upper_bound(deltas.begin(), deltas.end(), second,
+                              [](int64_t s, const auto& d) { return s < d.first; });
+  if (end == deltas.begin()) return false;
+  deltas.erase(deltas.begin(), end);
+  return true;
+}
+
+void AddDelta(std::vector<std::pair<int64_t, int64_t>>& deltas, int64_t second, int64_t d) {
+  if (deltas.empty() || deltas.back().first < second) {
+    deltas.emplace_back(second, d);
+    return;
+  }
+  auto it = std::lower_bound(deltas.begin(), deltas.end(), second,
+                             [](const auto& x, int64_t s) { return x.first < s; });
+  if (it != deltas.end() && it->first == second) {
+    it->second += d;
+    if (it->second == 0) deltas.erase(it);
+  } else {
+    deltas.emplace(it, second, d);
+  }
+}
+
+// A bitmask of the nonzero counters, then each nonzero counter as a varint:
+// most channels use a few kinds and content types.
+template <size_t N>
+void PutCounters(std::string& out, const std::array<uint64_t, N>& a) {
+  uint64_t mask = 0;
+  for (size_t i = 0; i < N; ++i) mask |= a[i] != 0 ? 1ULL << i : 0;
+  PutVarint(out, mask);
+  for (uint64_t v : a) {
+    if (v != 0) PutVarint(out, v);
+  }
+}
+
+template <size_t N>
+bool GetCounters(Reader& r, std::array<uint64_t, N>& a) {
+  static_assert(N < 64);
+  uint64_t mask = 0;
+  if (!r.Varint(mask) || (mask >> N) != 0) return false;
+  for (size_t i = 0; i < N; ++i) {
+    a[i] = 0;
+    if ((mask >> i & 1) != 0 && (!r.Varint(a[i]) || a[i] == 0)) return false;
+  }
+  return true;
+}
+
+void PutCounts(std::string& out, const ChannelCounts& c) {
+  PutCounters(out, c.events_by_kind);
+  PutCounters(out, c.posts_by_content_type);
+  PutCounters(out, c.engagements_by_content_type);
+}
+
+bool GetCounts(Reader& r, ChannelCounts& c) {
+  return GetCounters(r, c.events_by_kind) && GetCounters(r, c.posts_by_content_type) &&
+         GetCounters(r, c.engagements_by_content_type);
+}
+
+std::string ChannelKey(int32_t partition, std::string_view channel_id) {
+  std::string key;
+  key.reserve(5 + channel_id.size());
+  AppendPartitionPrefix(key, partition);
+  key.push_back(kChannelTag);
+  key.append(channel_id);
+  return key;
+}
+
+std::string WindowKey(int32_t partition, int spec_index, int64_t start_ms,
+                      std::string_view channel_id) {
+  std::string key;
+  key.reserve(21 + channel_id.size());
+  AppendPartitionPrefix(key, partition);
+  key.push_back(kWindowTag);
+  // The size, not the spec's index, so keys keep their meaning if the set
+  // of window sizes changes.
+  PutFixed64BE(key, static_cast<uint64_t>(kWindowSpecs[spec_index].size.count()));
+  PutFixed64BE(key, OrderedBits(start_ms));
+  key.append(channel_id);
+  return key;
+}
+
+int SpecIndexOfSize(uint64_t size_ms) {
+  for (int i = 0; i < kWindowSpecCount; ++i) {
+    if (static_cast<uint64_t>(kWindowSpecs[i].size.count()) == size_ms) return i;
+  }
+  return -1;
+}
+
+}  // namespace
+
+void ChannelCounts::Add(const ChannelCounts& o) {
+  for (size_t i = 0; i < events_by_kind.size(); ++i) events_by_kind[i] += o.events_by_kind[i];
+  for (size_t i = 0; i < posts_by_content_type.size(); ++i) {
+    posts_by_content_type[i] += o.posts_by_content_type[i];
+    engagements_by_content_type[i] += o.engagements_by_content_type[i];
+  }
+}
+
+ChannelGrowth::ChannelGrowth(WindowOptions options) : options_(options) {}
+
+ChannelGrowth::ChannelEntry& ChannelGrowth::FindOrAddChannel(Partition& part,
+                                                             std::string_view channel_id) {
+  auto it = part.channels.find(channel_id);
+  if (it == part.channels.end()) {
+    it = part.channels.emplace(std::string(channel_id), PartialChannel{}).first;
+  }
+  return *it;
+}
+
+void ChannelGrowth::MarkDirty(Partition& part, ChannelEntry& channel) {
+  if (channel.second.dirty) return;
+  channel.second.dirty = true;
+  part.dirty_channels.push_back(&channel);
+}
+
+void ChannelGrowth::Apply(int32_t partition, const Event& e, bool late) {
+  Partition& part = partitions_[partition];
+  ChannelEntry& entry = FindOrAddChannel(part, e.channel_id);
+  PartialChannel& channel = entry.second;
+  if (Index(e.platform, kPlatformCount) != 0) channel.platform = e.platform;
+  Count(channel.totals, e);
+  ApplyFollowers(partition, channel, e);
+  MarkDirty(part, entry);
+  if (late) return;
+  for (int s = 0; s < kWindowSpecCount; ++s) {
+    EventTime start = WindowStart(e.occurred_at, kWindowSpecs[s].size);
+    // A caller that misjudged lateness must not reopen a reported window.
+    if (IsClosed(start + kWindowSpecs[s].size, closed_through_, options_.allowed_lateness)) {
+      continue;
+    }
+    PartialWindow& w = FindOrOpenWindow(partition, entry, s, start.millis());
+    Count(w.counts, e);
+    if (!w.dirty) {
+      w.dirty = true;
+      part.dirty_windows.push_back(DirtyWindow{&entry, s, start.millis()});
+    }
+  }
+}
+
+void ChannelGrowth::ApplyFollowers(int32_t partition, PartialChannel& channel, const Event& e) {
+  FollowerState& f = channel.followers;
+  int64_t ms = e.occurred_at.millis();
+  if (e.kind == EventKind::kFollow || e.kind == EventKind::kUnfollow) {
+    auto n = static_cast<int64_t>(Multiplicity(e));
+    int64_t d = e.kind == EventKind::kFollow ? n : -n;
+    f.net_follows += d;
+    if (f.has_snapshot && Second(ms) <= Second(f.snapshot_ms)) return;
+    AddDelta(f.deltas, Second(ms), d);
+  } else if (e.kind == EventKind::kFollowerCount) {
+    auto value = static_cast<int64_t>(e.count);
+    // Ties on time go to the larger value, so arrival order cannot matter.
+    if (f.has_snapshot && std::tie(ms, value) <= std::tie(f.snapshot_ms, f.snapshot_value)) {
+      return;
+    }
+    f.has_snapshot = true;
+    f.snapshot_ms = ms;
+    f.snapshot_value = value;
+    PruneDeltas(f.deltas, Second(ms));
+    PruneOtherPartitions(partition, e.channel_id, Second(ms));
+  }
+}
+
+void ChannelGrowth::PruneOtherPartitions(int32_t partition, std::string_view channel_id,
+                                         int64_t second) {
+  // Follows elsewhere at or before this snapshot are inside it; dropping
+  // them bounds the deltas by the snapshot interval.
+  for (auto& [id, part] : partitions_) {
+    if (id == partition) continue;
+    auto it = part.channels.find(channel_id);
+    if (it != part.channels.end() && PruneDeltas(it->second.followers.deltas, second)) {
+      MarkDirty(part, *it);
+    }
+  }
+}
+
+ChannelGrowth::PartialWindow& ChannelGrowth::FindOrOpenWindow(int32_t partition,
+                                                              ChannelEntry& channel, int spec_index,
+                                                              int64_t start_ms) {
+  auto [it, inserted] = channel.second.windows[spec_index].try_emplace(start_ms);
+  if (!inserted) return it->second;
+  ++open_windows_;
+  CloseKeyOf<std::string_view> view{start_ms + kWindowSpecs[spec_index].size.count(), spec_index,
+                                    channel.first};
+  auto c = close_index_.lower_bound(view);
+  if (c == close_index_.end() || CloseLess{}(view, c->first)) {
+    c = close_index_.emplace_hint(c, CloseKey{view.end_ms, spec_index, channel.first},
+                                  std::vector<int32_t>{});
+  }
+  auto pos = std::lower_bound(c->second.begin(), c->second.end(), partition);
+  if (pos == c->second.end() || *pos != partition) c->second.insert(pos, partition);
+  return it->second;
+}
+
+void ChannelGrowth::Unindex(int32_t partition, std::string_view channel_id, int spec_index,
+                            int64_t end_ms) {
+  auto c = close_index_.find(CloseKeyOf<std::string_view>{end_ms, spec_index, channel_id});
+  if (c == close_index_.end()) return;
+  std::erase(c->second, partition);
+  if (c->second.empty()) close_index_.erase(c);
+}
+
+void ChannelGrowth::AdvanceWatermark(EventTime watermark,
+                                     const std::function<void(const ClosedWindow&)>& sink) {
+  closed_through_ = std::max(closed_through_, watermark);
+  while (!close_index_.empty()) {
+    auto it = close_index_.begin();
+    if (!IsClosed(EventTime::FromMillis(it->first.end_ms), watermark, options_.allowed_lateness)) {
+      break;
+    }
+    CloseWindow(it, sink);
+  }
+}
+
+void ChannelGrowth::CloseWindow(CloseIndex::iterator it,
+                                const std::function<void(const ClosedWindow&)>& sink) {
+  const CloseKey& key = it->first;
+  const WindowSpec& spec = kWindowSpecs[key.spec_index];
+  ClosedWindow out;
+  out.channel_id = key.channel_id;
+  out.spec = &spec;
+  out.end = EventTime::FromMillis(key.end_ms);
+  out.start = out.end - spec.size;
+  for (int32_t id : it->second) {
+    Partition& part = partitions_.at(id);
+    auto ch = part.channels.find(key.channel_id);
+    auto& windows = ch->second.windows[key.spec_index];
+    auto w = windows.find(out.start.millis());
+    out.counts.Add(w->second.counts);
+    if (out.platform == Platform::kUnspecified) out.platform = ch->second.platform;
+    if (w->second.persisted) {
+      part.deleted_window_keys.push_back(
+          WindowKey(id, key.spec_index, out.start.millis(), key.channel_id));
+    }
+    windows.erase(w);
+    --open_windows_;
+  }
+  sink(out);
+  close_index_.erase(it);
+}
+
+ChannelView ChannelGrowth::Merge(std::string_view channel_id,
+                                 const std::vector<const PartialChannel*>& parts) {
+  ChannelView view;
+  view.channel_id = channel_id;
+  const FollowerState* newest = nullptr;
+  int64_t net_follows = 0;
+  for (const PartialChannel* p : parts) {
+    view.totals.Add(p->totals);
+    if (view.platform == Platform::kUnspecified) view.platform = p->platform;
+    net_follows += p->followers.net_follows;
+    const FollowerState& f = p->followers;
+    if (f.has_snapshot &&
+        (newest == nullptr || std::tie(f.snapshot_ms, f.snapshot_value) >
+                                  std::tie(newest->snapshot_ms, newest->snapshot_value))) {
+      newest = &f;
+    }
+  }
+  if (newest == nullptr) {
+    view.followers = net_follows;
+    return view;
+  }
+  view.has_follower_snapshot = true;
+  view.followers = newest->snapshot_value;
+  int64_t after = Second(newest->snapshot_ms);
+  for (const PartialChannel* p : parts) {
+    for (const auto& [second, d] : p->followers.deltas) {
+      if (second > after) view.followers += d;
+    }
+  }
+  return view;
+}
+
+void ChannelGrowth::ForEachChannel(const std::function<void(const ChannelView&)>& fn) const {
+  std::map<std::string_view, std::vector<const PartialChannel*>> by_id;
+  for (const auto& [id, part] : partitions_) {
+    for (const auto& [channel_id, channel] : part.channels) by_id[channel_id].push_back(&channel);
+  }
+  for (const auto& [channel_id, parts] : by_id) fn(Merge(channel_id, parts));
+}
+
+size_t ChannelGrowth::open_windows() const { return open_windows_; }
+
+std::string ChannelGrowth::EncodeChannel(const PartialChannel& c) {
+  std::string out;
+  PutVarint(out, static_cast<uint64_t>(c.platform));
+  PutCounts(out, c.totals);
+  const FollowerState& f = c.followers;
+  PutVarint(out, f.has_snapshot ? 1 : 0);
+  if (f.has_snapshot) {
+    PutSignedVarint(out, f.snapshot_value);
+    PutSignedVarint(out, f.snapshot_ms);
+  }
+  PutSignedVarint(out, f.net_follows);
+  PutVarint(out, f.deltas.size());
+  // Seconds as gaps from the previous one: small numbers, short varints.
+  int64_t prev = 0;
+  for (const auto& [second, d] : f.deltas) {
+    PutSignedVarint(out, second - prev);
+    PutSignedVarint(out, d);
+    prev = second;
+  }
+  return out;
+}
+
+bool ChannelGrowth::DecodeChannel(std::string_view value, PartialChannel& c) {
+  Reader r(value);
+  uint64_t platform = 0, flags = 0, n = 0;
+  FollowerState& f = c.followers;
+  if (!r.Varint(platform) || !GetCounts(r, c.totals) || !r.Varint(flags) || flags > 1) {
+    return false;
+  }
+  c.platform = platform < kPlatformCount ? static_cast<Platform>(platform) : Platform::kUnspecified;
+  f.has_snapshot = flags == 1;
+  if (f.has_snapshot && (!r.SignedVarint(f.snapshot_value) || !r.SignedVarint(f.snapshot_ms))) {
+    return false;
+  }
+  // Each delta takes at least two bytes, which bounds a corrupt count.
+  if (!r.SignedVarint(f.net_follows) || !r.Varint(n) || n > r.rest().size() / 2) return false;
+  f.deltas.clear();
+  f.deltas.reserve(n);
+  int64_t second = 0;
+  for (uint64_t i = 0; i < n; ++i) {
+    int64_t gap = 0, d = 0;
+    if (!r.SignedVarint(gap) || !r.SignedVarint(d)) return false;
+    second += gap;
+    f.deltas.emplace_back(second, d);
+  }
+  return r.empty();
+}
+
+void ChannelGrowth::DrainDirty(Mutations& out) {
+  for (auto& [id, part] : partitions_) {
+    // Deletes first: a window is deleted only once it closed for good.
+    for (std::string& key : part.deleted_window_keys) {
+      out.push_back(Mutation{Mutation::Op::kDelete, std::move(key), {}});
+    }
+    part.deleted_window_keys.clear();
+    for (ChannelEntry* ch : part.dirty_channels) {
+      ch->second.dirty = false;
+      out.push_back(
+          Mutation{Mutation::Op::kPut, ChannelKey(id, ch->first), EncodeChannel(ch->second)});
+    }
+    part.dirty_channels.clear();
+    for (const DirtyWindow& dw : part.dirty_windows) {
+      auto& windows = dw.channel->second.windows[dw.spec_index];
+      auto w = windows.find(dw.start_ms);
+      if (w == windows.end() || !w->second.dirty) continue;
+      w->second.dirty = false;
+      w->second.persisted = true;
+      std::string value;
+      PutCounts(value, w->second.counts);
+      out.push_back(Mutation{Mutation::Op::kPut,
+                             WindowKey(id, dw.spec_index, dw.start_ms, dw.channel->first),
+                             std::move(value)});
+    }
+    part.dirty_windows.clear();
+  }
+}
+
+bool ChannelGrowth::Restore(std::string_view key, std::string_view value) {
+  int32_t partition = 0;
+  if (!ParsePartitionPrefix(key, partition) || key.size() < 5) return false;
+  char tag = key[4];
+  Reader r(key.substr(5));
+  if (tag == kChannelTag) {
+    PartialChannel decoded;
+    if (!DecodeChannel(value, decoded)) return false;
+    PartialChannel& c = FindOrAddChannel(partitions_[partition], r.rest()).second;
+    c.platform = decoded.platform;
+    c.totals = decoded.totals;
+    c.followers = std::move(decoded.followers);
+    return true;
+  }
+  uint64_t size_ms = 0, ordered_start = 0;
+  if (tag != kWindowTag || !r.Fixed64BE(size_ms) || !r.Fixed64BE(ordered_start)) return false;
+  int spec_index = SpecIndexOfSize(size_ms);
+  ChannelCounts counts;
+  Reader v(value);
+  if (spec_index < 0 || !GetCounts(v, counts) || !v.empty()) return false;
+  int64_t start_ms = FromOrderedBits(ordered_start);
+  if (WindowStart(EventTime::FromMillis(start_ms), kWindowSpecs[spec_index].size).millis() !=
+      start_ms) {
+    return false;  // not a window boundary: a corrupt key
+  }
+  ChannelEntry& channel = FindOrAddChannel(partitions_[partition], r.rest());
+  PartialWindow& w = FindOrOpenWindow(partition, channel, spec_index, start_ms);
+  w.counts = counts;
+  w.persisted = true;
+  return true;
+}
+
+void ChannelGrowth::DropPartition(int32_t partition) {
+  auto it = partitions_.find(partition);
+  if (it == partitions_.end()) return;
+  for (const auto& [channel_id, channel] : it->second.channels) {
+    for (int s = 0; s < kWindowSpecCount; ++s) {
+      for (const auto& [start_ms, w] : channel.windows[s]) {
+        Unindex(partition, channel_id, s, start_ms + kWindowSpecs[s].size.count());
+        --open_windows_;
+      }
+    }
+  }
+  partitions_.erase(it);
+}
+
+}  // namespace chorus::ops

@@ -1,0 +1,360 @@
+// MemberEngagement: members per partition, their event-time timers, the
+// per-partition summaries and the love-score distribution. The stage rules
+// live in member_lifecycle.cc, state arithmetic in member_state.cc.
+
+#include "chorus/operators/member_engagement.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <utility>
+
+#include "member_internal.h"
+
+namespace chorus::ops {
+
+namespace mi = member_internal;
+
+namespace {
+
+constexpr char kMemberTag = 'm';
+constexpr char kSummaryTag = 's';
+// Love-sum terms are kept relative to a base no more than this many
+// half-lives behind the newest reference, so they stay within 2^32·love.
+constexpr int kLoveSumRebaseHalfLives = 32;
+
+std::string PartitionKey(int32_t partition, char tag, std::string_view rest) {
+  std::string key;
+  key.reserve(5 + rest.size());
+  AppendPartitionPrefix(key, partition);
+  key.push_back(tag);
+  key.append(rest);
+  return key;
+}
+
+bool IsEngagedStage(Stage s) { return s == Stage::kRegular || s == Stage::kChampion; }
+
+}  // namespace
+
+MemberEngagement::MemberEngagement(MemberOptions options) : options_(options) {
+  if (options_.love_half_life.count() <= 0 || options_.sentiment_half_life.count() <= 0) {
+    std::fputs("chorus: MemberOptions half-lives must be positive\n", stderr);
+    std::abort();
+  }
+}
+
+void MemberEngagement::Apply(int32_t partition, const Event& e, const TransitionSink& sink) {
+  if (!mi::IsActivity(e)) return;
+  Partition& p = PartitionFor(partition);
+  const EventTime t = e.occurred_at;
+  Member* m = nullptr;
+  if (auto it = p.members.find(e.member_id); it != p.members.end()) {
+    m = &it->second;
+    // Fire what was due up to the event first, as the watermark would have.
+    CatchUp(p, *m, t, sink);
+  } else {
+    m = &Create(p, e.member_id, t);
+  }
+  mi::RecordActivity(m->state, t);
+  UpdateScores(p, *m, e);
+  // A late event is judged at the member's own clock, never before it.
+  Evaluate(p, *m, std::max(t, m->state.evaluated_at), /*on_event=*/true, sink);
+  Schedule(p, *m);
+}
+
+void MemberEngagement::AdvanceWatermark(EventTime watermark, const TransitionSink& sink) {
+  while (!timers_.empty() && timers_.front().due <= watermark) {
+    const EventTime due = timers_.front().due;
+    due_batch_.clear();
+    while (!timers_.empty() && timers_.front().due == due) {
+      std::pop_heap(timers_.begin(), timers_.end(), DueLater);
+      const Timer timer = timers_.back();
+      timers_.pop_back();
+      if (timer.member->heap_due != due) continue;  // superseded by an earlier entry
+      timer.member->heap_due = EventTime::Max();
+      due_batch_.push_back(timer);
+    }
+    std::sort(due_batch_.begin(), due_batch_.end(), KeyBefore);
+    for (const Timer& timer : due_batch_) {
+      Member& m = *timer.member;
+      // An event may have caught the member up past this entry: then it
+      // only moves to the member's current due time.
+      if (m.state.next_timer == due) Evaluate(*timer.partition, m, due, /*on_event=*/false, sink);
+      Schedule(*timer.partition, m);  // always later than `due`
+    }
+  }
+}
+
+const MemberState* MemberEngagement::Find(int32_t partition, std::string_view member_id) const {
+  auto p = partitions_.find(partition);
+  if (p == partitions_.end()) return nullptr;
+  auto it = p->second->members.find(member_id);
+  return it == p->second->members.end() ? nullptr : &it->second.state;
+}
+
+MemberSummary MemberEngagement::Summary() const {
+  MemberSummary merged;
+  for (const auto& [id, p] : partitions_) merged.Add(p->summary);
+  return merged;
+}
+
+size_t MemberEngagement::member_count() const {
+  size_t n = 0;
+  for (const auto& [id, p] : partitions_) n += p->members.size();
+  return n;
+}
+
+bool MemberEngagement::KeyBefore(const Timer& a, const Timer& b) {
+  if (a.partition->id != b.partition->id) return a.partition->id < b.partition->id;
+  return a.member->id < b.member->id;
+}
+
+MemberEngagement::Partition& MemberEngagement::PartitionFor(int32_t id) {
+  if (last_partition_ != nullptr && last_partition_->id == id) return *last_partition_;
+  std::unique_ptr<Partition>& slot = partitions_[id];
+  if (!slot) {
+    slot = std::make_unique<Partition>();
+    slot->id = id;
+  }
+  last_partition_ = slot.get();
+  return *slot;
+}
+
+MemberEngagement::Member& MemberEngagement::Create(Partition& p, std::string_view id, EventTime t) {
+  auto [it, inserted] = p.members.try_emplace(std::string(id));
+  Member& m = it->second;
+  m.id = it->first;
+  MemberState& s = m.state;
+  s.first_seen = s.last_seen = s.stage_since = s.evaluated_at = t;
+  s.active_days_end = DayIndex(t);
+  s.stage = Stage::kNew;
+  ++p.summary.new_members;
+  ++p.summary.members_by_stage[static_cast<size_t>(Stage::kNew)];
+  p.summary_dirty = true;
+  LoveAdd(s);
+  return m;
+}
+
+void MemberEngagement::UpdateScores(Partition& p, Member& m, const Event& e) {
+  MemberState& s = m.state;
+  const EventTime t = e.occurred_at;
+  const double weight = options_.weights[static_cast<size_t>(e.kind)];
+  if (weight != 0) {
+    LoveRemove(s);
+    mi::AddLove(s, t, weight, options_.love_half_life);
+    LoveAdd(s);
+  }
+  if (e.has_sentiment && !std::isnan(e.sentiment)) {
+    const float v = std::clamp(e.sentiment, -1.0f, 1.0f);
+    mi::AddSentiment(s, t, v, options_.sentiment_half_life);
+    ++p.summary.sentiment_buckets[mi::SentimentBucket(v)];
+    p.summary.sentiment_sum += v;
+    ++p.summary.sentiment_count;
+    p.summary_dirty = true;
+  }
+}
+
+void MemberEngagement::CatchUp(Partition& p, Member& m, EventTime until,
+                               const TransitionSink& sink) {
+  // NextDue is strictly after each evaluation, so this ends.
+  while (m.state.next_timer <= until) {
+    Evaluate(p, m, m.state.next_timer, /*on_event=*/false, sink);
+  }
+}
+
+void MemberEngagement::Evaluate(Partition& p, Member& m, EventTime t, bool on_event,
+                                const TransitionSink& sink) {
+  MemberState& s = m.state;
+  const Stage raw = mi::RawStage(s, t, options_);
+  const mi::StageDecision d = mi::Decide(s, raw, t, on_event, options_);
+  s.demotion_pending_since = d.demotion_pending_since;
+  if (d.stage != s.stage) Transition(p, m, d.stage, t, sink);
+  s.evaluated_at = t;
+  s.next_timer = mi::NextDue(s, t, options_);
+  MarkDirty(p, m);
+}
+
+void MemberEngagement::Transition(Partition& p, Member& m, Stage to, EventTime t,
+                                  const TransitionSink& sink) {
+  MemberState& s = m.state;
+  const Stage from = s.stage;
+  --p.summary.members_by_stage[static_cast<size_t>(from)];
+  ++p.summary.members_by_stage[static_cast<size_t>(to)];
+  ++p.summary.transitions[static_cast<size_t>(from)][static_cast<size_t>(to)];
+  p.summary_dirty = true;
+  s.stage = to;
+  s.stage_since = t;
+  s.demotion_pending_since = EventTime::Min();
+  if (IsEngagedStage(to)) {
+    s.was_engaged = true;
+  } else if (to == Stage::kLapsed || to == Stage::kChurned) {
+    s.was_engaged = false;  // at_risk is for members who lapse from engagement
+  }
+  if (sink) sink(StageTransition{m.id, from, to, t});
+}
+
+void MemberEngagement::Schedule(Partition& p, Member& m) {
+  const EventTime due = m.state.next_timer;
+  // The live entry fires no later than `due`; it re-queues itself then.
+  if (due == EventTime::Max() || due >= m.heap_due) return;
+  m.heap_due = due;
+  timers_.push_back(Timer{due, &p, &m});
+  std::push_heap(timers_.begin(), timers_.end(), DueLater);
+}
+
+void MemberEngagement::MarkDirty(Partition& p, Member& m) {
+  if (m.dirty) return;
+  m.dirty = true;
+  p.dirty.push_back(&m);
+}
+
+// ---- Love-score distribution ----
+
+int64_t MemberEngagement::LoveBucket(const MemberState& s) const {
+  const double k = std::log2(s.love) + static_cast<double>(s.love_ref.millis()) /
+                                           static_cast<double>(options_.love_half_life.count());
+  return static_cast<int64_t>(std::floor(k * kLoveBucketsPerOctave));
+}
+
+double MemberEngagement::LoveTerm(const MemberState& s) const {
+  return s.love * std::exp2(static_cast<double>((s.love_ref - love_sum_base_).count()) /
+                            static_cast<double>(options_.love_half_life.count()));
+}
+
+void MemberEngagement::LoveAdd(const MemberState& s) {
+  if (!(s.love > 0) || !std::isfinite(s.love)) {
+    ++zero_love_members_;
+    return;
+  }
+  ++love_buckets_[LoveBucket(s)];
+  if (love_sum_base_ == EventTime::Min()) {
+    love_sum_base_ = s.love_ref;
+  } else if (s.love_ref - love_sum_base_ > kLoveSumRebaseHalfLives * options_.love_half_life) {
+    love_sum_ *= std::exp2(-static_cast<double>((s.love_ref - love_sum_base_).count()) /
+                           static_cast<double>(options_.love_half_life.count()));
+    love_sum_base_ = s.love_ref;
+  }
+  love_sum_ += LoveTerm(s);
+}
+
+void MemberEngagement::LoveRemove(const MemberState& s) {
+  if (!(s.love > 0) || !std::isfinite(s.love)) {
+    --zero_love_members_;
+    return;
+  }
+  auto it = love_buckets_.find(LoveBucket(s));
+  if (it == love_buckets_.end()) {
+    std::fputs("chorus: love distribution lost a member\n", stderr);
+    std::abort();  // a broken invariant: the bucket is a pure function of the state
+  }
+  --it->second;
+  love_sum_ -= LoveTerm(s);
+}
+
+MemberEngagement::LoveDistribution MemberEngagement::LoveScores(
+    EventTime at, const std::vector<double>& bounds) const {
+  LoveDistribution d;
+  d.bounds = bounds;
+  d.cumulative.assign(bounds.size(), 0);
+  d.count = member_count();
+  const double h = static_cast<double>(options_.love_half_life.count());
+  if (love_sum_base_ != EventTime::Min()) {
+    d.sum = std::max(0.0,
+                     love_sum_ * std::exp2(static_cast<double>((love_sum_base_ - at).count()) / h));
+  }
+  // A member in bucket j is at or below bound b at `at` when
+  // j <= (log2 b + at/h) · kLoveBucketsPerOctave.
+  const double shift = static_cast<double>(at.millis()) / h;
+  std::vector<std::pair<double, size_t>> limits;
+  limits.reserve(bounds.size());
+  for (size_t i = 0; i < bounds.size(); ++i) {
+    if (!(bounds[i] >= 0)) continue;  // no score is negative
+    d.cumulative[i] = static_cast<uint64_t>(zero_love_members_);
+    if (bounds[i] > 0)
+      limits.emplace_back((std::log2(bounds[i]) + shift) * kLoveBucketsPerOctave, i);
+  }
+  std::sort(limits.begin(), limits.end());
+  int64_t below = 0;
+  auto bucket = love_buckets_.begin();
+  for (const auto& [limit, i] : limits) {
+    for (; bucket != love_buckets_.end() && static_cast<double>(bucket->first) <= limit; ++bucket) {
+      below += bucket->second;
+    }
+    d.cumulative[i] += static_cast<uint64_t>(below);
+  }
+  return d;
+}
+
+// ---- Persistence ----
+
+void MemberEngagement::DrainDirty(Mutations& out) {
+  for (auto& [id, p] : partitions_) {
+    for (Member* m : p->dirty) {
+      Mutation put;
+      put.key = PartitionKey(id, kMemberTag, m->id);
+      mi::EncodeMember(m->state, put.value);
+      out.push_back(std::move(put));
+      m->dirty = false;
+    }
+    p->dirty.clear();
+    if (p->summary_dirty) {
+      Mutation put;
+      put.key = PartitionKey(id, kSummaryTag, {});
+      mi::EncodeSummary(p->summary, put.value);
+      out.push_back(std::move(put));
+      p->summary_dirty = false;
+    }
+  }
+  // Commit time, not the per-event path, is where empty buckets go.
+  std::erase_if(love_buckets_, [](const auto& bucket) { return bucket.second == 0; });
+}
+
+bool MemberEngagement::Restore(std::string_view key, std::string_view value) {
+  int32_t id = 0;
+  if (!ParsePartitionPrefix(key, id) || key.size() < 5) return false;
+  const std::string_view rest = key.substr(5);
+  if (key[4] == kMemberTag && !rest.empty()) {
+    MemberState s;
+    if (!mi::DecodeMember(value, s)) return false;
+    RestoreMember(PartitionFor(id), rest, s);
+    return true;
+  }
+  if (key[4] == kSummaryTag && rest.empty()) {
+    MemberSummary decoded;
+    if (!mi::DecodeSummary(value, decoded)) return false;
+    Partition& p = PartitionFor(id);
+    decoded.members_by_stage = p.summary.members_by_stage;
+    p.summary = decoded;
+    return true;
+  }
+  return false;
+}
+
+void MemberEngagement::RestoreMember(Partition& p, std::string_view id, const MemberState& s) {
+  auto [it, inserted] = p.members.try_emplace(std::string(id));
+  Member& m = it->second;
+  m.id = it->first;
+  if (!inserted) {  // restored twice: the later value wins
+    LoveRemove(m.state);
+    --p.summary.members_by_stage[static_cast<size_t>(m.state.stage)];
+  }
+  m.state = s;
+  m.state.next_timer = mi::NextDue(s, s.evaluated_at, options_);
+  ++p.summary.members_by_stage[static_cast<size_t>(s.stage)];
+  LoveAdd(m.state);
+  Schedule(p, m);
+}
+
+void MemberEngagement::DropPartition(int32_t partition) {
+  auto it = partitions_.find(partition);
+  if (it == partitions_.end()) return;
+  Partition* p = it->second.get();
+  for (const auto& [id, m] : p->members) LoveRemove(m.state);
+  std::erase_if(timers_, [p](const Timer& t) { return t.partition == p; });
+  std::make_heap(timers_.begin(), timers_.end(), DueLater);
+  if (last_partition_ == p) last_partition_ = nullptr;
+  partitions_.erase(it);
+}
+
+}  // namespace chorus::ops

@@ -1,0 +1,46 @@
+// The Prometheus view: both managers' metrics and pipeline health, rendered
+// in the text exposition format.
+//
+// Values that describe the stream (channel and community metrics, outcome
+// and DLQ counters, lag, watermark) come from the committed Snapshot only.
+// Observations of this process (commit latency) live in a prometheus-cpp
+// registry owned here. No metric carries a member id.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "chorus/pipeline/snapshot.h"
+
+namespace prometheus {
+class Registry;
+template <typename T>
+class Family;
+class Histogram;
+class Gauge;
+}  // namespace prometheus
+
+namespace chorus {
+
+class MetricsExporter {
+ public:
+  using SnapshotFn = std::function<std::shared_ptr<const Snapshot>()>;
+  explicit MetricsExporter(SnapshotFn snapshot);
+  ~MetricsExporter();
+
+  // Thread-safe.
+  void ObserveCommit(double seconds);
+  void SetReplayInProgress(bool in_progress);
+
+  // The whole exposition; safe to call from any thread.
+  std::string Render() const;
+
+ private:
+  SnapshotFn snapshot_;
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Histogram* commit_seconds_ = nullptr;
+  prometheus::Gauge* replay_in_progress_ = nullptr;
+};
+
+}  // namespace chorus

@@ -1,0 +1,117 @@
+// The processing loop: source → decode → validate → dedup → lateness →
+// operators, and the commit that makes it all durable.
+//
+// One thread runs it. Each record is decoded and checked in the order the
+// design fixes (decode, validate, dedup, then lateness); anything unusable
+// goes to the DLQ with its reason and is counted. Every commit interval the
+// DLQ is flushed, then the operators' changed state, the per-partition
+// counters and watermark inputs, and the next offset of every partition are
+// written in one RocksDB WriteBatch. A crash at any point restarts from the
+// last such batch and reprocesses exactly what followed it.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "chorus/operators/channel_growth.h"
+#include "chorus/operators/dedup.h"
+#include "chorus/operators/member_engagement.h"
+#include "chorus/operators/watermark.h"
+#include "chorus/pipeline/clock.h"
+#include "chorus/pipeline/decoder.h"
+#include "chorus/pipeline/dlq.h"
+#include "chorus/pipeline/event_source.h"
+#include "chorus/pipeline/snapshot.h"
+#include "chorus/pipeline/state_store.h"
+#include "chorus/pipeline/validator.h"
+
+namespace chorus {
+
+struct ProcessorOptions {
+  ops::WatermarkOptions watermark;
+  ops::WindowOptions windows;
+  ops::MemberOptions members;
+  ops::DedupOptions dedup;
+  ValidationLimits limits;
+  std::chrono::milliseconds commit_interval{1000};
+  size_t commit_max_records = 2'000'000;
+  size_t poll_batch = 10'000;
+  std::chrono::milliseconds poll_timeout{100};
+};
+
+class Processor final : public PartitionListener {
+ public:
+  // `store`, `source`, `dlq` and `clock` must outlive the Processor.
+  Processor(ProcessorOptions options, StateStore& store, EventSource& source, DlqSink& dlq,
+            Clock& clock);
+  ~Processor() override;
+
+  // Runs until `stop` is set or a bounded source is exhausted, then makes a
+  // final commit. Returns the first runtime failure.
+  Status Run(const std::atomic<bool>& stop);
+
+  // One poll-and-process step; Run() is a loop of these. For tests.
+  Status Step();
+  // Makes everything processed so far durable now.
+  Status Commit();
+
+  // The view as of the last commit; safe from any thread.
+  std::shared_ptr<const Snapshot> snapshot() const;
+  // Called after each commit with the new snapshot (e.g. commit latency).
+  void OnCommit(std::function<void(const Snapshot&, double commit_seconds)> fn);
+
+  const ops::MemberOptions& member_options() const { return options_.members; }
+
+  // PartitionListener (called from inside source.Poll()).
+  std::vector<SourcePosition> OnAssigned(const std::vector<TopicPartition>& tps) override;
+  void OnRevoked(const std::vector<TopicPartition>& tps) override;
+
+ private:
+  struct Slot;
+  void Process(const SourceRecord& r, Slot& slot, ops::ProcessingTime now);
+  void Reject(const SourceRecord& r, Slot& slot, DlqReason reason, Outcome outcome);
+  Slot* FindSlot(const SourceRecord& r);
+  Status LoadPartition(Slot& slot);
+  Status LoadDirectory();
+  void AdvanceTime(ops::ProcessingTime now);
+  void CollectMeta(std::vector<StoreMutation>& out);
+  void Publish();
+
+  ProcessorOptions options_;
+  StateStore& store_;
+  EventSource& source_;
+  DlqSink& dlq_;
+  Clock& clock_;
+
+  Decoder decoder_;
+  ops::Event event_;  // reused for every record
+  ops::WatermarkTracker watermark_;
+  ops::ChannelGrowth channels_;
+  ops::MemberEngagement members_;
+  ops::DedupIndex dedup_;
+  ops::MemberEngagement::TransitionSink on_transition_;
+  std::function<void(const ops::ClosedWindow&)> on_window_;
+
+  std::map<TopicPartition, std::unique_ptr<Slot>> slots_;
+  int32_t next_slot_id_ = 0;
+  bool directory_loaded_ = false;
+  Status deferred_error_;  // a failure inside a listener callback
+  std::array<uint64_t, ops::kWindowSpecCount> windows_closed_{};
+  bool global_dirty_ = false;
+  std::vector<SourceRecord> batch_;
+  size_t records_since_commit_ = 0;
+  ops::ProcessingTime last_commit_;
+  uint64_t commits_ = 0;
+
+  mutable std::mutex snapshot_mu_;
+  std::shared_ptr<const Snapshot> snapshot_;
+  std::function<void(const Snapshot&, double)> on_commit_;
+};
+
+}  // namespace chorus

@@ -1,0 +1,63 @@
+// What chorus exports, as of the last commit. The processing thread builds
+// a Snapshot right after each successful commit and publishes it; readers
+// (the /metrics and API handlers) only ever see committed values, so an
+// exported counter never runs ahead of durable state and never goes
+// backwards across a crash and restart.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "chorus/operators/channel_growth.h"
+#include "chorus/operators/member_engagement.h"
+#include "chorus/operators/windows.h"
+#include "chorus/pipeline/dlq_reason.h"
+#include "chorus/pipeline/event_source.h"
+
+namespace chorus {
+
+enum class Outcome : uint8_t { kProcessed = 0, kInvalid, kDuplicate, kLate, kCount_ };
+inline constexpr int kOutcomeCount = static_cast<int>(Outcome::kCount_);
+std::string_view Name(Outcome o);
+
+// Counters that belong to one input partition and move with it.
+struct PartitionCounters {
+  std::array<uint64_t, kOutcomeCount> outcomes{};
+  std::array<uint64_t, kDlqReasonCount> dlq{};
+  void Add(const PartitionCounters& o);
+};
+
+struct ChannelSnapshot {
+  std::string channel_id;
+  ops::Platform platform = ops::Platform::kUnspecified;
+  ops::ChannelCounts totals;
+  int64_t followers = 0;
+};
+
+struct PartitionSnapshot {
+  TopicPartition tp;
+  int32_t state_id = 0;      // the partition prefix of its state keys
+  int64_t next_offset = -1;  // -1: nothing read yet
+  int64_t lag = -1;          // -1: unknown
+};
+
+struct Snapshot {
+  bool ready = false;
+  std::string not_ready_reason = "starting";
+  std::vector<ChannelSnapshot> channels;  // by channel id
+  ops::MemberSummary members;
+  uint64_t member_count = 0;
+  ops::MemberEngagement::LoveDistribution love;
+  PartitionCounters counters;  // summed over partitions
+  std::array<uint64_t, ops::kWindowSpecCount> windows_closed{};
+  std::vector<PartitionSnapshot> partitions;
+  ops::EventTime watermark = ops::EventTime::Min();
+  uint64_t commits = 0;
+};
+
+// Upper bounds of the love-score distribution's buckets.
+const std::vector<double>& LoveScoreBounds();
+
+}  // namespace chorus

@@ -1,0 +1,74 @@
+#include "chorus/pipeline/application.h"
+
+#include <spdlog/spdlog.h>
+
+#include "api.h"
+#include "chorus/pipeline/http_server.h"
+#include "chorus/pipeline/metrics.h"
+
+namespace chorus {
+
+struct Application::Parts {
+  // Declaration order is teardown order reversed: the HTTP server stops
+  // first, the store closes last.
+  std::unique_ptr<StateStore> store;
+  std::unique_ptr<EventSource> source;
+  std::unique_ptr<DlqSink> dlq;
+  std::unique_ptr<Processor> processor;
+  std::unique_ptr<MetricsExporter> metrics;
+  std::unique_ptr<HttpServer> http;
+};
+
+Application::~Application() {
+  if (!parts_) return;
+  parts_->http.reset();
+  parts_->processor.reset();  // detaches from the source before it closes
+}
+
+Result<std::unique_ptr<Application>> Application::Start(const RunConfig& config) {
+  if (config.brokers.empty()) return Status::Error("--brokers is required");
+  if (config.topics.empty()) return Status::Error("--topic is required");
+  std::unique_ptr<Application> app(new Application());
+  app->parts_ = std::make_unique<Parts>();
+  Parts& p = *app->parts_;
+
+  auto store = StateStore::Open(config.state_dir);
+  if (!store.ok()) return store.status();
+  p.store = std::move(store.value());
+
+  KafkaProperties props = config.kafka;
+  props.emplace("bootstrap.servers", config.brokers);
+  auto source = OpenKafkaSource({config.topics, config.group, props});
+  if (!source.ok()) return source.status();
+  p.source = std::move(source.value());
+  auto dlq = OpenKafkaDlq(config.dlq_topic, props);
+  if (!dlq.ok()) return dlq.status();
+  p.dlq = std::move(dlq.value());
+
+  p.processor = std::make_unique<Processor>(config.processor, *p.store, *p.source, *p.dlq,
+                                            SystemClock());
+  Processor* processor = p.processor.get();
+  p.metrics = std::make_unique<MetricsExporter>([processor] { return processor->snapshot(); });
+  MetricsExporter* metrics = p.metrics.get();
+  processor->OnCommit([metrics](const Snapshot&, double seconds) {
+    metrics->ObserveCommit(seconds);
+  });
+  auto http = HttpServer::Start(config.http_addr, ApiRoutes(*processor, *p.store, *metrics));
+  if (!http.ok()) return http.status();
+  p.http = std::move(http.value());
+  if (!config.output_topic.empty()) {
+    spdlog::warn("--output-topic {}: window results are not emitted by this version",
+                 config.output_topic);
+  }
+  return app;
+}
+
+Status Application::Run(const std::atomic<bool>& stop) { return parts_->processor->Run(stop); }
+
+int Application::http_port() const { return parts_->http->port(); }
+
+std::shared_ptr<const Snapshot> Application::snapshot() const {
+  return parts_->processor->snapshot();
+}
+
+}  // namespace chorus

@@ -1,0 +1,96 @@
+#include "cli_support.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <charconv>
+#include <csignal>
+#include <ctime>
+
+namespace chorus {
+
+std::optional<ops::Millis> ParseDuration(std::string_view text) {
+  double value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || value < 0) return std::nullopt;
+  std::string_view unit(end, text.data() + text.size() - end);
+  double ms_per_unit = 0;
+  if (unit == "ms") ms_per_unit = 1;
+  else if (unit == "s" || unit.empty()) ms_per_unit = 1000;
+  else if (unit == "m") ms_per_unit = 60'000;
+  else if (unit == "h") ms_per_unit = 3'600'000;
+  else if (unit == "d") ms_per_unit = 86'400'000;
+  else return std::nullopt;
+  return ops::Millis(static_cast<int64_t>(value * ms_per_unit));
+}
+
+std::optional<ops::EventTime> ParseRfc3339(std::string_view text) {
+  std::tm tm{};
+  std::string s(text);
+  const char* rest = strptime(s.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+  if (rest == nullptr) return std::nullopt;
+  int64_t ms = static_cast<int64_t>(timegm(&tm)) * 1000;
+  if (*rest == '.') {
+    int64_t scale = 100;
+    for (++rest; *rest >= '0' && *rest <= '9'; ++rest, scale /= 10) ms += (*rest - '0') * scale;
+  }
+  if (*rest == 'Z' || *rest == 'z') {
+    ++rest;
+  } else if (*rest == '+' || *rest == '-') {
+    int hh = 0, mm = 0;
+    if (std::sscanf(rest + 1, "%2d:%2d", &hh, &mm) != 2) return std::nullopt;
+    int64_t offset = (hh * 60 + mm) * 60'000LL;
+    ms += *rest == '+' ? -offset : offset;
+    rest += 6;
+  } else {
+    return std::nullopt;
+  }
+  if (*rest != '\0') return std::nullopt;
+  return ops::EventTime::FromMillis(ms);
+}
+
+std::string YamlConfig::to_config(const CLI::App*, bool, bool, std::string) const { return ""; }
+
+std::vector<CLI::ConfigItem> YamlConfig::from_config(std::istream& input) const {
+  YAML::Node root;
+  try {
+    root = YAML::Load(input);
+  } catch (const YAML::Exception& e) {
+    throw CLI::ConversionError("config file: " + std::string(e.what()));
+  }
+  std::vector<CLI::ConfigItem> items;
+  if (root.IsNull()) return items;
+  if (!root.IsMap()) throw CLI::ConversionError("config file: expected a mapping of flag: value");
+  for (const auto& kv : root) {
+    CLI::ConfigItem item;
+    item.name = kv.first.as<std::string>();
+    const YAML::Node& v = kv.second;
+    if (v.IsSequence()) {
+      for (const auto& e : v) item.inputs.push_back(e.as<std::string>());
+    } else if (v.IsMap()) {
+      for (const auto& e : v) {
+        item.inputs.push_back(e.first.as<std::string>() + "=" + e.second.as<std::string>());
+      }
+    } else {
+      item.inputs.push_back(v.as<std::string>());
+    }
+    items.push_back(std::move(item));
+  }
+  return items;
+}
+
+namespace {
+std::atomic<bool> g_stop{false};
+extern "C" void OnSignal(int) { g_stop.store(true); }
+}  // namespace
+
+const std::atomic<bool>& StopRequested() {
+  static bool installed = [] {
+    std::signal(SIGINT, OnSignal);
+    std::signal(SIGTERM, OnSignal);
+    return true;
+  }();
+  (void)installed;
+  return g_stop;
+}
+
+}  // namespace chorus

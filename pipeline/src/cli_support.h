@@ -1,0 +1,31 @@
+// Command-line plumbing shared by the subcommands: durations such as "5m",
+// RFC 3339 times, the YAML config file, and SIGINT/SIGTERM handling.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <atomic>
+#include <optional>
+#include <string>
+
+#include "chorus/operators/time.h"
+
+namespace chorus {
+
+// "250ms", "30s", "5m", "1h", "7d" (a bare number is seconds).
+std::optional<ops::Millis> ParseDuration(std::string_view text);
+// "2026-01-01T00:00:00Z" or with an offset ("+02:00"); fractional seconds allowed.
+std::optional<ops::EventTime> ParseRfc3339(std::string_view text);
+
+// Reads a YAML mapping as CLI11 config: `key: value`, `key: [a, b]` for
+// repeatable flags, and a nested mapping `kafka: {k: v}` for -X k=v.
+class YamlConfig : public CLI::Config {
+ public:
+  std::string to_config(const CLI::App*, bool, bool, std::string) const override;
+  std::vector<CLI::ConfigItem> from_config(std::istream& input) const override;
+};
+
+// Set when SIGINT or SIGTERM arrives (installs the handlers on first use).
+const std::atomic<bool>& StopRequested();
+
+}  // namespace chorus

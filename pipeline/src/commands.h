@@ -1,0 +1,38 @@
+// `chorus demo` and `chorus generate`: their flags and their runners, which
+// return the process exit code.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <string>
+
+#include "chorus/pipeline/generator.h"
+
+namespace chorus {
+
+struct DemoConfig {
+  std::string http_addr = "127.0.0.1:8080";
+  std::string state_dir;  // empty: a fresh temporary directory
+  std::string duration;   // empty: until Ctrl-C
+  int partitions = 12;
+  int history_events = 200'000;
+  double rate = 50;  // live events per second
+  uint64_t seed = 1;
+};
+void AddDemoFlags(CLI::App* demo, DemoConfig& c);
+int RunDemo(const DemoConfig& c);
+
+struct GenerateConfig {
+  std::string brokers;
+  std::string topic;
+  std::string output;  // a file of length-delimited records instead of Kafka
+  std::vector<std::string> kafka;
+  uint64_t events = 100'000;
+  std::string start;  // RFC 3339, default 2026-01-01T00:00:00Z
+  std::string mean_gap = "200ms";
+  std::string drop_start, drop_end;
+  GeneratorOptions options;
+};
+void AddGenerateFlags(CLI::App* gen, GenerateConfig& c);
+int RunGenerate(GenerateConfig c);
+
+}  // namespace chorus

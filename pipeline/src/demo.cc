@@ -1,0 +1,165 @@
+// `chorus demo`: everything on one machine with no setup. An embedded Kafka
+// cluster receives a month of generated history and then a live trickle;
+// the real service consumes it and serves /metrics and the API.
+#include <spdlog/spdlog.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <thread>
+
+#include "chorus/pipeline/application.h"
+#include "chorus/pipeline/clock.h"
+#include "chorus/pipeline/embedded_kafka.h"
+#include "chorus/pipeline/http_server.h"
+#include "cli_support.h"
+#include "commands.h"
+#include "kafka_producer.h"
+
+namespace chorus {
+namespace {
+
+constexpr char kTopic[] = "engagement";
+constexpr char kDlqTopic[] = "chorus-dlq";
+
+int Fail(int code, const std::string& message) {
+  std::cerr << "chorus demo: " << message << "\n";
+  return code;
+}
+
+void ProduceAll(Generator& gen, KafkaProducer& producer, uint64_t n) {
+  GeneratedRecord r;
+  for (uint64_t i = 0; i < n; ++i) {
+    gen.Next(r);
+    producer.Produce(kTopic, -1, Bytes(r.key), Bytes(r.value), r.event_time_ms);
+  }
+}
+
+// Produces live events at their event time until `stop`.
+void ProduceLive(Generator& gen, KafkaProducer& producer, const std::atomic<bool>& stop) {
+  GeneratedRecord r;
+  while (!stop.load()) {
+    gen.Next(r);
+    while (!stop.load() && SystemClock().Now().millis() < r.event_time_ms) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    producer.Produce(kTopic, -1, Bytes(r.key), Bytes(r.value), r.event_time_ms);
+    rd_kafka_poll(producer.handle(), 0);
+  }
+}
+
+void PrintUrls(const std::string& host, int port, const std::string& bootstraps,
+               const std::string& state_dir, int partitions) {
+  std::string base = "http://" + (host == "0.0.0.0" ? std::string("127.0.0.1") : host) + ":" +
+                     std::to_string(port);
+  std::cout << "chorus demo: embedded Kafka at " << bootstraps << ", topic " << kTopic << " ("
+            << partitions << " partitions), state in " << state_dir << "\n"
+            << "  metrics     " << base << "/metrics\n"
+            << "  ready       " << base << "/readyz\n"
+            << "  channels    " << base << "/api/v1/channels\n"
+            << "  champions   " << base << "/api/v1/members?stage=champion&sort=love&limit=10\n"
+            << "  at risk     " << base << "/api/v1/members?stage=at_risk&sort=last_seen\n"
+            << "  a member    " << base << "/api/v1/members/m-000001\n"
+            << "Ctrl-C stops it." << std::endl;
+}
+
+void PrintSummary(const Snapshot& s) {
+  std::cout << "chorus demo: processed " << s.counters.outcomes[0] << ", invalid "
+            << s.counters.outcomes[1] << ", duplicates " << s.counters.outcomes[2] << ", late "
+            << s.counters.outcomes[3] << "; " << s.channels.size() << " channels, "
+            << s.member_count << " members (";
+  for (int i = 0; i < ops::kStageCount; ++i) {
+    std::cout << (i ? ", " : "") << ops::Name(static_cast<ops::Stage>(i)) << " "
+              << s.members.members_by_stage[i];
+  }
+  std::cout << ")" << std::endl;
+}
+
+}  // namespace
+
+void AddDemoFlags(CLI::App* demo, DemoConfig& c) {
+  demo->add_option("--http-addr", c.http_addr, "host:port to serve on")->capture_default_str();
+  demo->add_option("--state-dir", c.state_dir, "state directory (default: a new temp dir)");
+  demo->add_option("--duration", c.duration, "stop after this long (e.g. 30s); default: Ctrl-C");
+  demo->add_option("--partitions", c.partitions, "partitions of the demo topic")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  demo->add_option("--history-events", c.history_events, "events of history before going live")
+      ->check(CLI::Range(0, 1'000'000))
+      ->capture_default_str();
+  demo->add_option("--rate", c.rate, "live events per second")
+      ->check(CLI::Range(0.1, 100000.0))
+      ->capture_default_str();
+  demo->add_option("--seed", c.seed, "workload seed")->capture_default_str();
+}
+
+int RunDemo(const DemoConfig& c) {
+  std::optional<ops::Millis> duration;
+  if (!c.duration.empty() && !(duration = ParseDuration(c.duration))) {
+    return Fail(2, "--duration " + c.duration + ": expected a duration like 30s or 5m");
+  }
+  std::string state_dir = c.state_dir;
+  if (state_dir.empty()) {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "chorus-demo-XXXXXX").string();
+    if (mkdtemp(tmpl.data()) == nullptr) return Fail(1, "cannot create a temp state directory");
+    state_dir = tmpl;
+  }
+  auto kafka = EmbeddedKafka::Start(1);
+  if (!kafka.ok()) return Fail(1, kafka.status().message());
+  if (Status s = kafka.value()->CreateTopic(kTopic, c.partitions); !s.ok()) return Fail(1, s.message());
+  if (Status s = kafka.value()->CreateTopic(kDlqTopic, 1); !s.ok()) return Fail(1, s.message());
+  const std::string& bootstraps = kafka.value()->bootstrap_servers();
+  auto producer = KafkaProducer::Open({{"bootstrap.servers", bootstraps}});
+  if (!producer.ok()) return Fail(1, producer.status().message());
+
+  // A month of history, then live events stamped with the wall clock.
+  ops::EventTime now = ops::EventTime::FromMillis(SystemClock().Now().millis());
+  GeneratorOptions history;
+  history.seed = c.seed;
+  history.start = now - 30 * ops::kDay;
+  history.mean_gap = ops::Millis(c.history_events > 0 ? 30 * ops::kDay.count() / c.history_events : 1000);
+  history.duplicate_rate = 0.005;
+  history.malformed_rate = 0.001;
+  Generator history_gen(history);
+  ProduceAll(history_gen, *producer.value(), static_cast<uint64_t>(c.history_events));
+
+  RunConfig rc;
+  rc.brokers = bootstraps;
+  rc.topics = {kTopic};
+  rc.group = "chorus-demo";
+  rc.state_dir = state_dir;
+  rc.http_addr = c.http_addr;
+  rc.dlq_topic = kDlqTopic;
+  rc.processor.watermark.idle_timeout = std::chrono::seconds(10);
+  auto app = Application::Start(rc);
+  if (!app.ok()) return Fail(2, app.status().message());
+  std::string host;
+  int port = 0;
+  SplitHostPort(c.http_addr, host, port);
+  PrintUrls(host, app.value()->http_port(), bootstraps, state_dir, c.partitions);
+
+  std::atomic<bool> stop{false};
+  GeneratorOptions live = history;
+  live.seed = c.seed + 1;
+  live.start = now;
+  live.mean_gap = ops::Millis(static_cast<int64_t>(1000.0 / c.rate));
+  Generator live_gen(live);
+  std::thread live_thread([&] { ProduceLive(live_gen, *producer.value(), stop); });
+  std::thread watcher([&] {
+    ops::ProcessingTime started = SystemClock().Now();
+    while (!stop.load() && !StopRequested().load() &&
+           !(duration && SystemClock().Now() - started >= *duration)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    stop.store(true);
+  });
+  Status s = app.value()->Run(stop);
+  stop.store(true);
+  watcher.join();
+  live_thread.join();
+  PrintSummary(*app.value()->snapshot());
+  if (!s.ok()) return Fail(1, s.message());
+  return 0;
+}
+
+}  // namespace chorus

@@ -1,0 +1,221 @@
+// The Kafka consumer behind EventSource.
+//
+// Records are read in batches straight from the consumer queue
+// (rd_kafka_consume_batch_queue), which also serves rebalance callbacks on
+// the polling thread, so the listener always runs on the processing thread.
+#include <librdkafka/rdkafka.h>
+#include <spdlog/spdlog.h>
+
+#include <cstring>
+
+#include "chorus/pipeline/kafka.h"
+#include "kafka_conf.h"
+
+namespace chorus {
+namespace {
+
+struct PartitionListDeleter {
+  void operator()(rd_kafka_topic_partition_list_t* l) const {
+    rd_kafka_topic_partition_list_destroy(l);
+  }
+};
+using PartitionListPtr = std::unique_ptr<rd_kafka_topic_partition_list_t, PartitionListDeleter>;
+
+std::vector<TopicPartition> ToVector(const rd_kafka_topic_partition_list_t* list) {
+  std::vector<TopicPartition> out;
+  for (int i = 0; i < list->cnt; ++i) {
+    out.push_back({list->elems[i].topic, list->elems[i].partition});
+  }
+  return out;
+}
+
+class KafkaSource final : public EventSource {
+ public:
+  ~KafkaSource() override {
+    ReleaseBatch();
+    if (queue_ != nullptr) rd_kafka_queue_destroy(queue_);
+    if (rk_ != nullptr) {
+      rd_kafka_consumer_close(rk_.get());
+    }
+  }
+
+  Status Open(const KafkaSourceOptions& options) {
+    KafkaProperties defaults = {
+        {"group.id", options.group},
+        {"partition.assignment.strategy", "cooperative-sticky"},
+        {"enable.auto.commit", "false"},
+        {"enable.auto.offset.store", "false"},
+        {"auto.offset.reset", "earliest"},
+        {"enable.partition.eof", "true"},
+        // Throughput: large fetches and a deep local queue, so a batch poll
+        // rarely waits on the network.
+        {"fetch.max.bytes", "52428800"},
+        {"max.partition.fetch.bytes", "4194304"},
+        {"queued.min.messages", "500000"},
+        {"queued.max.messages.kbytes", "262144"},
+        {"fetch.wait.max.ms", "100"},
+    };
+    auto conf = MakeKafkaConf(defaults, options.properties);
+    if (!conf.ok()) return conf.status();
+    rd_kafka_conf_set_opaque(conf.value().get(), this);
+    rd_kafka_conf_set_rebalance_cb(conf.value().get(), &KafkaSource::RebalanceCb);
+    char err[512];
+    rk_.reset(rd_kafka_new(RD_KAFKA_CONSUMER, conf.value().release(), err, sizeof err));
+    if (!rk_) return Status::Error(std::string("kafka consumer: ") + err);
+    rd_kafka_poll_set_consumer(rk_.get());
+    queue_ = rd_kafka_queue_get_consumer(rk_.get());
+
+    PartitionListPtr topics(rd_kafka_topic_partition_list_new(
+        static_cast<int>(options.topics.size())));
+    for (const auto& t : options.topics) {
+      rd_kafka_topic_partition_list_add(topics.get(), t.c_str(), RD_KAFKA_PARTITION_UA);
+    }
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(rk_.get(), topics.get());
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return Status::Error(std::string("kafka subscribe: ") + rd_kafka_err2str(e));
+    }
+    return Status::Ok();
+  }
+
+  void SetListener(PartitionListener* listener) override { listener_ = listener; }
+
+  Status Poll(std::vector<SourceRecord>& out, size_t max,
+              std::chrono::milliseconds timeout) override {
+    out.clear();
+    ReleaseBatch();
+    batch_.resize(max);
+    ssize_t n = rd_kafka_consume_batch_queue(queue_, static_cast<int>(timeout.count()),
+                                             batch_.data(), max);
+    if (n < 0) {
+      batch_.clear();
+      return Status::Error(std::string("kafka consume: ") +
+                           rd_kafka_err2str(rd_kafka_last_error()));
+    }
+    batch_.resize(static_cast<size_t>(n));
+    out.reserve(batch_.size());
+    for (rd_kafka_message_t* m : batch_) {
+      if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (Status s = HandleError(m); !s.ok()) return s;
+        continue;
+      }
+      out.push_back(ToRecord(m));
+    }
+    return Status::Ok();
+  }
+
+  Status ReportDurable(const std::vector<SourcePosition>& positions) override {
+    if (positions.empty()) return Status::Ok();
+    PartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(positions.size())));
+    for (const auto& p : positions) {
+      rd_kafka_topic_partition_list_add(list.get(), p.tp.topic.c_str(), p.tp.partition)->offset =
+          p.next_offset;
+    }
+    // Async: Kafka's committed offsets are for lag monitoring only.
+    rd_kafka_resp_err_t e = rd_kafka_commit(rk_.get(), list.get(), 1);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR && e != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+      spdlog::warn("kafka offset commit (lag monitoring only): {}", rd_kafka_err2str(e));
+    }
+    return Status::Ok();
+  }
+
+  bool Exhausted() const override { return false; }
+
+  std::optional<int64_t> EndOffset(const TopicPartition& tp) const override {
+    int64_t lo = 0, hi = 0;
+    if (rd_kafka_get_watermark_offsets(rk_.get(), tp.topic.c_str(), tp.partition, &lo, &hi) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR ||
+        hi < 0) {
+      return std::nullopt;
+    }
+    return hi;
+  }
+
+ private:
+  SourceRecord ToRecord(const rd_kafka_message_t* m) {
+    SourceRecord r;
+    r.topic = rd_kafka_topic_name(m->rkt);
+    r.partition = m->partition;
+    r.offset = m->offset;
+    r.key = {static_cast<const uint8_t*>(m->key), m->key_len};
+    r.value = {static_cast<const uint8_t*>(m->payload), m->len};
+    rd_kafka_timestamp_type_t type;
+    int64_t ts = rd_kafka_message_timestamp(m, &type);
+    if (type != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE && ts >= 0) r.timestamp_ms = ts;
+    return r;
+  }
+
+  Status HandleError(const rd_kafka_message_t* m) {
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) return Status::Ok();
+    std::string what = rd_kafka_message_errstr(m);
+    if (m->err == RD_KAFKA_RESP_ERR__FATAL) return Status::Error("kafka fatal error: " + what);
+    // Transient broker or fetch errors: librdkafka retries by itself.
+    spdlog::warn("kafka consumer: {}", what);
+    return Status::Ok();
+  }
+
+  void ReleaseBatch() {
+    for (rd_kafka_message_t* m : batch_) rd_kafka_message_destroy(m);
+    batch_.clear();
+  }
+
+  static void RebalanceCb(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                          rd_kafka_topic_partition_list_t* parts, void* opaque) {
+    static_cast<KafkaSource*>(opaque)->Rebalance(rk, err, parts);
+  }
+
+  void Rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts) {
+    bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+      std::vector<SourcePosition> starts;
+      if (listener_ != nullptr) starts = listener_->OnAssigned(ToVector(parts));
+      for (int i = 0; i < parts->cnt; ++i) {
+        auto& el = parts->elems[i];
+        el.offset = RD_KAFKA_OFFSET_STORED;  // Kafka's committed offset, then auto.offset.reset
+        for (const auto& s : starts) {
+          if (s.tp.topic == el.topic && s.tp.partition == el.partition) el.offset = s.next_offset;
+        }
+        spdlog::info("assigned {}[{}] from offset {}", el.topic, el.partition, el.offset);
+      }
+      Check(cooperative ? rd_kafka_error_to_err(rd_kafka_incremental_assign(rk, parts))
+                        : rd_kafka_assign(rk, parts),
+            "assign");
+    } else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
+      if (listener_ != nullptr) listener_->OnRevoked(ToVector(parts));
+      Check(cooperative ? rd_kafka_error_to_err(rd_kafka_incremental_unassign(rk, parts))
+                        : rd_kafka_assign(rk, nullptr),
+            "unassign");
+    } else {
+      spdlog::error("kafka rebalance: {}", rd_kafka_err2str(err));
+      rd_kafka_assign(rk, nullptr);
+    }
+  }
+
+  static void Check(rd_kafka_resp_err_t err, const char* what) {
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      spdlog::error("kafka {}: {}", what, rd_kafka_err2str(err));
+    }
+  }
+
+  static rd_kafka_resp_err_t rd_kafka_error_to_err(rd_kafka_error_t* error) {
+    if (error == nullptr) return RD_KAFKA_RESP_ERR_NO_ERROR;
+    rd_kafka_resp_err_t code = rd_kafka_error_code(error);
+    rd_kafka_error_destroy(error);
+    return code;
+  }
+
+  KafkaHandlePtr rk_;
+  rd_kafka_queue_t* queue_ = nullptr;
+  PartitionListener* listener_ = nullptr;
+  std::vector<rd_kafka_message_t*> batch_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<EventSource>> OpenKafkaSource(const KafkaSourceOptions& options) {
+  if (options.topics.empty()) return Status::Error("kafka source: no --topic given");
+  auto source = std::make_unique<KafkaSource>();
+  if (Status s = source->Open(options); !s.ok()) return s;
+  return std::unique_ptr<EventSource>(std::move(source));
+}
+
+}  // namespace chorus

@@ -1,0 +1,215 @@
+#include "chorus/pipeline/metrics.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/metric_family.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+#include <sstream>
+
+namespace chorus {
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+
+MetricFamily Family(std::string name, std::string help, MetricType type) {
+  MetricFamily f;
+  f.name = std::move(name);
+  f.help = std::move(help);
+  f.type = type;
+  return f;
+}
+
+void AddSample(MetricFamily& f, std::vector<prometheus::ClientMetric::Label> labels, double v) {
+  ClientMetric m;
+  m.label = std::move(labels);
+  if (f.type == MetricType::Counter) {
+    m.counter.value = v;
+  } else {
+    m.gauge.value = v;
+  }
+  f.metric.push_back(std::move(m));
+}
+
+// A histogram sample from per-bucket (non-cumulative) counts.
+ClientMetric Histogram(const std::vector<double>& bounds, const std::vector<uint64_t>& cumulative,
+                       uint64_t count, double sum) {
+  ClientMetric m;
+  m.histogram.sample_count = count;
+  m.histogram.sample_sum = sum;
+  for (size_t i = 0; i < bounds.size(); ++i) {
+    m.histogram.bucket.push_back({cumulative[i], bounds[i]});
+  }
+  m.histogram.bucket.push_back({count, std::numeric_limits<double>::infinity()});
+  return m;
+}
+
+void ChannelFamilies(const Snapshot& s, std::vector<MetricFamily>& out) {
+  auto events = Family("chorus_channel_events_total",
+                       "Sum of count over processed events, by channel and kind.",
+                       MetricType::Counter);
+  auto followers = Family("chorus_channel_followers",
+                          "Current followers: last snapshot, then follows minus unfollows.",
+                          MetricType::Gauge);
+  auto posts = Family("chorus_channel_posts_total", "Posts published, by content type.",
+                      MetricType::Counter);
+  auto engagements = Family("chorus_channel_engagements_total",
+                            "Reactions, comments, shares and mentions by members.",
+                            MetricType::Counter);
+  for (const ChannelSnapshot& c : s.channels) {
+    std::string platform(ops::Name(c.platform));
+    for (int k = 1; k < ops::kEventKindCount; ++k) {
+      if (uint64_t v = c.totals.events_by_kind[k]) {
+        AddSample(events, {{"channel", c.channel_id}, {"platform", platform},
+                           {"kind", std::string(ops::Name(static_cast<ops::EventKind>(k)))}},
+                  static_cast<double>(v));
+      }
+    }
+    AddSample(followers, {{"channel", c.channel_id}, {"platform", platform}},
+              static_cast<double>(c.followers));
+    for (int t = 0; t < ops::kContentTypeCount; ++t) {
+      std::string ct(ops::Name(static_cast<ops::ContentType>(t)));
+      if (uint64_t v = c.totals.posts_by_content_type[t]) {
+        AddSample(posts, {{"channel", c.channel_id}, {"platform", platform}, {"content_type", ct}},
+                  static_cast<double>(v));
+      }
+      if (uint64_t v = c.totals.engagements_by_content_type[t]) {
+        AddSample(engagements,
+                  {{"channel", c.channel_id}, {"platform", platform}, {"content_type", ct}},
+                  static_cast<double>(v));
+      }
+    }
+  }
+  for (auto* f : {&events, &followers, &posts, &engagements}) out.push_back(std::move(*f));
+}
+
+void CommunityFamilies(const Snapshot& s, std::vector<MetricFamily>& out) {
+  auto members = Family("chorus_community_members", "Members per lifecycle stage.",
+                        MetricType::Gauge);
+  for (int i = 0; i < ops::kStageCount; ++i) {
+    AddSample(members, {{"stage", std::string(ops::Name(static_cast<ops::Stage>(i)))}},
+              static_cast<double>(s.members.members_by_stage[i]));
+  }
+  out.push_back(std::move(members));
+  auto fresh = Family("chorus_community_new_members_total", "Members seen for the first time.",
+                      MetricType::Counter);
+  AddSample(fresh, {}, static_cast<double>(s.members.new_members));
+  out.push_back(std::move(fresh));
+  auto transitions = Family("chorus_community_stage_transitions_total",
+                            "Members moving between lifecycle stages.", MetricType::Counter);
+  for (int f = 0; f < ops::kStageCount; ++f) {
+    for (int t = 0; t < ops::kStageCount; ++t) {
+      if (uint64_t v = s.members.transitions[f][t]) {
+        AddSample(transitions, {{"from", std::string(ops::Name(static_cast<ops::Stage>(f)))},
+                                {"to", std::string(ops::Name(static_cast<ops::Stage>(t)))}},
+                  static_cast<double>(v));
+      }
+    }
+  }
+  out.push_back(std::move(transitions));
+
+  auto love = Family("chorus_community_love_score",
+                     "Distribution of members' decayed love scores at the watermark.",
+                     MetricType::Histogram);
+  if (!s.love.bounds.empty()) {
+    love.metric.push_back(Histogram(s.love.bounds, s.love.cumulative, s.love.count, s.love.sum));
+    out.push_back(std::move(love));
+  }
+  auto sentiment = Family("chorus_community_sentiment", "Sentiment of scored member events.",
+                          MetricType::Histogram);
+  std::vector<double> bounds(ops::kSentimentBounds.begin(), ops::kSentimentBounds.end());
+  std::vector<uint64_t> cumulative;
+  uint64_t running = 0;
+  for (size_t i = 0; i < bounds.size(); ++i) {
+    running += s.members.sentiment_buckets[i];
+    cumulative.push_back(running);
+  }
+  sentiment.metric.push_back(
+      Histogram(bounds, cumulative, s.members.sentiment_count, s.members.sentiment_sum));
+  out.push_back(std::move(sentiment));
+}
+
+void PipelineFamilies(const Snapshot& s, std::vector<MetricFamily>& out) {
+  auto events = Family("chorus_pipeline_events_total", "Input records by outcome.",
+                       MetricType::Counter);
+  for (int i = 0; i < kOutcomeCount; ++i) {
+    AddSample(events, {{"outcome", std::string(Name(static_cast<Outcome>(i)))}},
+              static_cast<double>(s.counters.outcomes[i]));
+  }
+  out.push_back(std::move(events));
+  auto dlq = Family("chorus_pipeline_dlq_events_total", "Records sent to the DLQ, by reason.",
+                    MetricType::Counter);
+  for (int i = 0; i < kDlqReasonCount; ++i) {
+    AddSample(dlq, {{"reason", std::string(Name(static_cast<DlqReason>(i)))}},
+              static_cast<double>(s.counters.dlq[i]));
+  }
+  out.push_back(std::move(dlq));
+  auto lag = Family("chorus_pipeline_consumer_lag", "Records behind the end of the partition.",
+                    MetricType::Gauge);
+  for (const PartitionSnapshot& p : s.partitions) {
+    if (p.lag >= 0) {
+      AddSample(lag, {{"topic", p.tp.topic}, {"partition", std::to_string(p.tp.partition)}},
+                static_cast<double>(p.lag));
+    }
+  }
+  out.push_back(std::move(lag));
+  auto wm = Family("chorus_pipeline_watermark_timestamp_seconds",
+                   "Event-time watermark: no earlier events are expected.", MetricType::Gauge);
+  if (s.watermark != ops::EventTime::Min()) AddSample(wm, {}, s.watermark.seconds());
+  out.push_back(std::move(wm));
+  auto windows = Family("chorus_pipeline_windows_closed_total",
+                        "Channel windows closed by the watermark.", MetricType::Counter);
+  for (int i = 0; i < ops::kWindowSpecCount; ++i) {
+    AddSample(windows, {{"window", std::string(ops::kWindowSpecs[i].name)}},
+              static_cast<double>(s.windows_closed[i]));
+  }
+  out.push_back(std::move(windows));
+  auto members = Family("chorus_community_members_tracked", "Members with state.",
+                        MetricType::Gauge);
+  AddSample(members, {}, static_cast<double>(s.member_count));
+  out.push_back(std::move(members));
+}
+
+}  // namespace
+
+MetricsExporter::MetricsExporter(SnapshotFn snapshot)
+    : snapshot_(std::move(snapshot)), registry_(std::make_shared<prometheus::Registry>()) {
+  commit_seconds_ = &prometheus::BuildHistogram()
+                         .Name("chorus_pipeline_commit_seconds")
+                         .Help("Time to make state and offsets durable.")
+                         .Register(*registry_)
+                         .Add({}, prometheus::Histogram::BucketBoundaries{
+                                      0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                                      1, 2.5, 5});
+  replay_in_progress_ = &prometheus::BuildGauge()
+                             .Name("chorus_pipeline_replay_in_progress")
+                             .Help("1 while a replay rebuilds state; alerts are inhibited.")
+                             .Register(*registry_)
+                             .Add({});
+}
+
+MetricsExporter::~MetricsExporter() = default;
+
+void MetricsExporter::ObserveCommit(double seconds) { commit_seconds_->Observe(seconds); }
+
+void MetricsExporter::SetReplayInProgress(bool in_progress) {
+  replay_in_progress_->Set(in_progress ? 1 : 0);
+}
+
+std::string MetricsExporter::Render() const {
+  std::vector<MetricFamily> families = registry_->Collect();
+  if (auto s = snapshot_()) {
+    ChannelFamilies(*s, families);
+    CommunityFamilies(*s, families);
+    PipelineFamilies(*s, families);
+  }
+  std::ostringstream out;
+  prometheus::TextSerializer().Serialize(out, families);
+  return out.str();
+}
+
+}  // namespace chorus

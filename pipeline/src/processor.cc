@@ -1,0 +1,212 @@
+#include "chorus/pipeline/processor.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "chorus/pipeline/crash_point.h"
+#include "processor_slot.h"
+
+namespace chorus {
+
+Processor::Processor(ProcessorOptions options, StateStore& store, EventSource& source,
+                     DlqSink& dlq, Clock& clock)
+    : options_(std::move(options)),
+      store_(store),
+      source_(source),
+      dlq_(dlq),
+      clock_(clock),
+      watermark_(options_.watermark),
+      channels_(options_.windows),
+      members_(options_.members),
+      dedup_(options_.dedup),
+      snapshot_(std::make_shared<Snapshot>()) {
+  on_transition_ = [](const ops::StageTransition&) {};
+  on_window_ = [this](const ops::ClosedWindow& w) {
+    windows_closed_[w.spec - ops::kWindowSpecs.data()]++;
+  };
+  last_commit_ = clock_.Now();
+  source_.SetListener(this);
+}
+
+Processor::~Processor() { source_.SetListener(nullptr); }
+
+Status Processor::Run(const std::atomic<bool>& stop) {
+  while (!stop.load(std::memory_order_relaxed) && !source_.Exhausted()) {
+    if (Status s = Step(); !s.ok()) return s;
+  }
+  if (source_.Exhausted()) {
+    // A bounded input has been read to its end: nothing older can arrive,
+    // so event time moves to the newest event seen and windows before it close.
+    ops::EventTime end = ops::EventTime::Min();
+    for (const auto& [tp, slot] : slots_) {
+      if (slot->assigned) end = std::max(end, watermark_.max_seen(slot->meta.id));
+    }
+    if (end != ops::EventTime::Min()) {
+      watermark_.Restore(end);
+      channels_.AdvanceWatermark(end, on_window_);
+      members_.AdvanceWatermark(end, on_transition_);
+      global_dirty_ = true;
+    }
+  }
+  return Commit();
+}
+
+Status Processor::Step() {
+  if (!directory_loaded_) {
+    if (Status s = LoadDirectory(); !s.ok()) return s;
+  }
+  if (Status s = source_.Poll(batch_, options_.poll_batch, options_.poll_timeout); !s.ok()) {
+    return s;
+  }
+  if (!deferred_error_.ok()) return deferred_error_;
+  ops::ProcessingTime now = clock_.Now();
+  Slot* slot = nullptr;
+  for (const SourceRecord& r : batch_) {
+    if (slot == nullptr || slot->meta.tp.partition != r.partition || slot->meta.tp.topic != r.topic) {
+      slot = FindSlot(r);
+    }
+    // Records of a partition revoked inside this very poll belong to its next owner.
+    if (slot == nullptr || !slot->assigned) continue;
+    Process(r, *slot, now);
+    slot->meta.next_offset = r.offset + 1;
+    slot->dirty = true;
+  }
+  records_since_commit_ += batch_.size();
+  AdvanceTime(now);
+  if (now - last_commit_ >= options_.commit_interval ||
+      records_since_commit_ >= options_.commit_max_records) {
+    return Commit();
+  }
+  return Status::Ok();
+}
+
+void Processor::Process(const SourceRecord& r, Slot& slot, ops::ProcessingTime now) {
+  const ValidationLimits& limits = options_.limits;
+  if (r.value.size() > limits.max_record_bytes) {
+    return Reject(r, slot, DlqReason::kFieldTooLong, Outcome::kInvalid);
+  }
+  ops::Event& e = event_;
+  if (auto reason = decoder_.Decode(r.value, e)) return Reject(r, slot, *reason, Outcome::kInvalid);
+  std::optional<ops::EventTime> record_time;
+  if (r.timestamp_ms) record_time = ops::EventTime::FromMillis(*r.timestamp_ms);
+  if (auto reason = Validate(e, r.value.size(), record_time, limits)) {
+    return Reject(r, slot, *reason, Outcome::kInvalid);
+  }
+  int32_t id = slot.meta.id;
+  ops::EventTime newest = watermark_.max_seen(id);
+  // Older than the dedup horizon: a duplicate could no longer be recognised.
+  if (newest != ops::EventTime::Min() && e.occurred_at < newest - options_.dedup.horizon) {
+    return Reject(r, slot, DlqReason::kTooOld, Outcome::kInvalid);
+  }
+  if (dedup_.CheckAndInsert(id, e.event_id, e.occurred_at)) {
+    slot.meta.counters.outcomes[static_cast<int>(Outcome::kDuplicate)]++;
+    return;
+  }
+  watermark_.Observe(id, e.occurred_at, now);
+  bool late = ops::IsLate(e.occurred_at, watermark_.current(), options_.windows.allowed_lateness);
+  channels_.Apply(id, e, late);
+  members_.Apply(id, e, on_transition_);
+  if (late) {
+    // Still in lifetime totals above; only the windows missed it.
+    Reject(r, slot, DlqReason::kLate, Outcome::kLate);
+  } else {
+    slot.meta.counters.outcomes[static_cast<int>(Outcome::kProcessed)]++;
+  }
+}
+
+void Processor::Reject(const SourceRecord& r, Slot& slot, DlqReason reason, Outcome outcome) {
+  dlq_.Send(r, reason);
+  slot.meta.counters.dlq[static_cast<int>(reason)]++;
+  slot.meta.counters.outcomes[static_cast<int>(outcome)]++;
+}
+
+Processor::Slot* Processor::FindSlot(const SourceRecord& r) {
+  auto it = slots_.find(TopicPartition{std::string(r.topic), r.partition});
+  return it == slots_.end() ? nullptr : it->second.get();
+}
+
+void Processor::AdvanceTime(ops::ProcessingTime now) {
+  ops::EventTime before = watermark_.current();
+  ops::EventTime wm = watermark_.Advance(now);
+  if (wm > before) {
+    channels_.AdvanceWatermark(wm, on_window_);
+    members_.AdvanceWatermark(wm, on_transition_);
+    global_dirty_ = true;
+  }
+}
+
+Status Processor::Commit() {
+  ops::ProcessingTime start = clock_.Now();
+  if (Status s = dlq_.Flush(); !s.ok()) return s;
+  dedup_.Expire();
+
+  std::vector<StoreMutation> mutations;
+  ops::Mutations drained;
+  auto take = [&](Store store) {
+    // Key order makes memtable inserts cheap; range deletes go last so they
+    // never remove a put of the same batch that memory still holds.
+    std::stable_sort(drained.begin(), drained.end(), [](const auto& a, const auto& b) {
+      bool ar = a.op == ops::Mutation::Op::kDeleteRange;
+      bool br = b.op == ops::Mutation::Op::kDeleteRange;
+      if (ar != br) return br;
+      return !ar && a.key < b.key;
+    });
+    for (auto& m : drained) mutations.push_back({store, std::move(m)});
+    drained.clear();
+  };
+  channels_.DrainDirty(drained);
+  take(Store::kChannels);
+  members_.DrainDirty(drained);
+  take(Store::kMembers);
+  dedup_.DrainDirty(drained);
+  take(Store::kDedup);
+  CollectMeta(mutations);
+  records_since_commit_ = 0;
+  if (mutations.empty()) {  // nothing changed: no write, no fsync
+    last_commit_ = clock_.Now();
+    Publish();
+    return Status::Ok();
+  }
+
+  if (Status s = store_.Commit(mutations); !s.ok()) return s;
+  CrashPoint("commit.before_report");
+
+  std::vector<SourcePosition> positions;
+  for (const auto& [tp, slot] : slots_) {
+    if (slot->assigned && slot->meta.next_offset >= 0) {
+      positions.push_back({tp, slot->meta.next_offset});
+    }
+  }
+  if (Status s = source_.ReportDurable(positions); !s.ok()) return s;
+  commits_++;
+  last_commit_ = clock_.Now();
+  Publish();
+  if (on_commit_) on_commit_(*snapshot(), (last_commit_ - start).count() / 1000.0);
+  return Status::Ok();
+}
+
+void Processor::CollectMeta(std::vector<StoreMutation>& out) {
+  for (auto& [tp, slot] : slots_) {
+    if (!slot->dirty) continue;
+    slot->meta.max_seen = watermark_.max_seen(slot->meta.id);
+    out.push_back({Store::kMeta, EncodePartitionMeta(slot->meta)});
+    slot->dirty = false;
+  }
+  if (global_dirty_) {
+    GlobalMeta g{watermark_.current(), windows_closed_};
+    out.push_back({Store::kMeta, EncodeGlobalMeta(g)});
+    global_dirty_ = false;
+  }
+}
+
+std::shared_ptr<const Snapshot> Processor::snapshot() const {
+  std::lock_guard lock(snapshot_mu_);
+  return snapshot_;
+}
+
+void Processor::OnCommit(std::function<void(const Snapshot&, double)> fn) {
+  on_commit_ = std::move(fn);
+}
+
+}  // namespace chorus

@@ -1,0 +1,147 @@
+// The Processor's partition lifecycle: loading state when a partition is
+// assigned, making it durable and dropping it when revoked, and publishing
+// the committed view.
+#include <spdlog/spdlog.h>
+
+#include "chorus/pipeline/processor.h"
+#include "processor_slot.h"
+
+namespace chorus {
+
+Status Processor::LoadDirectory() {
+  Status failed;
+  Status s = store_.Scan(Store::kMeta, "", [&](std::string_view key, std::string_view value) {
+    auto entry = DecodeMeta(key, value);
+    if (!entry) {
+      failed = Status::Error("state store: unreadable meta entry");
+      return false;
+    }
+    if (entry->global) {
+      watermark_.Restore(entry->global->watermark);
+      windows_closed_ = entry->global->windows_closed;
+    }
+    if (entry->partition) {
+      auto slot = std::make_unique<Slot>();
+      slot->meta = std::move(*entry->partition);
+      next_slot_id_ = std::max(next_slot_id_, slot->meta.id + 1);
+      TopicPartition tp = slot->meta.tp;
+      slots_[tp] = std::move(slot);
+    }
+    return true;
+  });
+  if (!s.ok()) return s;
+  if (!failed.ok()) return failed;
+  directory_loaded_ = true;
+  return Status::Ok();
+}
+
+Status Processor::LoadPartition(Slot& slot) {
+  std::string prefix;
+  ops::AppendPartitionPrefix(prefix, slot.meta.id);
+  struct Target {
+    Store store;
+    std::function<bool(std::string_view, std::string_view)> restore;
+  };
+  const Target targets[] = {
+      {Store::kChannels, [&](auto k, auto v) { return channels_.Restore(k, v); }},
+      {Store::kMembers, [&](auto k, auto v) { return members_.Restore(k, v); }},
+      {Store::kDedup, [&](auto k, auto v) { return dedup_.Restore(k, v); }},
+  };
+  for (const Target& t : targets) {
+    bool corrupt = false;
+    Status s = store_.Scan(t.store, prefix, [&](std::string_view k, std::string_view v) {
+      corrupt = !t.restore(k, v);
+      return !corrupt;
+    });
+    if (!s.ok()) return s;
+    if (corrupt) {
+      return Status::Error("state store: unreadable entry in " + std::string(Name(t.store)) +
+                           " for " + slot.meta.tp.topic + "[" +
+                           std::to_string(slot.meta.tp.partition) + "]");
+    }
+  }
+  slot.loaded = true;
+  return Status::Ok();
+}
+
+std::vector<SourcePosition> Processor::OnAssigned(const std::vector<TopicPartition>& tps) {
+  std::vector<SourcePosition> starts;
+  if (!directory_loaded_) {
+    if (Status s = LoadDirectory(); !s.ok()) {
+      deferred_error_ = s;
+      return starts;
+    }
+  }
+  ops::ProcessingTime now = clock_.Now();
+  for (const TopicPartition& tp : tps) {
+    auto& slot = slots_[tp];
+    if (!slot) {
+      slot = std::make_unique<Slot>();
+      slot->meta.tp = tp;
+      // Persisted with its first processed record, in the same batch as its state.
+      slot->meta.id = next_slot_id_++;
+    }
+    if (!slot->loaded) {
+      if (Status s = LoadPartition(*slot); !s.ok()) {
+        deferred_error_ = s;
+        return {};
+      }
+    }
+    slot->assigned = true;
+    watermark_.AddPartition(slot->meta.id, slot->meta.max_seen, now);
+    if (slot->meta.next_offset >= 0) starts.push_back({tp, slot->meta.next_offset});
+  }
+  Publish();
+  return starts;
+}
+
+void Processor::OnRevoked(const std::vector<TopicPartition>& tps) {
+  // Whatever was processed for these partitions must be durable before
+  // another instance starts from our stored offsets.
+  if (Status s = Commit(); !s.ok()) {
+    deferred_error_ = s;
+    return;
+  }
+  for (const TopicPartition& tp : tps) {
+    auto it = slots_.find(tp);
+    if (it == slots_.end()) continue;
+    Slot& slot = *it->second;
+    channels_.DropPartition(slot.meta.id);
+    members_.DropPartition(slot.meta.id);
+    dedup_.DropPartition(slot.meta.id);
+    watermark_.RemovePartition(slot.meta.id);
+    slot.assigned = false;
+    slot.loaded = false;
+  }
+  Publish();
+}
+
+void Processor::Publish() {
+  auto snap = std::make_shared<Snapshot>();
+  snap->commits = commits_;
+  snap->watermark = watermark_.current();
+  snap->windows_closed = windows_closed_;
+  for (const auto& [tp, slot] : slots_) {
+    if (!slot->assigned) continue;
+    snap->counters.Add(slot->meta.counters);
+    PartitionSnapshot p{tp, slot->meta.id, slot->meta.next_offset, -1};
+    if (auto end = source_.EndOffset(tp); end && slot->meta.next_offset >= 0) {
+      p.lag = std::max<int64_t>(0, *end - slot->meta.next_offset);
+    }
+    snap->partitions.push_back(std::move(p));
+  }
+  channels_.ForEachChannel([&](const ops::ChannelView& v) {
+    snap->channels.push_back({std::string(v.channel_id), v.platform, v.totals, v.followers});
+  });
+  snap->members = members_.Summary();
+  snap->member_count = members_.member_count();
+  if (snap->watermark != ops::EventTime::Min()) {
+    snap->love = members_.LoveScores(snap->watermark, LoveScoreBounds());
+  }
+  snap->ready = !snap->partitions.empty();
+  snap->not_ready_reason = snap->ready ? "" : "no partitions assigned yet";
+  std::lock_guard lock(snapshot_mu_);
+  snapshot_ = std::move(snap);
+}
+
+}  // namespace chorus

@@ -1,0 +1,233 @@
+#include "chorus/pipeline/state_store.h"
+
+#include <rocksdb/cache.h>
+#include <rocksdb/convenience.h>
+#include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/options.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+
+#include <algorithm>
+#include <array>
+#include <filesystem>
+#include <string>
+#include <system_error>
+#include <utility>
+
+#include "chorus/pipeline/crash_point.h"
+
+namespace chorus {
+namespace {
+
+constexpr size_t kMiB = 1024 * 1024;
+
+// "state store /var/lib/chorus: <what>: <rocksdb's reason>".
+Status Translate(const std::string& dir, std::string_view what, const rocksdb::Status& s) {
+  if (s.ok()) return Status::Ok();
+  return Status::Error("state store " + dir + ": " + std::string(what) + ": " + s.ToString());
+}
+
+bool Supported(rocksdb::CompressionType type) {
+  auto all = rocksdb::GetSupportedCompressions();
+  return std::find(all.begin(), all.end(), type) != all.end();
+}
+
+// Commits are a few MB of mostly-sorted keys; the working state lives in
+// memory, so reads are the restore scan at start and the occasional API
+// lookup. The options favour cheap writes and sequential reads.
+rocksdb::DBOptions MakeDbOptions() {
+  rocksdb::DBOptions o;
+  o.create_if_missing = true;
+  o.create_missing_column_families = true;
+  o.max_background_jobs = 2;  // flush + compaction; the processing thread owns the CPU
+  // Every commit writes the meta store too, so its small memtable pins the
+  // WAL; a total cap forces it to flush rather than let the WAL grow to
+  // the sum of all write buffers.
+  o.max_total_wal_size = 256 * kMiB;
+  o.db_write_buffer_size = 256 * kMiB;  // bound memtables across all stores
+  o.bytes_per_sync = 1 * kMiB;          // smooth SST writeback, no fsync storms
+  o.keep_log_file_num = 5;
+  o.max_log_file_size = 16 * kMiB;
+  return o;
+}
+
+rocksdb::ColumnFamilyOptions MakeCfOptions(Store store,
+                                           const std::shared_ptr<rocksdb::Cache>& cache) {
+  rocksdb::ColumnFamilyOptions o;
+  o.write_buffer_size = 64 * kMiB;
+  o.max_write_buffer_number = 2;
+  o.level_compaction_dynamic_level_bytes = true;  // stable space amplification
+  // LZ4 is nearly free on write; the coldest level, rewritten rarely, can
+  // afford zstd's better ratio.
+  o.compression =
+      Supported(rocksdb::kLZ4Compression) ? rocksdb::kLZ4Compression : rocksdb::kNoCompression;
+  if (Supported(rocksdb::kZSTD)) o.bottommost_compression = rocksdb::kZSTD;
+
+  rocksdb::BlockBasedTableOptions t;
+  t.block_cache = cache;
+  t.block_size = 16 * 1024;  // scans dominate reads; bigger blocks compress better
+  // Member lookups by id come from the HTTP API for members that may not
+  // exist; a bloom filter answers those without touching data blocks.
+  if (store == Store::kMembers) t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
+  return o;
+}
+
+// The smallest string greater than every string that starts with `prefix`,
+// or empty if there is none (the prefix is empty or all 0xff).
+std::string PrefixSuccessor(std::string_view prefix) {
+  std::string s(prefix);
+  while (!s.empty()) {
+    auto& last = reinterpret_cast<unsigned char&>(s.back());
+    if (last != 0xff) {
+      ++last;
+      return s;
+    }
+    s.pop_back();
+  }
+  return s;
+}
+
+// Adds one mutation to `batch`, rejecting what RocksDB would misapply.
+rocksdb::Status AddToBatch(rocksdb::WriteBatch& batch, rocksdb::ColumnFamilyHandle* cf,
+                           const ops::Mutation& m) {
+  using Op = ops::Mutation::Op;
+  switch (m.op) {
+    case Op::kPut:
+      return batch.Put(cf, m.key, m.value);
+    case Op::kDelete:
+      return batch.Delete(cf, m.key);
+    case Op::kDeleteRange:
+      if (m.key == m.value) return rocksdb::Status::OK();  // empty range
+      if (m.key > m.value) {
+        return rocksdb::Status::InvalidArgument("delete range begins after its end");
+      }
+      return batch.DeleteRange(cf, m.key, m.value);
+  }
+  return rocksdb::Status::InvalidArgument("unknown mutation op");
+}
+
+}  // namespace
+
+std::string_view Name(Store s) {
+  static constexpr std::array<std::string_view, kStoreCount> kNames = {"meta", "channels",
+                                                                       "members", "dedup"};
+  auto i = static_cast<size_t>(s);
+  return i < kNames.size() ? kNames[i] : "unknown";
+}
+
+StateStore::~StateStore() {
+  if (!db_) return;
+  for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+  // Every commit was synced, so a failed close loses nothing durable.
+  db_->Close().PermitUncheckedError();
+}
+
+Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Status::Error("state store " + dir + ": cannot create directory: " + ec.message());
+
+  rocksdb::DBOptions db_options = MakeDbOptions();
+  auto cache = rocksdb::NewLRUCache(32 * kMiB);
+  std::vector<rocksdb::ColumnFamilyDescriptor> families;
+  for (int i = 0; i < kStoreCount; ++i) {
+    auto store = static_cast<Store>(i);
+    families.emplace_back(std::string(Name(store)), MakeCfOptions(store, cache));
+  }
+  families.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions());
+  // RocksDB refuses to open a database without naming all its families;
+  // open any a newer version added too, so a downgrade still starts.
+  std::vector<std::string> existing;
+  if (rocksdb::DB::ListColumnFamilies(db_options, dir, &existing).ok()) {
+    for (const auto& name : existing) {
+      bool known = std::any_of(families.begin(), families.end(),
+                               [&](const auto& f) { return f.name == name; });
+      if (!known) families.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    }
+  }
+
+  std::unique_ptr<StateStore> store(new StateStore());
+  rocksdb::DB* db = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(db_options, dir, families, &store->handles_, &db);
+  if (!s.ok()) return Translate(dir, "open failed", s);
+  store->db_.reset(db);
+  return store;
+}
+
+Status StateStore::Commit(const std::vector<StoreMutation>& mutations) {
+  rocksdb::WriteBatch batch;
+  for (const auto& m : mutations) {
+    auto index = static_cast<size_t>(m.store);
+    if (index >= static_cast<size_t>(kStoreCount)) {
+      return Status::Error("state store " + db_->GetName() + ": commit names unknown store " +
+                           std::to_string(index));
+    }
+    rocksdb::Status s = AddToBatch(batch, handles_[index], m.mutation);
+    if (!s.ok()) {
+      return Translate(db_->GetName(), "commit to store " + std::string(Name(m.store)), s);
+    }
+  }
+  rocksdb::WriteOptions options;
+  options.sync = true;
+  CrashPoint("commit.before_write");
+  rocksdb::Status s = db_->Write(options, &batch);
+  if (!s.ok()) return Translate(db_->GetName(), "commit failed", s);
+  CrashPoint("commit.after_write");
+  return Status::Ok();
+}
+
+Result<std::optional<std::string>> StateStore::Get(Store store, std::string_view key) const {
+  auto index = static_cast<size_t>(store);
+  if (index >= static_cast<size_t>(kStoreCount)) {
+    return Status::Error("state store " + db_->GetName() + ": get from unknown store");
+  }
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), handles_[index], key, &value);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  if (!s.ok()) return Translate(db_->GetName(), "get from store " + std::string(Name(store)), s);
+  return std::optional<std::string>(std::move(value));
+}
+
+Status StateStore::Scan(
+    Store store, std::string_view prefix,
+    const std::function<bool(std::string_view key, std::string_view value)>& fn) const {
+  auto index = static_cast<size_t>(store);
+  if (index >= static_cast<size_t>(kStoreCount)) {
+    return Status::Error("state store " + db_->GetName() + ": scan of unknown store");
+  }
+  // The upper bound lets RocksDB stop at the prefix's end instead of
+  // stepping over tombstones beyond it.
+  std::string upper = PrefixSuccessor(prefix);
+  rocksdb::Slice upper_slice(upper);
+  rocksdb::ReadOptions options;
+  options.fill_cache = false;  // a scan reads each block once
+  if (!upper.empty()) options.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options, handles_[index]));
+  for (it->Seek(rocksdb::Slice(prefix.data(), prefix.size())); it->Valid(); it->Next()) {
+    std::string_view key(it->key().data(), it->key().size());
+    if (!key.starts_with(prefix)) break;  // only reachable without an upper bound
+    if (!fn(key, std::string_view(it->value().data(), it->value().size()))) break;
+  }
+  return Translate(db_->GetName(), "scan of store " + std::string(Name(store)), it->status());
+}
+
+uint64_t StateStore::ApproximateBytes(Store store) const {
+  auto index = static_cast<size_t>(store);
+  if (index >= static_cast<size_t>(kStoreCount)) return 0;
+  uint64_t total = 0;
+  for (const char* property : {"rocksdb.total-sst-files-size", "rocksdb.cur-size-all-mem-tables"}) {
+    uint64_t value = 0;
+    if (db_->GetIntProperty(handles_[index], property, &value)) total += value;
+  }
+  return total;
+}
+
+Status StateStore::Flush() {
+  std::vector<rocksdb::ColumnFamilyHandle*> stores(handles_.begin(),
+                                                   handles_.begin() + kStoreCount);
+  return Translate(db_->GetName(), "flush failed", db_->Flush(rocksdb::FlushOptions(), stores));
+}
+
+}  // namespace chorus

@@ -1,0 +1,228 @@
+// End to end through the real binary: a workload produced into the mock
+// Kafka cluster, `chorus run` consuming it, and /metrics compared with the
+// totals the test computed itself. Then the same across a SIGKILL at a
+// random moment and across every named crash point: totals exact, and no
+// counter ever lower after the restart than before the kill.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <random>
+#include <regex>
+
+#include "integration/workload.h"
+#include "support/http_client.h"
+#include "support/mock_cluster.h"
+#include "support/process.h"
+#include "support/temp_dir.h"
+
+namespace chorus::testing {
+namespace {
+
+using Metrics = std::map<std::string, double>;
+constexpr auto kDeadline = std::chrono::seconds(90);
+constexpr int64_t kStartMs = 1'767'225'600'000;  // 2026-01-01T00:00:00Z
+
+class PipelineE2E : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { cluster_ = new MockCluster(1); }
+  static void TearDownTestSuite() {
+    delete cluster_;
+    cluster_ = nullptr;
+  }
+
+  void SetUp() override {
+    static int n = 0;
+    topic_ = "events-" + std::to_string(++n);
+    dlq_ = topic_ + "-dlq";
+    cluster_->CreateTopic(topic_, 4);
+    cluster_->CreateTopic(dlq_, 1);
+  }
+
+  void Produce(const Workload& w, size_t begin, size_t end) {
+    for (size_t i = begin; i < end; ++i) {
+      const auto& r = w.records[i];
+      cluster_->Produce(topic_, -1, r.key, r.value, r.timestamp_ms);
+    }
+    cluster_->Flush();
+  }
+
+  std::unique_ptr<ChildProcess> Start(const std::vector<std::string>& env = {}) {
+    log_ = dir_.Sub("chorus-" + std::to_string(++starts_) + ".log");
+    auto p = std::make_unique<ChildProcess>(
+        CHORUS_BINARY,
+        std::vector<std::string>{"run", "--brokers", cluster_->bootstrap_servers(), "--topic",
+                                 topic_, "--group", topic_ + "-group", "--state-dir",
+                                 dir_.Sub("state"), "--http-addr", "127.0.0.1:0", "--dlq-topic",
+                                 dlq_, "--commit-interval", "200ms"},
+        log_, env);
+    // The service logs the port it bound (we asked for any free one).
+    std::regex port_re("http port (\\d+)");
+    EXPECT_TRUE(WaitFor(
+        [&] {
+          std::smatch m;
+          std::string log = p->Log();
+          if (!std::regex_search(log, m, port_re)) return !p->Running();
+          port_ = std::stoi(m[1]);
+          return true;
+        },
+        kDeadline))
+        << p->Log();
+    return p;
+  }
+
+  std::optional<Metrics> Scrape() {
+    auto r = HttpGet(port_, "/metrics");
+    if (!r || r->status != 200) return std::nullopt;
+    return ParseMetrics(r->body);
+  }
+
+  static double Outcomes(const Metrics& m) { return SumSeries(m, "chorus_pipeline_events_total"); }
+
+  // Scrapes until every record is accounted for; checks monotonicity on the way.
+  Metrics WaitUntilAllCounted(const Workload& w, Metrics& floor) {
+    double total = static_cast<double>(w.records.size());
+    Metrics last;
+    bool done = WaitFor(
+        [&] {
+          auto m = Scrape();
+          if (!m) return false;
+          ExpectNotBelow(*m, floor);
+          floor = *m;
+          last = *m;
+          return Outcomes(*m) >= total;
+        },
+        kDeadline, std::chrono::milliseconds(100));
+    EXPECT_TRUE(done) << "counted " << Outcomes(last) << " of " << total;
+    return last;
+  }
+
+  // Counters only grow: after a crash and restart nothing may be lower.
+  static void ExpectNotBelow(const Metrics& now, const Metrics& before) {
+    for (const auto& [series, value] : before) {
+      if (series.find("_total") == std::string::npos) continue;
+      auto it = now.find(series);
+      double v = it == now.end() ? 0 : it->second;
+      EXPECT_GE(v, value) << series << " went backwards";
+    }
+  }
+
+  void ExpectTotals(const Workload& w, const Metrics& m) {
+    EXPECT_EQ(SumSeries(m, "chorus_pipeline_events_total", {"outcome=\"processed\""}), w.valid);
+    EXPECT_EQ(SumSeries(m, "chorus_pipeline_events_total", {"outcome=\"duplicate\""}),
+              w.duplicates);
+    EXPECT_EQ(SumSeries(m, "chorus_pipeline_events_total", {"outcome=\"invalid\""}),
+              w.undecodable + w.missing_channel);
+    EXPECT_EQ(SumSeries(m, "chorus_pipeline_dlq_events_total", {"reason=\"undecodable\""}),
+              w.undecodable);
+    EXPECT_EQ(SumSeries(m, "chorus_pipeline_dlq_events_total", {"reason=\"missing_channel_id\""}),
+              w.missing_channel);
+    for (const auto& [key, expected] : w.events_by_channel_kind) {
+      const auto& [channel, kind] = key;
+      EXPECT_EQ(SumSeries(m, "chorus_channel_events_total",
+                          {"channel=\"" + channel + "\"", "kind=\"" + kind + "\""}),
+                expected)
+          << channel << " " << kind;
+    }
+    for (const auto& [channel, expected] : w.followers) {
+      EXPECT_EQ(SumSeries(m, "chorus_channel_followers", {"channel=\"" + channel + "\""}),
+                expected)
+          << channel;
+    }
+    EXPECT_EQ(SumSeries(m, "chorus_community_new_members_total"), w.members.size());
+    EXPECT_EQ(SumSeries(m, "chorus_community_members"), w.members.size());
+  }
+
+  // The DLQ holds every rejected record with its reason and origin.
+  void ExpectDlq(const Workload& w) {
+    auto records = cluster_->ReadAll(dlq_);
+    std::map<std::string, uint64_t> by_reason;
+    for (const auto& r : records) {
+      auto reason = r.Header("chorus-error-reason");
+      ASSERT_TRUE(reason);
+      EXPECT_EQ(r.Header("chorus-source-topic"), topic_);
+      EXPECT_TRUE(r.Header("chorus-source-partition"));
+      EXPECT_TRUE(r.Header("chorus-source-offset"));
+      by_reason[*reason]++;
+    }
+    // At-least-once across crashes: never fewer than rejected.
+    EXPECT_GE(by_reason["undecodable"], w.undecodable);
+    EXPECT_GE(by_reason["missing_channel_id"], w.missing_channel);
+  }
+
+  static MockCluster* cluster_;
+  TempDir dir_;
+  std::string topic_, dlq_, log_;
+  int port_ = 0;
+  int starts_ = 0;
+};
+
+MockCluster* PipelineE2E::cluster_ = nullptr;
+
+TEST_F(PipelineE2E, MetricsMatchIndependentTotals) {
+  Workload w = MakeWorkload(11, 6000, 5, 300, kStartMs, 2000);
+  Produce(w, 0, w.records.size());
+  auto chorus = Start();
+  Metrics floor;
+  Metrics m = WaitUntilAllCounted(w, floor);
+  ExpectTotals(w, m);
+  auto ready = HttpGet(port_, "/readyz");
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(ready->status, 200);
+  chorus->Kill(SIGTERM);
+  auto st = chorus->Wait(std::chrono::seconds(30));
+  ASSERT_TRUE(st) << "did not stop on SIGTERM";
+  EXPECT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) == 0) << chorus->Log();
+  ExpectDlq(w);
+}
+
+TEST_F(PipelineE2E, SigkillAtRandomMomentLosesAndDoublesNothing) {
+  Workload w = MakeWorkload(12, 12000, 5, 400, kStartMs, 2000);
+  size_t half = w.records.size() / 2;
+  Produce(w, 0, half);
+  auto chorus = Start();
+  // Kill once a random share of the first half has been committed.
+  std::mt19937 rng(static_cast<unsigned>(std::random_device{}()));
+  double kill_at = std::uniform_real_distribution<double>(0.05, 0.9)(rng) * static_cast<double>(half);
+  Metrics floor;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto m = Scrape();
+        if (m) floor = *m;
+        return m && Outcomes(*m) >= kill_at;
+      },
+      kDeadline));
+  chorus->Kill(SIGKILL);
+  ASSERT_TRUE(chorus->Wait(std::chrono::seconds(10)));
+  Produce(w, half, w.records.size());
+  chorus = Start();
+  Metrics m = WaitUntilAllCounted(w, floor);
+  ExpectTotals(w, m);
+  ExpectDlq(w);
+}
+
+TEST_F(PipelineE2E, EveryCrashPointRecoversExactly) {
+  Workload w = MakeWorkload(13, 6000, 4, 200, kStartMs, 2000);
+  size_t third = w.records.size() / 3;
+  // Each run dies at its first real commit, at a different step of it; the
+  // input grows between runs so each restart resumes mid-stream.
+  const std::pair<const char*, size_t> runs[] = {{"commit.before_write", third},
+                                                 {"commit.after_write", third},
+                                                 {"commit.before_report", 2 * third}};
+  size_t produced = 0;
+  for (const auto& [point, upto] : runs) {
+    Produce(w, produced, upto);
+    produced = upto;
+    auto chorus = Start({std::string("CHORUS_CRASH_AT=") + point});
+    auto st = chorus->Wait(kDeadline);
+    ASSERT_TRUE(st) << point << " never reached";
+    EXPECT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) == 137) << point << "\n" << chorus->Log();
+  }
+  Produce(w, produced, w.records.size());
+  auto chorus = Start();
+  Metrics floor;
+  Metrics m = WaitUntilAllCounted(w, floor);
+  ExpectTotals(w, m);
+}
+
+}  // namespace
+}  // namespace chorus::testing

@@ -1,0 +1,30 @@
+// A minimal HTTP/1.1 GET client over loopback and a Prometheus text-format
+// reader, written independently of chorus's own code so integration tests
+// check what a real scraper would see.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <vector>
+#include <string>
+
+namespace chorus::testing {
+
+struct HttpReply {
+  int status = 0;
+  std::string body;
+};
+
+// GET http://127.0.0.1:port/path; nullopt if the connection fails.
+std::optional<HttpReply> HttpGet(int port, const std::string& path);
+
+// Samples by series: `name{label="v",...}` exactly as exposed (labels in
+// exposition order) -> value. Comment lines are skipped.
+std::map<std::string, double> ParseMetrics(const std::string& text);
+
+// The sum of every sample of `name` whose label set contains all of
+// `labels` (each written as `key="value"`).
+double SumSeries(const std::map<std::string, double>& metrics, const std::string& name,
+                 const std::vector<std::string>& labels = {});
+
+}  // namespace chorus::testing

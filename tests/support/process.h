@@ -1,0 +1,41 @@
+// Runs the real chorus binary as a child process for integration tests:
+// start it with arguments and environment, read its stderr, signal it, and
+// wait for it with a deadline.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace chorus::testing {
+
+class ChildProcess {
+ public:
+  // Starts `binary` with `args`; `env` entries ("K=V") are added to ours.
+  // stdout and stderr go to `log_path`.
+  ChildProcess(const std::string& binary, const std::vector<std::string>& args,
+               const std::string& log_path, const std::vector<std::string>& env = {});
+  ~ChildProcess();  // SIGKILLs the child if it is still running
+
+  pid_t pid() const { return pid_; }
+  void Kill(int signal);
+  // The exit status as from waitpid, or nullopt if it did not exit in time.
+  std::optional<int> Wait(std::chrono::milliseconds timeout);
+  bool Running();
+  std::string Log() const;
+
+ private:
+  pid_t pid_ = -1;
+  std::string log_path_;
+  std::optional<int> status_;
+};
+
+// Polls `condition` until it is true or `timeout` passes; true if it held.
+bool WaitFor(const std::function<bool()>& condition, std::chrono::milliseconds timeout,
+             std::chrono::milliseconds interval = std::chrono::milliseconds(50));
+
+}  // namespace chorus::testing
