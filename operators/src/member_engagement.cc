@@ -292,7 +292,7 @@ void MemberEngagement::DrainDirty(Mutations& out) {
   for (auto& [id, p] : partitions_) {
     for (Member* m : p->dirty) {
       Mutation put;
-      put.key = PartitionKey(id, kMemberTag, m->id);
+      put.key = MemberKey(id, m->id);
       mi::EncodeMember(m->state, put.value);
       out.push_back(std::move(put));
       m->dirty = false;
@@ -329,6 +329,22 @@ bool MemberEngagement::Restore(std::string_view key, std::string_view value) {
     return true;
   }
   return false;
+}
+
+std::string MemberEngagement::MemberKey(int32_t partition, std::string_view member_id) {
+  return PartitionKey(partition, kMemberTag, member_id);
+}
+
+bool MemberEngagement::ParseMemberKey(std::string_view key, std::string_view& member_id) {
+  if (key.size() < 6 || key[4] != kMemberTag) return false;
+  member_id = key.substr(5);
+  return true;
+}
+
+std::optional<MemberState> MemberEngagement::DecodeMember(std::string_view value) {
+  MemberState s;
+  if (!mi::DecodeMember(value, s)) return std::nullopt;
+  return s;
 }
 
 void MemberEngagement::RestoreMember(Partition& p, std::string_view id, const MemberState& s) {

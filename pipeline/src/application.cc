@@ -48,6 +48,7 @@ Result<std::unique_ptr<Application>> Application::Start(const RunConfig& config)
   p.processor = std::make_unique<Processor>(config.processor, *p.store, *p.source, *p.dlq,
                                             SystemClock());
   Processor* processor = p.processor.get();
+  if (Status s = processor->Restore(); !s.ok()) return s;
   p.metrics = std::make_unique<MetricsExporter>([processor] { return processor->snapshot(); });
   MetricsExporter* metrics = p.metrics.get();
   processor->OnCommit([metrics](const Snapshot&, double seconds) {

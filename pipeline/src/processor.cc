@@ -53,9 +53,7 @@ Status Processor::Run(const std::atomic<bool>& stop) {
 }
 
 Status Processor::Step() {
-  if (!directory_loaded_) {
-    if (Status s = LoadDirectory(); !s.ok()) return s;
-  }
+  if (Status s = Restore(); !s.ok()) return s;
   if (Status s = source_.Poll(batch_, options_.poll_batch, options_.poll_timeout); !s.ok()) {
     return s;
   }

@@ -35,6 +35,16 @@ Status Processor::LoadDirectory() {
   return Status::Ok();
 }
 
+Status Processor::Restore() {
+  if (directory_loaded_) return Status::Ok();
+  if (Status s = LoadDirectory(); !s.ok()) return s;
+  for (auto& [tp, slot] : slots_) {
+    if (Status s = LoadPartition(*slot); !s.ok()) return s;
+  }
+  Publish();
+  return Status::Ok();
+}
+
 Status Processor::LoadPartition(Slot& slot) {
   std::string prefix;
   ops::AppendPartitionPrefix(prefix, slot.meta.id);
@@ -66,11 +76,9 @@ Status Processor::LoadPartition(Slot& slot) {
 
 std::vector<SourcePosition> Processor::OnAssigned(const std::vector<TopicPartition>& tps) {
   std::vector<SourcePosition> starts;
-  if (!directory_loaded_) {
-    if (Status s = LoadDirectory(); !s.ok()) {
-      deferred_error_ = s;
-      return starts;
-    }
+  if (Status s = Restore(); !s.ok()) {
+    deferred_error_ = s;
+    return starts;
   }
   ops::ProcessingTime now = clock_.Now();
   for (const TopicPartition& tp : tps) {
@@ -122,8 +130,10 @@ void Processor::Publish() {
   snap->watermark = watermark_.current();
   snap->windows_closed = windows_closed_;
   for (const auto& [tp, slot] : slots_) {
-    if (!slot->assigned) continue;
+    // Loaded state is exported whether or not Kafka has assigned it yet.
+    if (!slot->loaded) continue;
     snap->counters.Add(slot->meta.counters);
+    if (!slot->assigned) continue;
     PartitionSnapshot p{tp, slot->meta.id, slot->meta.next_offset, -1};
     if (auto end = source_.EndOffset(tp); end && slot->meta.next_offset >= 0) {
       p.lag = std::max<int64_t>(0, *end - slot->meta.next_offset);
@@ -139,7 +149,7 @@ void Processor::Publish() {
     snap->love = members_.LoveScores(snap->watermark, LoveScoreBounds());
   }
   snap->ready = !snap->partitions.empty();
-  snap->not_ready_reason = snap->ready ? "" : "no partitions assigned yet";
+  snap->not_ready_reason = snap->ready ? "" : "state loaded, waiting for partition assignment";
   std::lock_guard lock(snapshot_mu_);
   snapshot_ = std::move(snap);
 }

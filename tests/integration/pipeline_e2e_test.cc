@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <fstream>
 #include <random>
 #include <regex>
 
@@ -19,6 +20,11 @@ namespace chorus::testing {
 namespace {
 
 using Metrics = std::map<std::string, double>;
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
 constexpr auto kDeadline = std::chrono::seconds(90);
 constexpr int64_t kStartMs = 1'767'225'600'000;  // 2026-01-01T00:00:00Z
 
@@ -53,7 +59,9 @@ class PipelineE2E : public ::testing::Test {
         std::vector<std::string>{"run", "--brokers", cluster_->bootstrap_servers(), "--topic",
                                  topic_, "--group", topic_ + "-group", "--state-dir",
                                  dir_.Sub("state"), "--http-addr", "127.0.0.1:0", "--dlq-topic",
-                                 dlq_, "--commit-interval", "200ms"},
+                                 dlq_, "--commit-interval", "200ms",
+                                 // A killed member leaves the group sooner.
+                                 "-X", "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=500"},
         log_, env);
     // The service logs the port it bound (we asked for any free one).
     std::regex port_re("http port (\\d+)");
@@ -92,7 +100,8 @@ class PipelineE2E : public ::testing::Test {
           return Outcomes(*m) >= total;
         },
         kDeadline, std::chrono::milliseconds(100));
-    EXPECT_TRUE(done) << "counted " << Outcomes(last) << " of " << total;
+    EXPECT_TRUE(done) << "counted " << Outcomes(last) << " of " << total << "\n"
+                      << ReadFile(log_);
     return last;
   }
 

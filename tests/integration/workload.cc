@@ -49,7 +49,9 @@ Workload MakeWorkload(uint64_t seed, int n, int channels, int members, int64_t s
     e.set_count(static_cast<uint64_t>(base));
     snapshot[channel] = base;
     w.events_by_channel_kind[{channel, "follower_count"}] += 1;
-    w.records.push_back({"", e.SerializeAsString(), t});
+    // Brand events are keyed by channel, member events by member: a stable
+    // key puts every copy of an event on one partition, where dedup sees it.
+    w.records.push_back({channel, e.SerializeAsString(), t});
     w.valid++;
   }
   const v1::EventKind kinds[] = {v1::EVENT_KIND_REACTION, v1::EVENT_KIND_REACTION,
@@ -88,10 +90,11 @@ Workload MakeWorkload(uint64_t seed, int n, int channels, int members, int64_t s
     bool brand = kind == v1::EVENT_KIND_IMPRESSION || kind == v1::EVENT_KIND_POST_PUBLISHED;
     e.set_actor_role(brand ? v1::ACTOR_ROLE_BRAND : v1::ACTOR_ROLE_MEMBER);
     if (!brand) e.set_member_id(member);
+    const std::string key = brand ? channel : member;
     uint64_t count = kind == v1::EVENT_KIND_IMPRESSION ? static_cast<uint64_t>(uniform(1, 500)) : 0;
     e.set_count(count);
     if (roll < 35) {  // invalid: no channel
-      w.records.push_back({e.member_id(), e.SerializeAsString(), t});
+      w.records.push_back({key, e.SerializeAsString(), t});
       w.missing_channel++;
       continue;
     }
@@ -100,7 +103,7 @@ Workload MakeWorkload(uint64_t seed, int n, int channels, int members, int64_t s
     if (kind == v1::EVENT_KIND_FOLLOW) net_follows[channel]++;
     if (kind == v1::EVENT_KIND_UNFOLLOW) net_follows[channel]--;
     if (!brand) w.members.insert(member);
-    w.records.push_back({e.member_id(), e.SerializeAsString(), t});
+    w.records.push_back({key, e.SerializeAsString(), t});
     w.valid++;
   }
   for (const auto& [channel, base] : snapshot) w.followers[channel] = base + net_follows[channel];

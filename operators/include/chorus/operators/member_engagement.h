@@ -196,6 +196,14 @@ class MemberEngagement {
   // from the members. False on a malformed entry.
   void DrainDirty(Mutations& out);
   [[nodiscard]] bool Restore(std::string_view key, std::string_view value);
+
+  // Reading stored members without an engine (the query API reads
+  // committed state straight from the store). ParseMemberKey is false for
+  // keys that are not members (e.g. summaries).
+  static std::string MemberKey(int32_t partition, std::string_view member_id);
+  static bool ParseMemberKey(std::string_view key, std::string_view& member_id);
+  static std::optional<MemberState> DecodeMember(std::string_view value);
+
   // Forgets all in-memory state of `partition` (it moved to another
   // instance); emits no mutations.
   void DropPartition(int32_t partition);

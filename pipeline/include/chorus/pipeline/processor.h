@@ -52,6 +52,12 @@ class Processor final : public PartitionListener {
             Clock& clock);
   ~Processor() override;
 
+  // Loads every partition found in the store and publishes its committed
+  // view, so a restarted instance exports its totals before Kafka assigns
+  // it anything (counters never drop to zero across a restart). Called by
+  // Run() if not called before.
+  Status Restore();
+
   // Runs until `stop` is set or a bounded source is exhausted, then makes a
   // final commit. Returns the first runtime failure.
   Status Run(const std::atomic<bool>& stop);
