@@ -14,7 +14,7 @@ struct DemoConfig {
   std::string state_dir;  // empty: a fresh temporary directory
   std::string duration;   // empty: until Ctrl-C
   int partitions = 12;
-  int history_events = 200'000;
+  int history_events = 300'000;
   double rate = 50;  // live events per second
   uint64_t seed = 1;
 };

@@ -1,5 +1,5 @@
 // `chorus demo`: everything on one machine with no setup. An embedded Kafka
-// cluster receives a month of generated history and then a live trickle;
+// cluster receives three months of generated history and then a live trickle;
 // the real service consumes it and serves /metrics and the API.
 #include <spdlog/spdlog.h>
 
@@ -112,12 +112,14 @@ int RunDemo(const DemoConfig& c) {
   auto producer = KafkaProducer::Open({{"bootstrap.servers", bootstraps}});
   if (!producer.ok()) return Fail(1, producer.status().message());
 
-  // A month of history, then live events stamped with the wall clock.
+  // Three months of history (enough for champions: 30 active days in 90),
+  // then live events stamped with the wall clock.
   ops::EventTime now = ops::EventTime::FromMillis(SystemClock().Now().millis());
   GeneratorOptions history;
   history.seed = c.seed;
-  history.start = now - 30 * ops::kDay;
-  history.mean_gap = ops::Millis(c.history_events > 0 ? 30 * ops::kDay.count() / c.history_events : 1000);
+  history.start = now - 90 * ops::kDay;
+  history.mean_gap =
+      ops::Millis(c.history_events > 0 ? 90 * ops::kDay.count() / c.history_events : 1000);
   history.duplicate_rate = 0.005;
   history.malformed_rate = 0.001;
   Generator history_gen(history);

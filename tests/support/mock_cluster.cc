@@ -157,22 +157,10 @@ std::optional<std::string> KafkaRecord::Header(std::string_view name) const {
 }
 
 MockCluster::MockCluster(int brokers) {
-  char err[512];
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  // The owner handle only hosts the cluster and never talks to a broker;
-  // its notice that no bootstrap.servers is configured is noise.
-  rd_kafka_conf_set(conf, "log_level", "4", err, sizeof(err));
-  mock_owner_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
-  if (mock_owner_ == nullptr) {
-    rd_kafka_conf_destroy(conf);
-    Fail(std::string("cannot create owner handle: ") + err);
-  }
-  mock_ = rd_kafka_mock_cluster_new(mock_owner_, brokers);
-  if (mock_ == nullptr) {
-    rd_kafka_destroy(mock_owner_);
-    Fail("cannot start " + std::to_string(brokers) + " broker(s)");
-  }
-  bootstrap_servers_ = rd_kafka_mock_cluster_bootstraps(mock_);
+  auto cluster = EmbeddedKafka::Start(brokers);
+  if (!cluster.ok()) Fail(cluster.status().message());
+  cluster_ = std::move(cluster.value());
+  bootstrap_servers_ = cluster_->bootstrap_servers();
   // Small batches keep tests fast; a bounded message timeout turns an
   // unreachable cluster into a failed Flush instead of a hang.
   producer_ =
@@ -185,8 +173,7 @@ MockCluster::~MockCluster() {
     rd_kafka_flush(producer_, 5000);
     rd_kafka_destroy(producer_);
   }
-  rd_kafka_mock_cluster_destroy(mock_);
-  rd_kafka_destroy(mock_owner_);
+  cluster_.reset();
 }
 
 rd_kafka_t* MockCluster::NewClient(rd_kafka_type_t type, const Settings& settings, void* opaque) {
@@ -223,8 +210,7 @@ void MockCluster::OnDelivery(rd_kafka_t*, const rd_kafka_message_t* message, voi
 }
 
 void MockCluster::CreateTopic(const std::string& name, int partitions) {
-  rd_kafka_resp_err_t err = rd_kafka_mock_topic_create(mock_, name.c_str(), partitions, 1);
-  if (err) Fail("create topic " + name + ": " + rd_kafka_err2str(err));
+  if (Status s = cluster_->CreateTopic(name, partitions); !s.ok()) Fail(s.message());
 }
 
 void MockCluster::Produce(const std::string& topic, int32_t partition,

@@ -23,6 +23,8 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
+#include <memory>
+
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -30,6 +32,8 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "chorus/pipeline/embedded_kafka.h"
 
 namespace chorus::testing {
 
@@ -60,7 +64,7 @@ class MockCluster {
   const std::string& bootstrap_servers() const { return bootstrap_servers_; }
 
   // For fault injection with the rd_kafka_mock_* functions. Owned here.
-  rd_kafka_mock_cluster_t* mock() const { return mock_; }
+  rd_kafka_mock_cluster_t* mock() const { return cluster_->mock(); }
 
   // Creates `name` with `partitions` partitions (replication factor 1).
   // Topics are otherwise auto-created on first use with the mock's default.
@@ -94,8 +98,7 @@ class MockCluster {
   rd_kafka_t* NewClient(rd_kafka_type_t type, const Settings& settings, void* opaque = nullptr);
   static void OnDelivery(rd_kafka_t* rk, const rd_kafka_message_t* message, void* opaque);
 
-  rd_kafka_t* mock_owner_ = nullptr;  // the handle the mock cluster lives on
-  rd_kafka_mock_cluster_t* mock_ = nullptr;
+  std::unique_ptr<EmbeddedKafka> cluster_;
   std::string bootstrap_servers_;
   rd_kafka_t* producer_ = nullptr;
   int delivery_failures_ = 0;  // written by the delivery callback during poll

@@ -25,6 +25,8 @@ class EmbeddedKafka {
   // "127.0.0.1:port,…" for bootstrap.servers.
   const std::string& bootstrap_servers() const { return bootstraps_; }
   Status CreateTopic(const std::string& topic, int partitions, int replication = 1);
+  // For fault injection with the rd_kafka_mock_* functions. Owned here.
+  rd_kafka_mock_cluster_t* mock() const { return cluster_; }
 
  private:
   EmbeddedKafka() = default;
