@@ -28,6 +28,11 @@ Application::~Application() {
 Result<std::unique_ptr<Application>> Application::Start(const RunConfig& config) {
   if (config.brokers.empty()) return Status::Error("--brokers is required");
   if (config.topics.empty()) return Status::Error("--topic is required");
+  std::string host;
+  int port = 0;
+  if (!SplitHostPort(config.http_addr, host, port)) {
+    return Status::Error("--http-addr " + config.http_addr + ": expected host:port");
+  }
   std::unique_ptr<Application> app(new Application());
   app->parts_ = std::make_unique<Parts>();
   Parts& p = *app->parts_;

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <deque>
 #include <iostream>
 
 #include "chorus/pipeline/application.h"
@@ -20,17 +21,17 @@ struct DurationFlag {
   ops::Millis* target;
 };
 
-void AddDuration(CLI::App* app, std::vector<DurationFlag>& flags, const char* name,
+void AddDuration(CLI::App* app, std::deque<DurationFlag>& flags, const char* name,
                  const char* env, ops::Millis* target, const std::string& help) {
   flags.push_back({name, "", target});
   app->add_option(name, flags.back().text, help + " (e.g. 500ms, 30s, 5m, 1h, 7d)")->envname(env);
 }
 
-Status ApplyDurations(const std::vector<DurationFlag>& flags) {
+Status ApplyDurations(const std::deque<DurationFlag>& flags) {
   for (const DurationFlag& f : flags) {
     if (f.text.empty()) continue;
     auto d = ParseDuration(f.text);
-    if (!d) return Status::Error(std::string(f.flag) + " " + f.text + ": expected a duration like 500ms, 30s, 5m, 1h or 7d");
+    if (!d || d->count() <= 0) return Status::Error(std::string(f.flag) + " " + f.text + ": expected a duration like 500ms, 30s, 5m, 1h or 7d");
     *f.target = *d;
   }
   return Status::Ok();
@@ -48,10 +49,7 @@ Status ApplyKafkaProperties(const std::vector<std::string>& props, KafkaProperti
 }
 
 void AddRunFlags(CLI::App* run, RunConfig& c, std::vector<std::string>& kafka,
-                 std::vector<DurationFlag>& durations) {
-  run->set_config("--config", "", "YAML file with any of these flags as keys")
-      ->envname("CHORUS_CONFIG");
-  run->config_formatter(std::make_shared<YamlConfig>());
+                 std::deque<DurationFlag>& durations) {
   run->add_option("--brokers", c.brokers, "Kafka bootstrap servers")->envname("CHORUS_BROKERS");
   run->add_option("--topic", c.topics, "input topic (repeatable)")
       ->envname("CHORUS_TOPIC")
@@ -86,6 +84,37 @@ void AddRunFlags(CLI::App* run, RunConfig& c, std::vector<std::string>& kafka,
               &p.members.love_half_life, "love score half-life (default 30d)");
   AddDuration(run, durations, "--sentiment-half-life", "CHORUS_SENTIMENT_HALF_LIFE",
               &p.members.sentiment_half_life, "sentiment half-life (default 14d)");
+  AddDuration(run, durations, "--new-period", "CHORUS_NEW_PERIOD", &p.members.new_period,
+              "how long a member counts as new (default 7d)");
+  AddDuration(run, durations, "--at-risk-after", "CHORUS_AT_RISK_AFTER",
+              &p.members.at_risk_after, "quiet time before a regular is at risk (default 7d)");
+  AddDuration(run, durations, "--lapsed-after", "CHORUS_LAPSED_AFTER", &p.members.lapsed_after,
+              "quiet time before a member has lapsed (default 28d)");
+  AddDuration(run, durations, "--churned-after", "CHORUS_CHURNED_AFTER",
+              &p.members.churned_after, "quiet time before a member has churned (default 180d)");
+  AddDuration(run, durations, "--demotion-grace", "CHORUS_DEMOTION_GRACE",
+              &p.members.demotion_grace, "how long a lower stage must hold (default 7d)");
+  AddDuration(run, durations, "--max-future-skew", "CHORUS_MAX_FUTURE_SKEW",
+              &p.limits.max_future_skew,
+              "how far occurred_at may lead the Kafka record timestamp (default 1h)");
+  run->add_option("--champion-active-days", p.members.champion_active_days,
+                  "active days in the last 90 that make a champion")
+      ->envname("CHORUS_CHAMPION_ACTIVE_DAYS")
+      ->check(CLI::Range(1, 90))
+      ->capture_default_str();
+  run->add_option("--regular-days-per-week", p.members.regular_days_per_week,
+                  "active days a week (in 3 of 4 weeks) that make a regular")
+      ->envname("CHORUS_REGULAR_DAYS_PER_WEEK")
+      ->check(CLI::Range(1, 7))
+      ->capture_default_str();
+  run->add_option("--max-id-bytes", p.limits.max_id_bytes, "longest id field accepted")
+      ->envname("CHORUS_MAX_ID_BYTES")
+      ->check(CLI::Range(1, 65536))
+      ->capture_default_str();
+  run->add_option("--max-record-bytes", p.limits.max_record_bytes, "largest record accepted")
+      ->envname("CHORUS_MAX_RECORD_BYTES")
+      ->check(CLI::Range(64, 64 << 20))
+      ->capture_default_str();
 }
 
 int Fail(int code, const std::string& message) {
@@ -114,10 +143,16 @@ int RunCli(int argc, char** argv) {
 
   RunConfig run_config;
   std::vector<std::string> kafka;
-  std::vector<DurationFlag> durations;
-  durations.reserve(16);  // AddDuration keeps pointers into it
+  std::deque<DurationFlag> durations;
+  // A deque: CLI11 keeps pointers to each flag's text, which must not move.
   CLI::App* run = app.add_subcommand("run", "consume Kafka and serve metrics (the service)");
   AddRunFlags(run, run_config, kafka, durations);
+  // CLI11 reads config files only for the top-level app, so --config lives
+  // there (reachable after `run` through fallthrough) and YamlConfig files
+  // its keys under `run`.
+  app.set_config("--config", "", "YAML file with any `run` flags as keys")->envname("CHORUS_CONFIG");
+  app.config_formatter(std::make_shared<YamlConfig>("run"));
+  run->fallthrough();
 
   DemoConfig demo_config;
   CLI::App* demo = app.add_subcommand("demo", "embedded Kafka, generated workload, pipeline and HTTP");
@@ -127,6 +162,15 @@ int RunCli(int argc, char** argv) {
   CLI::App* gen = app.add_subcommand("generate", "write the synthetic workload to Kafka or a file");
   AddGenerateFlags(gen, gen_config);
 
+  auto known = [&](const char* name) {
+    for (const CLI::App* sub : app.get_subcommands({})) {
+      if (sub->get_name() == name) return true;
+    }
+    return false;
+  };
+  if (argc > 1 && argv[1][0] != '-' && !known(argv[1])) {
+    return Fail(2, std::string("unknown command ") + argv[1] + " (expected run, demo or generate)");
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

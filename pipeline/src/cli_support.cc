@@ -62,6 +62,7 @@ std::vector<CLI::ConfigItem> YamlConfig::from_config(std::istream& input) const 
   if (!root.IsMap()) throw CLI::ConversionError("config file: expected a mapping of flag: value");
   for (const auto& kv : root) {
     CLI::ConfigItem item;
+    item.parents = {subcommand_};
     item.name = kv.first.as<std::string>();
     const YAML::Node& v = kv.second;
     if (v.IsSequence()) {

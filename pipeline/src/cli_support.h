@@ -21,8 +21,13 @@ std::optional<ops::EventTime> ParseRfc3339(std::string_view text);
 // repeatable flags, and a nested mapping `kafka: {k: v}` for -X k=v.
 class YamlConfig : public CLI::Config {
  public:
+  // Keys become options of `subcommand`.
+  explicit YamlConfig(std::string subcommand) : subcommand_(std::move(subcommand)) {}
   std::string to_config(const CLI::App*, bool, bool, std::string) const override;
   std::vector<CLI::ConfigItem> from_config(std::istream& input) const override;
+
+ private:
+  std::string subcommand_;
 };
 
 // Set when SIGINT or SIGTERM arrives (installs the handlers on first use).
