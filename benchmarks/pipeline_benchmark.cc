@@ -93,16 +93,8 @@ class NullDlq final : public DlqSink {
   Status Flush() override { return Status::Ok(); }
 };
 
-class StepClock final : public Clock {
- public:
-  ops::ProcessingTime Now() override { return ops::ProcessingTime::FromMillis(now_ += 1); }
-
- private:
-  int64_t now_ = 0;
-};
-
-// The whole per-record path with RocksDB commits every 1,000 ms of (fake)
-// processing time, i.e. every ~1,000 polls here.
+// The whole per-record path with synced RocksDB commits every second of
+// wall time, as `chorus run` does.
 void BM_ProcessorEndToEnd(benchmark::State& state) {
   const uint64_t n = static_cast<uint64_t>(state.range(0));
   GeneratorOptions o;
@@ -116,9 +108,8 @@ void BM_ProcessorEndToEnd(benchmark::State& state) {
     auto store = StateStore::Open(dir);
     GeneratorSource source(o, 8, n);
     NullDlq dlq;
-    StepClock clock;
     ProcessorOptions po;
-    Processor p(po, *store.value(), source, dlq, clock);
+    Processor p(po, *store.value(), source, dlq, SystemClock());
     std::atomic<bool> stop{false};
     state.ResumeTiming();
     Status s = p.Run(stop);

@@ -1,6 +1,8 @@
 #include "chorus/operators/channel_growth.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <iterator>
 #include <tuple>
 #include <utility>
 
@@ -128,6 +130,17 @@ std::string WindowKey(int32_t partition, int spec_index, int64_t start_ms,
   return key;
 }
 
+// The first open window starting at or after `start_ms`.
+template <typename Vec>
+auto LowerBound(Vec& open, int64_t start_ms) {
+  return std::lower_bound(open.begin(), open.end(), start_ms,
+                          [](const auto& w, int64_t s) { return w.start_ms < s; });
+}
+
+// Emptied close buckets kept for reuse: a few cover the buckets open at once
+// for the common case of one bucket per size per window end.
+constexpr size_t kSpareBuckets = 16;
+
 int SpecIndexOfSize(uint64_t size_ms) {
   for (int i = 0; i < kWindowSpecCount; ++i) {
     if (static_cast<uint64_t>(kWindowSpecs[i].size.count()) == size_ms) return i;
@@ -225,66 +238,120 @@ void ChannelGrowth::PruneOtherPartitions(int32_t partition, std::string_view cha
 ChannelGrowth::PartialWindow& ChannelGrowth::FindOrOpenWindow(int32_t partition,
                                                               ChannelEntry& channel, int spec_index,
                                                               int64_t start_ms) {
-  auto [it, inserted] = channel.second.windows[spec_index].try_emplace(start_ms);
-  if (!inserted) return it->second;
-  ++open_windows_;
-  CloseKeyOf<std::string_view> view{start_ms + kWindowSpecs[spec_index].size.count(), spec_index,
-                                    channel.first};
-  auto c = close_index_.lower_bound(view);
-  if (c == close_index_.end() || CloseLess{}(view, c->first)) {
-    c = close_index_.emplace_hint(c, CloseKey{view.end_ms, spec_index, channel.first},
-                                  std::vector<int32_t>{});
+  std::vector<OpenWindow>& open = channel.second.windows[spec_index];
+  auto pos = open.end();
+  if (!open.empty() && open.back().start_ms >= start_ms) {
+    pos = open.back().start_ms == start_ms ? open.end() - 1 : LowerBound(open, start_ms);
+    if (pos->start_ms == start_ms) return window_pool_[pos->slot];
   }
-  auto pos = std::lower_bound(c->second.begin(), c->second.end(), partition);
-  if (pos == c->second.end() || *pos != partition) c->second.insert(pos, partition);
-  return it->second;
+  uint32_t slot;
+  if (free_slots_.empty()) {
+    slot = static_cast<uint32_t>(window_pool_.size());
+    window_pool_.emplace_back();
+  } else {
+    slot = free_slots_.back();
+    free_slots_.pop_back();
+    window_pool_[slot] = PartialWindow{};
+  }
+  open.insert(pos, OpenWindow{start_ms, slot});
+  ++open_windows_;
+  AddToCloseBucket(spec_index, start_ms + kWindowSpecs[spec_index].size.count(),
+                   CloseEntry{&channel, partition, slot});
+  return window_pool_[slot];
 }
 
-void ChannelGrowth::Unindex(int32_t partition, std::string_view channel_id, int spec_index,
-                            int64_t end_ms) {
-  auto c = close_index_.find(CloseKeyOf<std::string_view>{end_ms, spec_index, channel_id});
-  if (c == close_index_.end()) return;
-  std::erase(c->second, partition);
-  if (c->second.empty()) close_index_.erase(c);
+ChannelGrowth::PartialWindow* ChannelGrowth::FindWindow(const PartialChannel& channel,
+                                                        int spec_index, int64_t start_ms) {
+  const std::vector<OpenWindow>& open = channel.windows[spec_index];
+  auto it = LowerBound(open, start_ms);
+  return it == open.end() || it->start_ms != start_ms ? nullptr : &window_pool_[it->slot];
+}
+
+void ChannelGrowth::AddToCloseBucket(int spec_index, int64_t end_ms, CloseEntry entry) {
+  CloseBuckets& buckets = close_buckets_[spec_index];
+  // Events come mostly in time order: the newest bucket, or a new one after it.
+  CloseBuckets::iterator it;
+  if (buckets.empty() || buckets.rbegin()->first < end_ms) {
+    it = buckets.emplace_hint(buckets.end(), end_ms, std::vector<CloseEntry>{});
+  } else if (buckets.rbegin()->first == end_ms) {
+    it = std::prev(buckets.end());
+  } else {
+    it = buckets.try_emplace(end_ms).first;
+  }
+  if (it->second.empty() && !spare_buckets_.empty()) {
+    it->second = std::move(spare_buckets_.back());  // keeps its capacity
+    spare_buckets_.pop_back();
+  }
+  it->second.push_back(entry);
 }
 
 void ChannelGrowth::AdvanceWatermark(EventTime watermark,
                                      const std::function<void(const ClosedWindow&)>& sink) {
   closed_through_ = std::max(closed_through_, watermark);
-  while (!close_index_.empty()) {
-    auto it = close_index_.begin();
-    if (!IsClosed(EventTime::FromMillis(it->first.end_ms), watermark, options_.allowed_lateness)) {
-      break;
+  for (;;) {
+    // The earliest end over all specs; on a tie, the smaller size first.
+    int next = -1;
+    for (int s = 0; s < kWindowSpecCount; ++s) {
+      if (!close_buckets_[s].empty() &&
+          (next < 0 || close_buckets_[s].begin()->first < close_buckets_[next].begin()->first)) {
+        next = s;
+      }
     }
-    CloseWindow(it, sink);
+    if (next < 0 || !IsClosed(EventTime::FromMillis(close_buckets_[next].begin()->first),
+                              watermark, options_.allowed_lateness)) {
+      return;
+    }
+    CloseBucket(next, sink);
   }
 }
 
-void ChannelGrowth::CloseWindow(CloseIndex::iterator it,
+void ChannelGrowth::CloseBucket(int spec_index,
                                 const std::function<void(const ClosedWindow&)>& sink) {
-  const CloseKey& key = it->first;
-  const WindowSpec& spec = kWindowSpecs[key.spec_index];
-  ClosedWindow out;
-  out.channel_id = key.channel_id;
-  out.spec = &spec;
-  out.end = EventTime::FromMillis(key.end_ms);
-  out.start = out.end - spec.size;
-  for (int32_t id : it->second) {
-    Partition& part = partitions_.at(id);
-    auto ch = part.channels.find(key.channel_id);
-    auto& windows = ch->second.windows[key.spec_index];
-    auto w = windows.find(out.start.millis());
-    out.counts.Add(w->second.counts);
-    if (out.platform == Platform::kUnspecified) out.platform = ch->second.platform;
-    if (w->second.persisted) {
-      part.deleted_window_keys.push_back(
-          WindowKey(id, key.spec_index, out.start.millis(), key.channel_id));
+  CloseBuckets& buckets = close_buckets_[spec_index];
+  int64_t end_ms = buckets.begin()->first;
+  std::vector<CloseEntry> entries = std::move(buckets.begin()->second);
+  buckets.erase(buckets.begin());
+  // Channel order for the sink; each channel's parts side by side, by partition.
+  std::sort(entries.begin(), entries.end(), [](const CloseEntry& a, const CloseEntry& b) {
+    int c = a.channel->first.compare(b.channel->first);
+    return c != 0 ? c < 0 : a.partition < b.partition;
+  });
+  const WindowSpec& spec = kWindowSpecs[spec_index];
+  for (size_t i = 0; i < entries.size();) {
+    ClosedWindow out;
+    out.channel_id = entries[i].channel->first;
+    out.spec = &spec;
+    out.end = EventTime::FromMillis(end_ms);
+    out.start = out.end - spec.size;
+    for (; i < entries.size() && entries[i].channel->first == out.channel_id; ++i) {
+      TakeWindow(entries[i], spec_index, out);
     }
-    windows.erase(w);
-    --open_windows_;
+    sink(out);
   }
-  sink(out);
-  close_index_.erase(it);
+  entries.clear();
+  if (spare_buckets_.size() < kSpareBuckets) spare_buckets_.push_back(std::move(entries));
+}
+
+// Adds one partition's part of a closing window to `out` and forgets it.
+void ChannelGrowth::TakeWindow(const CloseEntry& entry, int spec_index, ClosedWindow& out) {
+  PartialChannel& channel = entry.channel->second;
+  std::vector<OpenWindow>& open = channel.windows[spec_index];
+  int64_t start_ms = out.start.millis();
+  // Windows of a channel close in start order, so this is the first one.
+  auto w = !open.empty() && open.front().start_ms == start_ms ? open.begin()
+                                                               : LowerBound(open, start_ms);
+  const PartialWindow& pw = window_pool_[entry.slot];
+  if (w == open.end() || w->slot != entry.slot) std::abort();  // the index lost a window
+  out.counts.Add(pw.counts);
+  if (out.platform == Platform::kUnspecified) out.platform = channel.platform;
+  if (pw.persisted) {
+    partitions_.at(entry.partition)
+        .deleted_window_keys.push_back(
+            WindowKey(entry.partition, spec_index, start_ms, entry.channel->first));
+  }
+  free_slots_.push_back(entry.slot);
+  open.erase(w);
+  --open_windows_;
 }
 
 ChannelView ChannelGrowth::Merge(std::string_view channel_id,
@@ -391,13 +458,12 @@ void ChannelGrowth::DrainDirty(Mutations& out) {
     }
     part.dirty_channels.clear();
     for (const DirtyWindow& dw : part.dirty_windows) {
-      auto& windows = dw.channel->second.windows[dw.spec_index];
-      auto w = windows.find(dw.start_ms);
-      if (w == windows.end() || !w->second.dirty) continue;
-      w->second.dirty = false;
-      w->second.persisted = true;
+      PartialWindow* w = FindWindow(dw.channel->second, dw.spec_index, dw.start_ms);
+      if (w == nullptr || !w->dirty) continue;
+      w->dirty = false;
+      w->persisted = true;
       std::string value;
-      PutCounts(value, w->second.counts);
+      PutCounts(value, w->counts);
       out.push_back(Mutation{Mutation::Op::kPut,
                              WindowKey(id, dw.spec_index, dw.start_ms, dw.channel->first),
                              std::move(value)});
@@ -442,11 +508,15 @@ void ChannelGrowth::DropPartition(int32_t partition) {
   auto it = partitions_.find(partition);
   if (it == partitions_.end()) return;
   for (const auto& [channel_id, channel] : it->second.channels) {
-    for (int s = 0; s < kWindowSpecCount; ++s) {
-      for (const auto& [start_ms, w] : channel.windows[s]) {
-        Unindex(partition, channel_id, s, start_ms + kWindowSpecs[s].size.count());
-        --open_windows_;
-      }
+    for (const std::vector<OpenWindow>& open : channel.windows) {
+      for (const OpenWindow& w : open) free_slots_.push_back(w.slot);
+      open_windows_ -= open.size();
+    }
+  }
+  for (CloseBuckets& buckets : close_buckets_) {
+    for (auto b = buckets.begin(); b != buckets.end();) {
+      std::erase_if(b->second, [&](const CloseEntry& e) { return e.partition == partition; });
+      b = b->second.empty() ? buckets.erase(b) : std::next(b);
     }
   }
   partitions_.erase(it);

@@ -17,10 +17,12 @@ void WatermarkTracker::RemovePartition(int32_t partition) { partitions_.erase(pa
 
 void WatermarkTracker::Restore(EventTime watermark) { current_ = std::max(current_, watermark); }
 
-void WatermarkTracker::Observe(int32_t partition, EventTime t, ProcessingTime now) {
+bool WatermarkTracker::Observe(int32_t partition, EventTime t, ProcessingTime now) {
   PartitionClock& c = partitions_[partition];
-  c.max_seen = std::max(c.max_seen, t);
   c.last_activity = std::max(c.last_activity, now);
+  if (t <= c.max_seen) return false;
+  c.max_seen = t;
+  return !holder_ || *holder_ == partition;
 }
 
 EventTime WatermarkTracker::Candidate(const PartitionClock& c) const {
@@ -33,11 +35,13 @@ EventTime WatermarkTracker::Advance(ProcessingTime now) {
   bool any_active = false;
   EventTime min_active = EventTime::Max();
   EventTime max_all = EventTime::Min();
+  holder_.reset();
   for (const auto& [partition, clock] : partitions_) {
     EventTime candidate = Candidate(clock);
     max_all = std::max(max_all, candidate);
     if (now - clock.last_activity < options_.idle_timeout) {
       any_active = true;
+      if (candidate < min_active) holder_ = partition;
       min_active = std::min(min_active, candidate);
     }
   }

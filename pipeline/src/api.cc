@@ -13,7 +13,9 @@ namespace {
 using nlohmann::json;
 
 HttpResponse Json(int status, const json& body) {
-  return {status, "application/json", body.dump() + "\n"};
+  // Ids come from producers and URLs: invalid UTF-8 is replaced, not thrown.
+  return {status, "application/json",
+          body.dump(-1, ' ', false, json::error_handler_t::replace) + "\n"};
 }
 
 HttpResponse Error(int status, const std::string& message) {

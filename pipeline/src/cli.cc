@@ -66,9 +66,9 @@ void AddRunFlags(CLI::App* run, RunConfig& c, std::vector<std::string>& kafka,
       ->capture_default_str();
   run->add_option("--output-topic", c.output_topic, "window results topic")
       ->envname("CHORUS_OUTPUT_TOPIC");
+  // No delimiter: librdkafka values contain commas (debug=cgrp,fetch).
   run->add_option("-X,--kafka", kafka, "librdkafka property key=value (repeatable)")
-      ->envname("CHORUS_KAFKA")
-      ->delimiter(',');
+      ->envname("CHORUS_KAFKA");
   ProcessorOptions& p = c.processor;
   AddDuration(run, durations, "--commit-interval", "CHORUS_COMMIT_INTERVAL", &p.commit_interval,
               "how often state and offsets are committed (default 1s)");

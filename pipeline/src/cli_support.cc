@@ -11,7 +11,7 @@ namespace chorus {
 std::optional<ops::Millis> ParseDuration(std::string_view text) {
   double value = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || value < 0) return std::nullopt;
+  if (ec != std::errc() || !(value >= 0) || value > 1e7) return std::nullopt;  // no NaN, inf
   std::string_view unit(end, text.data() + text.size() - end);
   double ms_per_unit = 0;
   if (unit == "ms") ms_per_unit = 1;
@@ -36,8 +36,10 @@ std::optional<ops::EventTime> ParseRfc3339(std::string_view text) {
   if (*rest == 'Z' || *rest == 'z') {
     ++rest;
   } else if (*rest == '+' || *rest == '-') {
-    int hh = 0, mm = 0;
-    if (std::sscanf(rest + 1, "%2d:%2d", &hh, &mm) != 2) return std::nullopt;
+    auto digit = [&](int i) { return rest[i] >= '0' && rest[i] <= '9'; };
+    if (!digit(1) || !digit(2) || rest[3] != ':' || !digit(4) || !digit(5)) return std::nullopt;
+    int hh = (rest[1] - '0') * 10 + (rest[2] - '0');
+    int mm = (rest[4] - '0') * 10 + (rest[5] - '0');
     int64_t offset = (hh * 60 + mm) * 60'000LL;
     ms += *rest == '+' ? -offset : offset;
     rest += 6;
@@ -60,21 +62,28 @@ std::vector<CLI::ConfigItem> YamlConfig::from_config(std::istream& input) const 
   std::vector<CLI::ConfigItem> items;
   if (root.IsNull()) return items;
   if (!root.IsMap()) throw CLI::ConversionError("config file: expected a mapping of flag: value");
-  for (const auto& kv : root) {
-    CLI::ConfigItem item;
-    item.parents = {subcommand_};
-    item.name = kv.first.as<std::string>();
-    const YAML::Node& v = kv.second;
-    if (v.IsSequence()) {
-      for (const auto& e : v) item.inputs.push_back(e.as<std::string>());
-    } else if (v.IsMap()) {
-      for (const auto& e : v) {
-        item.inputs.push_back(e.first.as<std::string>() + "=" + e.second.as<std::string>());
+  std::string key;
+  try {
+    for (const auto& kv : root) {
+      CLI::ConfigItem item;
+      item.parents = {subcommand_};
+      key = kv.first.as<std::string>();
+      item.name = key;
+      const YAML::Node& v = kv.second;
+      if (v.IsNull()) throw CLI::ConversionError("config file: " + key + " has no value");
+      if (v.IsSequence()) {
+        for (const auto& e : v) item.inputs.push_back(e.as<std::string>());
+      } else if (v.IsMap()) {
+        for (const auto& e : v) {
+          item.inputs.push_back(e.first.as<std::string>() + "=" + e.second.as<std::string>());
+        }
+      } else {
+        item.inputs.push_back(v.as<std::string>());
       }
-    } else {
-      item.inputs.push_back(v.as<std::string>());
+      items.push_back(std::move(item));
     }
-    items.push_back(std::move(item));
+  } catch (const YAML::Exception&) {
+    throw CLI::ConversionError("config file: " + key + ": expected a value, a list or a mapping of values");
   }
   return items;
 }

@@ -88,7 +88,7 @@ void AddDemoFlags(CLI::App* demo, DemoConfig& c) {
       ->check(CLI::Range(0, 1'000'000))
       ->capture_default_str();
   demo->add_option("--rate", c.rate, "live events per second")
-      ->check(CLI::Range(0.1, 100000.0))
+      ->check(CLI::Range(0.1, 1000.0))
       ->capture_default_str();
   demo->add_option("--seed", c.seed, "workload seed")->capture_default_str();
 }

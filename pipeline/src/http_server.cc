@@ -3,6 +3,7 @@
 #include <civetweb.h>
 
 #include <charconv>
+#include <exception>
 #include <mutex>
 
 namespace chorus {
@@ -103,8 +104,14 @@ int HttpServer::Dispatch(mg_connection* conn, void* self_ptr) {
     if (!match) continue;
     if (req.method != "GET" && req.method != "HEAD") {
       resp = {405, "application/json", R"({"error":"only GET is supported"})" "\n"};
-    } else {
+      break;
+    }
+    // A request must never take the process down: a handler's exception
+    // becomes a 500 for that request alone.
+    try {
       resp = r.handler(req);
+    } catch (const std::exception& e) {
+      resp = {500, "application/json", R"({"error":"internal error"})" "\n"};
     }
     break;
   }

@@ -1,12 +1,17 @@
 // The DLQ producer: the record's own key and value with headers that say
 // why and where from.
+#include <algorithm>
 #include <string>
+#include <vector>
 
 #include "chorus/pipeline/kafka.h"
 #include "kafka_producer.h"
 
 namespace chorus {
 namespace {
+
+// Well under Kafka's default 1 MB message limit, headers included.
+constexpr size_t kMaxValueBytes = 512 * 1024;
 
 class KafkaDlq final : public DlqSink {
  public:
@@ -16,13 +21,26 @@ class KafkaDlq final : public DlqSink {
   void Send(const SourceRecord& record, DlqReason reason) override {
     std::string partition = std::to_string(record.partition);
     std::string offset = std::to_string(record.offset);
-    const KafkaProducer::Header headers[] = {
+    std::string source_ts = record.timestamp_ms ? std::to_string(*record.timestamp_ms) : "";
+    std::string size = std::to_string(record.value.size());
+    std::vector<KafkaProducer::Header> headers = {
         {"chorus-error-reason", Name(reason)},
         {"chorus-source-topic", record.topic},
         {"chorus-source-partition", partition},
         {"chorus-source-offset", offset},
     };
-    producer_->Produce(topic_, -1, record.key, record.value, record.timestamp_ms, headers);
+    if (!source_ts.empty()) headers.push_back({"chorus-source-timestamp", source_ts});
+    // A record too large for the DLQ topic would fail every commit after it:
+    // keep its head and say how big it was.
+    std::span<const uint8_t> value = record.value;
+    if (value.size() > kMaxValueBytes) {
+      value = value.first(kMaxValueBytes);
+      headers.push_back({"chorus-original-size", size});
+    }
+    // Stamped now, not with the source time, so DLQ retention counts from
+    // when the record was rejected.
+    producer_->Produce(topic_, -1, record.key.first(std::min(record.key.size(), kMaxValueBytes)),
+                       value, std::nullopt, headers);
   }
 
   Status Flush() override {

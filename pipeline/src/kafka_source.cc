@@ -6,7 +6,6 @@
 #include <librdkafka/rdkafka.h>
 #include <spdlog/spdlog.h>
 
-#include <cstring>
 
 #include "chorus/pipeline/kafka.h"
 #include "kafka_conf.h"
@@ -57,6 +56,16 @@ class KafkaSource final : public EventSource {
     };
     auto conf = MakeKafkaConf(defaults, options.properties);
     if (!conf.ok()) return conf.status();
+    // Decided once from the configuration: asking librdkafka during
+    // consumer close can answer NULL or "NONE".
+    auto strategy = options.properties.find("partition.assignment.strategy");
+    cooperative_ = (strategy == options.properties.end()
+                        ? defaults["partition.assignment.strategy"]
+                        : strategy->second)
+                       .find("cooperative") != std::string::npos;
+    auto reset = options.properties.find("auto.offset.reset");
+    from_end_ = reset != options.properties.end() &&
+                (reset->second == "latest" || reset->second == "end" || reset->second == "largest");
     rd_kafka_conf_set_opaque(conf.value().get(), this);
     rd_kafka_conf_set_rebalance_cb(conf.value().get(), &KafkaSource::RebalanceCb);
     char err[512];
@@ -164,13 +173,16 @@ class KafkaSource final : public EventSource {
   }
 
   void Rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts) {
-    bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    const bool cooperative = cooperative_;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
       std::vector<SourcePosition> starts;
       if (listener_ != nullptr) starts = listener_->OnAssigned(ToVector(parts));
       for (int i = 0; i < parts->cnt; ++i) {
         auto& el = parts->elems[i];
-        el.offset = RD_KAFKA_OFFSET_STORED;  // Kafka's committed offset, then auto.offset.reset
+        // Without local state the partition is read from its beginning, so
+        // state is built from everything; Kafka's committed offsets are for
+        // lag monitoring only and never decide where state starts.
+        el.offset = from_end_ ? RD_KAFKA_OFFSET_END : RD_KAFKA_OFFSET_BEGINNING;
         for (const auto& s : starts) {
           if (s.tp.topic == el.topic && s.tp.partition == el.partition) el.offset = s.next_offset;
         }
@@ -186,7 +198,15 @@ class KafkaSource final : public EventSource {
             "unassign");
     } else {
       spdlog::error("kafka rebalance: {}", rd_kafka_err2str(err));
-      rd_kafka_assign(rk, nullptr);
+      if (cooperative) {
+        rd_kafka_topic_partition_list_t* current = nullptr;
+        if (rd_kafka_assignment(rk, &current) == RD_KAFKA_RESP_ERR_NO_ERROR && current) {
+          Check(rd_kafka_error_to_err(rd_kafka_incremental_unassign(rk, current)), "unassign");
+          rd_kafka_topic_partition_list_destroy(current);
+        }
+      } else {
+        rd_kafka_assign(rk, nullptr);
+      }
     }
   }
 
@@ -206,6 +226,8 @@ class KafkaSource final : public EventSource {
   KafkaHandlePtr rk_;
   rd_kafka_queue_t* queue_ = nullptr;
   PartitionListener* listener_ = nullptr;
+  bool cooperative_ = true;
+  bool from_end_ = false;  // -X auto.offset.reset=latest: new partitions start at the end
   std::vector<rd_kafka_message_t*> batch_;
 };
 

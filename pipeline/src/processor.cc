@@ -64,8 +64,11 @@ Status Processor::Step() {
     if (slot == nullptr || slot->meta.tp.partition != r.partition || slot->meta.tp.topic != r.topic) {
       slot = FindSlot(r);
     }
-    // Records of a partition revoked inside this very poll belong to its next owner.
+    // Records of a partition revoked inside this very poll belong to its
+    // next owner; records before our position are redeliveries around a
+    // rebalance (librdkafka 2.0 can return them) and were already counted.
     if (slot == nullptr || !slot->assigned) continue;
+    if (slot->meta.next_offset >= 0 && r.offset < slot->meta.next_offset) continue;
     Process(r, *slot, now);
     slot->meta.next_offset = r.offset + 1;
     slot->dirty = true;
@@ -101,7 +104,9 @@ void Processor::Process(const SourceRecord& r, Slot& slot, ops::ProcessingTime n
     slot.meta.counters.outcomes[static_cast<int>(Outcome::kDuplicate)]++;
     return;
   }
-  watermark_.Observe(id, e.occurred_at, now);
+  // The watermark moves per record, so whether an event is late does not
+  // depend on how records happened to be batched.
+  if (watermark_.Observe(id, e.occurred_at, now)) AdvanceTime(now);
   bool late = ops::IsLate(e.occurred_at, watermark_.current(), options_.windows.allowed_lateness);
   channels_.Apply(id, e, late);
   members_.Apply(id, e, on_transition_);

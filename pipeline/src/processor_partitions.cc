@@ -80,6 +80,12 @@ std::vector<SourcePosition> Processor::OnAssigned(const std::vector<TopicPartiti
     deferred_error_ = s;
     return starts;
   }
+  // Commit first: the Publish() below must export committed state only,
+  // and a rebalance can come in the middle of a commit interval.
+  if (Status s = Commit(); !s.ok()) {
+    deferred_error_ = s;
+    return starts;
+  }
   ops::ProcessingTime now = clock_.Now();
   for (const TopicPartition& tp : tps) {
     auto& slot = slots_[tp];

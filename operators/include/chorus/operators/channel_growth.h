@@ -114,12 +114,19 @@ class ChannelGrowth {
     bool dirty = false;
     bool persisted = false;  // the store holds it, so closing must delete it
   };
+  // An open window of a channel: its start and its slot in window_pool_.
+  struct OpenWindow {
+    int64_t start_ms;
+    uint32_t slot;
+  };
   struct PartialChannel {
     Platform platform = Platform::kUnspecified;
     ChannelCounts totals;
     FollowerState followers;
-    // Open windows by start time, one map per entry of kWindowSpecs.
-    std::array<std::map<int64_t, PartialWindow>, kWindowSpecCount> windows;
+    // Open windows by start time, one sorted vector per entry of kWindowSpecs.
+    // About lateness / size + 1 are open at once and they open mostly in time
+    // order, so opening is usually an append and closing takes the front.
+    std::array<std::vector<OpenWindow>, kWindowSpecCount> windows;
     bool dirty = false;
   };
   // Transparent, so Apply looks channels up by string_view without a copy.
@@ -128,7 +135,8 @@ class ChannelGrowth {
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
   using ChannelMap = std::unordered_map<std::string, PartialChannel, StringHash, std::equal_to<>>;
-  // Node-based maps keep entries in place, so dirty lists may point at them.
+  // Node-based maps keep entries in place, so dirty lists and close buckets
+  // may point at them.
   using ChannelEntry = ChannelMap::value_type;
   struct DirtyWindow {
     ChannelEntry* channel;
@@ -142,34 +150,28 @@ class ChannelGrowth {
     std::vector<DirtyWindow> dirty_windows;
     std::vector<std::string> deleted_window_keys;  // encoded, pending drain
   };
-  // Every open window over all partitions, in closing order: (end, size,
-  // channel); kWindowSpecs is sorted by size, so its index orders by size.
-  template <typename S>
-  struct CloseKeyOf {
-    int64_t end_ms;
-    int spec_index;
-    S channel_id;
+  // One open per-partition window, listed once in the bucket of its end.
+  struct CloseEntry {
+    ChannelEntry* channel;
+    int32_t partition;
+    uint32_t slot;  // in window_pool_, so closing reads it without a search
   };
-  using CloseKey = CloseKeyOf<std::string>;
-  struct CloseLess {
-    using is_transparent = void;
-    template <typename A, typename B>
-    bool operator()(const A& a, const B& b) const {
-      if (a.end_ms != b.end_ms) return a.end_ms < b.end_ms;
-      if (a.spec_index != b.spec_index) return a.spec_index < b.spec_index;
-      return std::string_view(a.channel_id) < std::string_view(b.channel_id);
-    }
-  };
-  // Value: the partitions holding a part of the window, ascending.
-  using CloseIndex = std::map<CloseKey, std::vector<int32_t>, CloseLess>;
+  // Per window spec: open windows by end time, in the order they opened.
+  // Closing sorts a bucket by (channel, partition) and merges each channel's
+  // parts, so results come in (end, size, channel) order; kWindowSpecs is
+  // sorted by size, so its index orders by size.
+  using CloseBuckets = std::map<int64_t, std::vector<CloseEntry>>;
 
   ChannelEntry& FindOrAddChannel(Partition& part, std::string_view channel_id);
   void ApplyFollowers(int32_t partition, PartialChannel& channel, const Event& e);
   void PruneOtherPartitions(int32_t partition, std::string_view channel_id, int64_t second);
+  // The returned reference is valid until the next window opens.
   PartialWindow& FindOrOpenWindow(int32_t partition, ChannelEntry& channel, int spec_index,
                                   int64_t start_ms);
-  void Unindex(int32_t partition, std::string_view channel_id, int spec_index, int64_t end_ms);
-  void CloseWindow(CloseIndex::iterator it, const std::function<void(const ClosedWindow&)>& sink);
+  PartialWindow* FindWindow(const PartialChannel& channel, int spec_index, int64_t start_ms);
+  void AddToCloseBucket(int spec_index, int64_t end_ms, CloseEntry entry);
+  void CloseBucket(int spec_index, const std::function<void(const ClosedWindow&)>& sink);
+  void TakeWindow(const CloseEntry& entry, int spec_index, ClosedWindow& out);
   static void MarkDirty(Partition& part, ChannelEntry& channel);
   static std::string EncodeChannel(const PartialChannel& c);
   static bool DecodeChannel(std::string_view value, PartialChannel& c);
@@ -178,7 +180,12 @@ class ChannelGrowth {
 
   WindowOptions options_;
   std::map<int32_t, Partition> partitions_;
-  CloseIndex close_index_;
+  std::array<CloseBuckets, kWindowSpecCount> close_buckets_;
+  // Emptied bucket vectors kept for reuse, so buckets rarely allocate.
+  std::vector<std::vector<CloseEntry>> spare_buckets_;
+  // Every open window's state, by slot; freed slots are reused.
+  std::vector<PartialWindow> window_pool_;
+  std::vector<uint32_t> free_slots_;
   size_t open_windows_ = 0;
   // The largest watermark windows were closed at. A window closed under it
   // is not reopened even if a caller misjudges an event as not late, so no

@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 
 #include "chorus/operators/time.h"
 
@@ -37,8 +38,11 @@ class WatermarkTracker {
   // Restores the watermark from durable state; it will not go below it.
   void Restore(EventTime watermark);
 
-  // Records an event of `partition` (added implicitly if unknown).
-  void Observe(int32_t partition, EventTime t, ProcessingTime now);
+  // Records an event of `partition` (added implicitly if unknown). Returns
+  // true when the watermark may now rise: the partition that held it at the
+  // last Advance() moved on. Calling Advance() only then keeps a per-record
+  // watermark at amortised O(1) per record.
+  bool Observe(int32_t partition, EventTime t, ProcessingTime now);
 
   // Recomputes the watermark for processing time `now` and returns it.
   EventTime Advance(ProcessingTime now);
@@ -60,6 +64,9 @@ class WatermarkTracker {
   WatermarkOptions options_;
   std::map<int32_t, PartitionClock> partitions_;
   EventTime current_ = EventTime::Min();
+  // The active partition whose candidate set the watermark at the last
+  // Advance(); none when every partition was idle.
+  std::optional<int32_t> holder_;
 };
 
 }  // namespace chorus::ops
