@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <fstream>
 #include <random>
 #include <regex>
@@ -177,6 +178,33 @@ TEST_F(PipelineE2E, MetricsMatchIndependentTotals) {
   auto ready = HttpGet(port_, "/readyz");
   ASSERT_TRUE(ready);
   EXPECT_EQ(ready->status, 200);
+
+  // The query API answers from committed state; bad requests get clear errors.
+  const std::string member = *w.members.begin();
+  auto found = HttpGet(port_, "/api/v1/members/" + member);
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->status, 200);
+  EXPECT_NE(found->body.find("\"member_id\":\"" + member + "\""), std::string::npos) << found->body;
+  auto missing = HttpGet(port_, "/api/v1/members/nobody-at-all");
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(missing->status, 404);
+  auto garbage = HttpGet(port_, "/api/v1/members/%FF%FE");
+  ASSERT_TRUE(garbage) << "a malformed id must not take the server down";
+  EXPECT_EQ(garbage->status, 404);
+  auto bad_limit = HttpGet(port_, "/api/v1/members?limit=0");
+  ASSERT_TRUE(bad_limit);
+  EXPECT_EQ(bad_limit->status, 400);
+  auto top = HttpGet(port_, "/api/v1/members?sort=love&limit=5");
+  ASSERT_TRUE(top);
+  EXPECT_EQ(top->status, 200);
+  EXPECT_EQ(std::count(top->body.begin(), top->body.end(), '{'), 6) << top->body;  // 5 members
+  const auto& [channel, followers] = *w.followers.begin();
+  auto ch = HttpGet(port_, "/api/v1/channels/" + channel);
+  ASSERT_TRUE(ch);
+  EXPECT_EQ(ch->status, 200);
+  EXPECT_NE(ch->body.find("\"followers\":" + std::to_string(followers)), std::string::npos)
+      << ch->body;
+  ASSERT_TRUE(HttpGet(port_, "/healthz"));
   chorus->Kill(SIGTERM);
   auto st = chorus->Wait(std::chrono::seconds(30));
   ASSERT_TRUE(st) << "did not stop on SIGTERM";
