@@ -6,17 +6,13 @@
 #include <tuple>
 #include <utility>
 
-namespace chorus::ops {
-namespace {
+#include "channel_codec.h"
 
-// Keys: partition (4 bytes BE), a record-type tag, then
-//   channel: the channel id;
-//   window:  size ms (8 BE), OrderedBits(start ms) (8 BE), the channel id.
-// Values are varints; counter arrays are a bitmask of nonzero entries followed
-// by those entries, so a window of one kind of event takes a few bytes.
-// Channel totals sort before windows, windows by (size, start, channel).
-constexpr char kChannelTag = 0x01;
-constexpr char kWindowTag = 0x02;
+namespace chorus::ops {
+
+using channel_codec::WindowKey;
+
+namespace {
 
 static_assert(std::is_sorted(kWindowSpecs.begin(), kWindowSpecs.end(),
                              [](const WindowSpec& a, const WindowSpec& b) {
@@ -72,64 +68,6 @@ void AddDelta(std::vector<std::pair<int64_t, int64_t>>& deltas, int64_t second, 
   }
 }
 
-// A bitmask of the nonzero counters, then each nonzero counter as a varint:
-// most channels use a few kinds and content types.
-template <size_t N>
-void PutCounters(std::string& out, const std::array<uint64_t, N>& a) {
-  uint64_t mask = 0;
-  for (size_t i = 0; i < N; ++i) mask |= a[i] != 0 ? 1ULL << i : 0;
-  PutVarint(out, mask);
-  for (uint64_t v : a) {
-    if (v != 0) PutVarint(out, v);
-  }
-}
-
-template <size_t N>
-bool GetCounters(Reader& r, std::array<uint64_t, N>& a) {
-  static_assert(N < 64);
-  uint64_t mask = 0;
-  if (!r.Varint(mask) || (mask >> N) != 0) return false;
-  for (size_t i = 0; i < N; ++i) {
-    a[i] = 0;
-    if ((mask >> i & 1) != 0 && (!r.Varint(a[i]) || a[i] == 0)) return false;
-  }
-  return true;
-}
-
-void PutCounts(std::string& out, const ChannelCounts& c) {
-  PutCounters(out, c.events_by_kind);
-  PutCounters(out, c.posts_by_content_type);
-  PutCounters(out, c.engagements_by_content_type);
-}
-
-bool GetCounts(Reader& r, ChannelCounts& c) {
-  return GetCounters(r, c.events_by_kind) && GetCounters(r, c.posts_by_content_type) &&
-         GetCounters(r, c.engagements_by_content_type);
-}
-
-std::string ChannelKey(int32_t partition, std::string_view channel_id) {
-  std::string key;
-  key.reserve(5 + channel_id.size());
-  AppendPartitionPrefix(key, partition);
-  key.push_back(kChannelTag);
-  key.append(channel_id);
-  return key;
-}
-
-std::string WindowKey(int32_t partition, int spec_index, int64_t start_ms,
-                      std::string_view channel_id) {
-  std::string key;
-  key.reserve(21 + channel_id.size());
-  AppendPartitionPrefix(key, partition);
-  key.push_back(kWindowTag);
-  // The size, not the spec's index, so keys keep their meaning if the set
-  // of window sizes changes.
-  PutFixed64BE(key, static_cast<uint64_t>(kWindowSpecs[spec_index].size.count()));
-  PutFixed64BE(key, OrderedBits(start_ms));
-  key.append(channel_id);
-  return key;
-}
-
 // The first open window starting at or after `start_ms`.
 template <typename Vec>
 auto LowerBound(Vec& open, int64_t start_ms) {
@@ -140,13 +78,6 @@ auto LowerBound(Vec& open, int64_t start_ms) {
 // Emptied close buckets kept for reuse: a few cover the buckets open at once
 // for the common case of one bucket per size per window end.
 constexpr size_t kSpareBuckets = 16;
-
-int SpecIndexOfSize(uint64_t size_ms) {
-  for (int i = 0; i < kWindowSpecCount; ++i) {
-    if (static_cast<uint64_t>(kWindowSpecs[i].size.count()) == size_ms) return i;
-  }
-  return -1;
-}
 
 }  // namespace
 
@@ -297,8 +228,8 @@ void ChannelGrowth::AdvanceWatermark(EventTime watermark,
         next = s;
       }
     }
-    if (next < 0 || !IsClosed(EventTime::FromMillis(close_buckets_[next].begin()->first),
-                              watermark, options_.allowed_lateness)) {
+    if (next < 0 || !IsClosed(EventTime::FromMillis(close_buckets_[next].begin()->first), watermark,
+                              options_.allowed_lateness)) {
       return;
     }
     CloseBucket(next, sink);
@@ -339,7 +270,7 @@ void ChannelGrowth::TakeWindow(const CloseEntry& entry, int spec_index, ClosedWi
   int64_t start_ms = out.start.millis();
   // Windows of a channel close in start order, so this is the first one.
   auto w = !open.empty() && open.front().start_ms == start_ms ? open.begin()
-                                                               : LowerBound(open, start_ms);
+                                                              : LowerBound(open, start_ms);
   const PartialWindow& pw = window_pool_[entry.slot];
   if (w == open.end() || w->slot != entry.slot) std::abort();  // the index lost a window
   out.counts.Add(pw.counts);
@@ -395,114 +326,6 @@ void ChannelGrowth::ForEachChannel(const std::function<void(const ChannelView&)>
 }
 
 size_t ChannelGrowth::open_windows() const { return open_windows_; }
-
-std::string ChannelGrowth::EncodeChannel(const PartialChannel& c) {
-  std::string out;
-  PutVarint(out, static_cast<uint64_t>(c.platform));
-  PutCounts(out, c.totals);
-  const FollowerState& f = c.followers;
-  PutVarint(out, f.has_snapshot ? 1 : 0);
-  if (f.has_snapshot) {
-    PutSignedVarint(out, f.snapshot_value);
-    PutSignedVarint(out, f.snapshot_ms);
-  }
-  PutSignedVarint(out, f.net_follows);
-  PutVarint(out, f.deltas.size());
-  // Seconds as gaps from the previous one: small numbers, short varints.
-  int64_t prev = 0;
-  for (const auto& [second, d] : f.deltas) {
-    PutSignedVarint(out, second - prev);
-    PutSignedVarint(out, d);
-    prev = second;
-  }
-  return out;
-}
-
-bool ChannelGrowth::DecodeChannel(std::string_view value, PartialChannel& c) {
-  Reader r(value);
-  uint64_t platform = 0, flags = 0, n = 0;
-  FollowerState& f = c.followers;
-  if (!r.Varint(platform) || !GetCounts(r, c.totals) || !r.Varint(flags) || flags > 1) {
-    return false;
-  }
-  c.platform = platform < kPlatformCount ? static_cast<Platform>(platform) : Platform::kUnspecified;
-  f.has_snapshot = flags == 1;
-  if (f.has_snapshot && (!r.SignedVarint(f.snapshot_value) || !r.SignedVarint(f.snapshot_ms))) {
-    return false;
-  }
-  // Each delta takes at least two bytes, which bounds a corrupt count.
-  if (!r.SignedVarint(f.net_follows) || !r.Varint(n) || n > r.rest().size() / 2) return false;
-  f.deltas.clear();
-  f.deltas.reserve(n);
-  int64_t second = 0;
-  for (uint64_t i = 0; i < n; ++i) {
-    int64_t gap = 0, d = 0;
-    if (!r.SignedVarint(gap) || !r.SignedVarint(d)) return false;
-    second += gap;
-    f.deltas.emplace_back(second, d);
-  }
-  return r.empty();
-}
-
-void ChannelGrowth::DrainDirty(Mutations& out) {
-  for (auto& [id, part] : partitions_) {
-    // Deletes first: a window is deleted only once it closed for good.
-    for (std::string& key : part.deleted_window_keys) {
-      out.push_back(Mutation{Mutation::Op::kDelete, std::move(key), {}});
-    }
-    part.deleted_window_keys.clear();
-    for (ChannelEntry* ch : part.dirty_channels) {
-      ch->second.dirty = false;
-      out.push_back(
-          Mutation{Mutation::Op::kPut, ChannelKey(id, ch->first), EncodeChannel(ch->second)});
-    }
-    part.dirty_channels.clear();
-    for (const DirtyWindow& dw : part.dirty_windows) {
-      PartialWindow* w = FindWindow(dw.channel->second, dw.spec_index, dw.start_ms);
-      if (w == nullptr || !w->dirty) continue;
-      w->dirty = false;
-      w->persisted = true;
-      std::string value;
-      PutCounts(value, w->counts);
-      out.push_back(Mutation{Mutation::Op::kPut,
-                             WindowKey(id, dw.spec_index, dw.start_ms, dw.channel->first),
-                             std::move(value)});
-    }
-    part.dirty_windows.clear();
-  }
-}
-
-bool ChannelGrowth::Restore(std::string_view key, std::string_view value) {
-  int32_t partition = 0;
-  if (!ParsePartitionPrefix(key, partition) || key.size() < 5) return false;
-  char tag = key[4];
-  Reader r(key.substr(5));
-  if (tag == kChannelTag) {
-    PartialChannel decoded;
-    if (!DecodeChannel(value, decoded)) return false;
-    PartialChannel& c = FindOrAddChannel(partitions_[partition], r.rest()).second;
-    c.platform = decoded.platform;
-    c.totals = decoded.totals;
-    c.followers = std::move(decoded.followers);
-    return true;
-  }
-  uint64_t size_ms = 0, ordered_start = 0;
-  if (tag != kWindowTag || !r.Fixed64BE(size_ms) || !r.Fixed64BE(ordered_start)) return false;
-  int spec_index = SpecIndexOfSize(size_ms);
-  ChannelCounts counts;
-  Reader v(value);
-  if (spec_index < 0 || !GetCounts(v, counts) || !v.empty()) return false;
-  int64_t start_ms = FromOrderedBits(ordered_start);
-  if (WindowStart(EventTime::FromMillis(start_ms), kWindowSpecs[spec_index].size).millis() !=
-      start_ms) {
-    return false;  // not a window boundary: a corrupt key
-  }
-  ChannelEntry& channel = FindOrAddChannel(partitions_[partition], r.rest());
-  PartialWindow& w = FindOrOpenWindow(partition, channel, spec_index, start_ms);
-  w.counts = counts;
-  w.persisted = true;
-  return true;
-}
 
 void ChannelGrowth::DropPartition(int32_t partition) {
   auto it = partitions_.find(partition);

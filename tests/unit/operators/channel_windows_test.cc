@@ -3,8 +3,6 @@
 // late, random watermark advances, drains, restores and dropped partitions.
 // Closed windows must match the model in content and order, and the store
 // must always restore to the same open windows.
-#include "chorus/operators/channel_growth.h"
-
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -17,6 +15,8 @@
 #include <string>
 #include <tuple>
 #include <vector>
+
+#include "chorus/operators/channel_growth.h"
 
 namespace chorus::ops {
 namespace {
@@ -73,7 +73,9 @@ class Model {
   explicit Model(int64_t lateness) : lateness_(lateness) {}
 
   void Apply(int32_t partition, const Event& e, bool late) {
-    if (e.platform != Platform::kUnspecified) platform_[{partition, std::string(e.channel_id)}] = e.platform;
+    if (e.platform != Platform::kUnspecified) {
+      platform_[{partition, std::string(e.channel_id)}] = e.platform;
+    }
     if (late) return;
     for (int s = 0; s < kWindowSpecCount; ++s) {
       int64_t start = WindowStart(e.occurred_at, kWindowSpecs[s].size).millis();
@@ -93,8 +95,12 @@ class Model {
     while (!open_.empty() && std::get<0>(open_.begin()->first) + lateness_ <= watermark) {
       const auto& [key, parts] = *open_.begin();
       const auto& [end, s, channel] = key;
-      Closed c{channel, std::string(kWindowSpecs[s].name), end - kWindowSpecs[s].size.count(),
-               end, Platform::kUnspecified, {}};
+      Closed c{channel,
+               std::string(kWindowSpecs[s].name),
+               end - kWindowSpecs[s].size.count(),
+               end,
+               Platform::kUnspecified,
+               {}};
       for (const auto& [partition, counts] : parts) {
         c.counts.Add(counts);
         if (c.platform == Platform::kUnspecified) c.platform = platform_[{partition, channel}];
@@ -126,8 +132,8 @@ class Model {
   std::map<std::pair<int32_t, std::string>, Platform> platform_;
 };
 
-const std::array<std::string, 7> kChannels = {"a", "b", "forum:x", "twitter:acme", "zz", "m",
-                                              "a-much-longer-channel-id-than-the-rest"};
+const std::array<std::string, 7> kChannels = {
+    "a", "b", "forum:x", "twitter:acme", "zz", "m", "a-much-longer-channel-id-than-the-rest"};
 
 class Scenario {
  public:
@@ -144,7 +150,7 @@ class Scenario {
       // Mostly a little behind the newest event; now and then far ahead, so
       // that events turn late.
       watermark_ = std::max(watermark_, Uniform(0, 19) == 0 ? watermark_ + Uniform(0, 2 * kHr)
-                                                             : now_ - Uniform(0, 10 * kMin));
+                                                            : now_ - Uniform(0, 10 * kMin));
       ASSERT_EQ(Advance(g_, watermark_), model_.Advance(watermark_));
     } else if (op < 96) {
       Drain(g_, store_);
