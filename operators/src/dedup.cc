@@ -1,23 +1,67 @@
 #include "chorus/operators/dedup.h"
 
 #include <algorithm>
+#include <cstddef>
 
 namespace chorus::ops {
 namespace {
 
-constexpr size_t kDedupKeySize = 4 + 8 + 8;
+constexpr size_t kBucketKeySize = 4 + 8 + 8;
+constexpr size_t kExpiryKeySize = 4;
+constexpr size_t kExpiryValueSize = 8 + 8;
 constexpr size_t kInitialSlots = 64;
+// Event time per stored bucket. An hour keeps a 7-day horizon at 168
+// buckets, and what expiry leaves behind in the straddling bucket to an
+// hour of ids. Changing it changes the stored format.
+constexpr int64_t kBucketMs = 3'600'000;
+constexpr uint64_t kBucketSpan = kBucketMs;
+// About 10 bytes an id: values stay near 160 KB when a drain holds many
+// ids of one bucket.
+constexpr size_t kMaxPairsPerValue = 16'384;
 
 // Orders the expiry heap so that the earliest event time is at the front.
 constexpr auto kLaterFirst = [](const auto& a, const auto& b) { return a.ms > b.ms; };
 
-std::string DedupKey(int32_t partition, int64_t ms, uint64_t hash) {
+// Start of the bucket holding `ms`; the lowest bucket is cut off at
+// INT64_MIN rather than overflow.
+int64_t BucketStart(int64_t ms) {
+  int64_t r = ms % kBucketMs;
+  if (r < 0) r += kBucketMs;
+  return ms < INT64_MIN + r ? INT64_MIN : ms - r;
+}
+
+// Distance from `from` to `to` >= from, exact even across the whole range.
+uint64_t Distance(int64_t from, int64_t to) {
+  return static_cast<uint64_t>(to) - static_cast<uint64_t>(from);
+}
+
+std::string BucketKey(int32_t partition, int64_t bucket, uint64_t seq) {
   std::string key;
-  key.reserve(kDedupKeySize);
+  key.reserve(kBucketKeySize);
   AppendPartitionPrefix(key, partition);
-  PutFixed64BE(key, OrderedBits(ms));
-  PutFixed64BE(key, hash);
+  PutFixed64BE(key, OrderedBits(bucket));
+  PutFixed64BE(key, seq);
   return key;
+}
+
+// Calls fn(ms, hash) for each id of a bucket value; false if the value is
+// malformed (fn may have been called for a prefix of it).
+template <typename Fn>
+bool ForEachPair(std::string_view value, int64_t bucket, Fn&& fn) {
+  Reader r(value);
+  uint64_t count = 0;
+  if (!r.Varint(count) || count == 0) return false;
+  uint64_t offset = 0;  // from the bucket start
+  for (uint64_t i = 0; i < count; ++i) {
+    uint64_t delta = 0;
+    uint64_t hash = 0;
+    if (!r.Varint(delta) || !r.Fixed64BE(hash) || hash == 0) return false;
+    if (delta >= kBucketSpan || (offset += delta) >= kBucketSpan) return false;
+    auto ms = static_cast<int64_t>(static_cast<uint64_t>(bucket) + offset);
+    if (BucketStart(ms) != bucket) return false;  // a misaligned or wrapped bucket
+    fn(ms, hash);
+  }
+  return r.empty();
 }
 
 // Empty slots hold hash 0, so a real 0 is folded onto 1.
@@ -149,38 +193,125 @@ size_t DedupIndex::size() const {
 }
 
 void DedupIndex::DrainDirty(Mutations& out) {
-  for (auto& [id, p] : partitions_) {
-    // The range delete goes first: ids inserted after the expiry with an
-    // older time are still live and their puts must survive it.
-    if (p.expiry_pending) {
-      Mutation m{Mutation::Op::kDeleteRange, {}, {}};
-      AppendPartitionPrefix(m.key, id);
-      PutFixed64BE(m.key, OrderedBits(INT64_MIN));
-      AppendPartitionPrefix(m.value, id);
-      PutFixed64BE(m.value, OrderedBits(p.expired_below_ms));
-      out.push_back(std::move(m));
-      p.expiry_pending = false;
-    }
-    for (size_t i = 0; i < p.added.size(); ++i) {
-      const Entry& e = p.added[i];
-      if (i < p.added_before_expiry && e.ms < p.expired_below_ms) continue;  // expired undrained
-      out.push_back(Mutation{Mutation::Op::kPut, DedupKey(id, e.ms, e.hash), {}});
-    }
-    p.added.clear();
-    p.added_before_expiry = 0;
+  for (auto& [id, p] : partitions_) DrainPartition(id, p, out);
+}
+
+void DedupIndex::DrainPartition(int32_t id, Partition& p, Mutations& out) {
+  std::vector<Entry>& added = p.added;
+  size_t live = 0;
+  for (size_t i = 0; i < added.size(); ++i) {
+    if (i < p.added_before_expiry && added[i].ms < p.expired_below_ms) continue;  // expired undrained
+    added[live++] = added[i];
   }
+  added.resize(live);
+  // By time for small deltas; by hash among equal times so the bytes do not
+  // depend on arrival order.
+  auto earlier = [](const Entry& a, const Entry& b) {
+    return a.ms != b.ms ? a.ms < b.ms : a.hash < b.hash;
+  };
+  if (!std::is_sorted(added.begin(), added.end(), earlier)) {
+    std::sort(added.begin(), added.end(), earlier);
+  }
+  if (p.expiry_pending) {
+    DrainExpiry(id, p, out);
+    p.expiry_pending = false;
+  }
+  for (auto run = added.begin(); run != added.end();) {
+    int64_t bucket = BucketStart(run->ms);
+    auto limit = run + std::min<std::ptrdiff_t>(added.end() - run, kMaxPairsPerValue);
+    auto end = std::find_if(run, limit, [&](const Entry& e) {
+      return Distance(bucket, e.ms) >= kBucketSpan;
+    });
+    out.push_back(Mutation{Mutation::Op::kPut, BucketKey(id, bucket, p.next_seq++),
+                           EncodePairs(std::span<const Entry>(run, end), bucket)});
+    run = end;
+  }
+  added.clear();
+  p.added_before_expiry = 0;
+}
+
+// Writes the expiry entry, then deletes whole buckets below the bound. Both
+// precede this drain's values. The range stops short of any bucket this
+// drain writes (an id accepted after the expiry may be older than the
+// bound), so the runtime may order it after the puts of the same batch.
+void DedupIndex::DrainExpiry(int32_t id, const Partition& p, Mutations& out) {
+  Mutation marker{Mutation::Op::kPut, {}, {}};
+  AppendPartitionPrefix(marker.key, id);
+  PutFixed64BE(marker.value, OrderedBits(p.expired_below_ms));
+  PutFixed64BE(marker.value, p.next_seq);
+  out.push_back(std::move(marker));
+
+  int64_t end = BucketStart(p.expired_below_ms);
+  if (!p.added.empty()) end = std::min(end, BucketStart(p.added.front().ms));
+  if (end == INT64_MIN) return;  // nothing whole below the bound
+  Mutation m{Mutation::Op::kDeleteRange, {}, {}};
+  AppendPartitionPrefix(m.key, id);
+  PutFixed64BE(m.key, OrderedBits(INT64_MIN));
+  AppendPartitionPrefix(m.value, id);
+  PutFixed64BE(m.value, OrderedBits(end));
+  out.push_back(std::move(m));
+}
+
+std::string DedupIndex::EncodePairs(std::span<const Entry> pairs, int64_t bucket) {
+  std::string value;
+  value.reserve(10 + pairs.size() * (3 + 8));
+  PutVarint(value, pairs.size());
+  int64_t prev = bucket;
+  for (const Entry& e : pairs) {
+    PutVarint(value, Distance(prev, e.ms));
+    PutFixed64BE(value, e.hash);
+    prev = e.ms;
+  }
+  return value;
 }
 
 bool DedupIndex::Restore(std::string_view key, std::string_view value) {
-  if (key.size() != kDedupKeySize || !value.empty()) return false;
-  uint32_t partition = 0;
+  int32_t partition = 0;
+  if (!ParsePartitionPrefix(key, partition)) return false;
+  if (key.size() == kExpiryKeySize) return RestoreExpiry(partition, value);
+  if (key.size() == kBucketKeySize) return RestoreBucket(partition, key, value);
+  return false;
+}
+
+bool DedupIndex::RestoreExpiry(int32_t partition, std::string_view value) {
   uint64_t ordered_ms = 0;
-  uint64_t hash = 0;
-  Reader r(key);
-  if (!r.Fixed32BE(partition) || !r.Fixed64BE(ordered_ms) || !r.Fixed64BE(hash) || hash == 0) {
+  uint64_t seq = 0;
+  Reader r(value);
+  if (value.size() != kExpiryValueSize || !r.Fixed64BE(ordered_ms) || !r.Fixed64BE(seq) ||
+      seq == 0) {
     return false;
   }
-  Remember(partitions_[static_cast<int32_t>(partition)], hash, FromOrderedBits(ordered_ms));
+  // It sorts first in its partition; after values it could not filter them.
+  auto it = partitions_.find(partition);
+  if (it != partitions_.end() && (it->second.next_seq != 1 || it->second.restored_expiry_seq != 0)) {
+    return false;
+  }
+  Partition& p = partitions_[partition];
+  p.restored_expiry_seq = seq;
+  p.restored_expiry_ms = FromOrderedBits(ordered_ms);
+  // Values written after this expiry, all deleted since, still count: a
+  // new value must not take a seq below it.
+  p.next_seq = seq;
+  return true;
+}
+
+bool DedupIndex::RestoreBucket(int32_t partition, std::string_view key, std::string_view value) {
+  uint64_t ordered_bucket = 0;
+  uint64_t seq = 0;
+  Reader r(key.substr(4));
+  if (!r.Fixed64BE(ordered_bucket) || !r.Fixed64BE(seq) || seq == 0 || seq == UINT64_MAX) {
+    return false;
+  }
+  int64_t bucket = FromOrderedBits(ordered_bucket);
+  // Validate the whole value before remembering any of it.
+  if (!ForEachPair(value, bucket, [](int64_t, uint64_t) {})) return false;
+  Partition& p = partitions_[partition];
+  bool before_expiry = seq < p.restored_expiry_seq;
+  (void)ForEachPair(value, bucket, [&](int64_t ms, uint64_t hash) {
+    if (before_expiry && ms < p.restored_expiry_ms) return;  // forgotten before the drain
+    Remember(p, hash, ms);
+  });
+  p.next_seq = std::max(p.next_seq, seq + 1);
   return true;
 }
 

@@ -18,8 +18,9 @@ Result<std::unique_ptr<KafkaProducer>> KafkaProducer::Open(const KafkaProperties
   rd_kafka_conf_set_opaque(conf.value().get(), p.get());
   rd_kafka_conf_set_dr_msg_cb(conf.value().get(), &KafkaProducer::DeliveryCb);
   char err[512];
-  p->rk_.reset(rd_kafka_new(RD_KAFKA_PRODUCER, conf.value().release(), err, sizeof err));
+  p->rk_.reset(rd_kafka_new(RD_KAFKA_PRODUCER, conf.value().get(), err, sizeof err));
   if (!p->rk_) return Status::Error(std::string("kafka producer: ") + err);
+  conf.value().release();  // owned by the handle once rd_kafka_new succeeds
   return p;
 }
 

@@ -69,11 +69,13 @@ class KafkaSource final : public EventSource {
     rd_kafka_conf_set_opaque(conf.value().get(), this);
     rd_kafka_conf_set_rebalance_cb(conf.value().get(), &KafkaSource::RebalanceCb);
     char err[512];
-    rk_.reset(rd_kafka_new(RD_KAFKA_CONSUMER, conf.value().release(), err, sizeof err));
+    rk_.reset(rd_kafka_new(RD_KAFKA_CONSUMER, conf.value().get(), err, sizeof err));
     if (!rk_) return Status::Error(std::string("kafka consumer: ") + err);
+    conf.value().release();  // owned by the handle once rd_kafka_new succeeds
     rd_kafka_poll_set_consumer(rk_.get());
     queue_ = rd_kafka_queue_get_consumer(rk_.get());
 
+    if (Status s = CheckTopicsExist(options.topics); !s.ok()) return s;
     PartitionListPtr topics(rd_kafka_topic_partition_list_new(
         static_cast<int>(options.topics.size())));
     for (const auto& t : options.topics) {
@@ -82,6 +84,27 @@ class KafkaSource final : public EventSource {
     rd_kafka_resp_err_t e = rd_kafka_subscribe(rk_.get(), topics.get());
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
       return Status::Error(std::string("kafka subscribe: ") + rd_kafka_err2str(e));
+    }
+    return Status::Ok();
+  }
+
+  // A mistyped --topic would otherwise leave the service waiting for an
+  // assignment forever. Unreachable brokers are not a configuration error
+  // (Kafka may be restarting): that only warns, and /readyz says why.
+  Status CheckTopicsExist(const std::vector<std::string>& topics) {
+    for (const std::string& name : topics) {
+      rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk_.get(), name.c_str(), nullptr);
+      const rd_kafka_metadata_t* md = nullptr;
+      rd_kafka_resp_err_t e = rd_kafka_metadata(rk_.get(), 0, rkt, &md, 5000);
+      rd_kafka_topic_destroy(rkt);
+      if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        spdlog::warn("kafka: no metadata for topic {} yet: {}", name, rd_kafka_err2str(e));
+        continue;
+      }
+      bool missing = md->topic_cnt == 0 ||
+                     md->topics[0].err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+      rd_kafka_metadata_destroy(md);
+      if (missing) return Status::Error("--topic " + name + ": no such topic on the brokers");
     }
     return Status::Ok();
   }

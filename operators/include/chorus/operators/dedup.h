@@ -7,12 +7,31 @@
 // ids in the horizon the chance of any false duplicate is about N² / 2^65
 // (10 million ids: 3 in a million).
 //
-// Persisted keys are partition + event time + hash, so expiry is one range
-// delete per partition. Not thread-safe: owned by the processing thread.
+// Persisted form, per partition (all integers big-endian unless varint):
+//   key partition(4) + OrderedBits(bucket start ms)(8) + seq(8)
+//     value varint count, then count × (varint time delta, hash(8)):
+//     the ids accepted in one drain whose times fall in that hour-long
+//     bucket, sorted by time; the first delta is from the bucket start.
+//     `seq` counts values per partition, so keys never collide and one
+//     drain's values all sort after the previous drain's within a bucket.
+//   key partition(4)
+//     value OrderedBits(bound ms)(8) + seq(8): the latest expiry. Ids in
+//     values with a smaller seq and a time below the bound were forgotten.
+// A drain writes one value per bucket touched (split past 16,384 ids), not
+// one entry per id. Expiry is one range delete per partition over whole
+// buckets that end at or before the bound; the bucket straddling it keeps
+// its expired ids in the store, and Restore drops them by the expiry entry,
+// so a restored index equals the one that drained (under the same horizon).
+// Restore returns false for a malformed entry. REQUIRES: a partition's
+// entries are restored in key order (as a prefix scan yields them, the
+// expiry entry first) into a partition with no state yet.
+// Not thread-safe: owned by the processing thread.
 #pragma once
 
 #include <cstdint>
 #include <map>
+#include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -80,8 +99,21 @@ class DedupIndex {
     // added id is live. Bounds only grow, so this one rule covers every
     // Expire since the last drain without a table lookup per id.
     size_t added_before_expiry = 0;
+    // Sequence number of the next stored value; restored as one past the
+    // largest stored, and never below the expiry entry's.
+    uint64_t next_seq = 1;
+    // The restored expiry entry: stored values with a seq below
+    // restored_expiry_seq forgot their ids below restored_expiry_ms.
+    uint64_t restored_expiry_seq = 0;  // 0: none
+    int64_t restored_expiry_ms = INT64_MIN;
   };
   static void Remember(Partition& p, uint64_t hash, int64_t ms);
+  static void DrainPartition(int32_t id, Partition& p, Mutations& out);
+  static void DrainExpiry(int32_t id, const Partition& p, Mutations& out);
+  static std::string EncodePairs(std::span<const Entry> pairs, int64_t bucket);
+  [[nodiscard]] bool RestoreExpiry(int32_t partition, std::string_view value);
+  [[nodiscard]] bool RestoreBucket(int32_t partition, std::string_view key,
+                                   std::string_view value);
 
   DedupOptions options_;
   std::map<int32_t, Partition> partitions_;
