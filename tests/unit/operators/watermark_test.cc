@@ -152,5 +152,34 @@ TEST(Watermark, CustomOptions) {
   EXPECT_EQ(w.Advance(Wall(1'500)), Ev(-5 * kMin)) << "all idle: the largest";
 }
 
+TEST(Watermark, ObserveSaysWhenOnlyTheHoldingPartitionMoved) {
+  WatermarkTracker w = Tracker();
+  w.AddPartition(0, EventTime::Min(), Wall(0));
+  w.AddPartition(1, EventTime::Min(), Wall(0));
+  EXPECT_TRUE(w.Observe(0, Ev(10 * kMin), Wall(0))) << "before any Advance, any rise may matter";
+  w.Observe(1, Ev(20 * kMin), Wall(0));
+  EXPECT_EQ(w.Advance(Wall(0)), Ev(5 * kMin));  // held by partition 0
+  EXPECT_FALSE(w.Observe(1, Ev(30 * kMin), Wall(0))) << "partition 1 does not hold it";
+  EXPECT_FALSE(w.Observe(0, Ev(9 * kMin), Wall(0))) << "not a new maximum";
+  EXPECT_TRUE(w.Observe(0, Ev(40 * kMin), Wall(0)));
+  EXPECT_EQ(w.Advance(Wall(0)), Ev(25 * kMin));  // now held by partition 1
+  EXPECT_TRUE(w.Observe(1, Ev(50 * kMin), Wall(0)));
+}
+
+// Advancing only when Observe says so gives the same watermark after every
+// event as advancing after every event.
+TEST(Watermark, AdvancingOnObserveMatchesAdvancingAlways) {
+  WatermarkTracker lazy = Tracker(), eager = Tracker();
+  uint64_t x = 12345;
+  for (int i = 0; i < 5000; ++i) {
+    x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+    int32_t p = static_cast<int32_t>((x >> 33) % 5);
+    EventTime t = Ev(static_cast<int64_t>(i) * 1000 - static_cast<int64_t>((x >> 20) % 90'000));
+    if (lazy.Observe(p, t, Wall(0))) lazy.Advance(Wall(0));
+    eager.Observe(p, t, Wall(0));
+    ASSERT_EQ(lazy.current(), eager.Advance(Wall(0))) << "event " << i;
+  }
+}
+
 }  // namespace
 }  // namespace chorus::ops
