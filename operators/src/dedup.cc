@@ -200,7 +200,8 @@ void DedupIndex::DrainPartition(int32_t id, Partition& p, Mutations& out) {
   std::vector<Entry>& added = p.added;
   size_t live = 0;
   for (size_t i = 0; i < added.size(); ++i) {
-    if (i < p.added_before_expiry && added[i].ms < p.expired_below_ms) continue;  // expired undrained
+    // Forgotten by an Expire before it was ever drained.
+    if (i < p.added_before_expiry && added[i].ms < p.expired_below_ms) continue;
     added[live++] = added[i];
   }
   added.resize(live);
@@ -219,9 +220,8 @@ void DedupIndex::DrainPartition(int32_t id, Partition& p, Mutations& out) {
   for (auto run = added.begin(); run != added.end();) {
     int64_t bucket = BucketStart(run->ms);
     auto limit = run + std::min<std::ptrdiff_t>(added.end() - run, kMaxPairsPerValue);
-    auto end = std::find_if(run, limit, [&](const Entry& e) {
-      return Distance(bucket, e.ms) >= kBucketSpan;
-    });
+    auto end = std::find_if(run, limit,
+                            [&](const Entry& e) { return Distance(bucket, e.ms) >= kBucketSpan; });
     out.push_back(Mutation{Mutation::Op::kPut, BucketKey(id, bucket, p.next_seq++),
                            EncodePairs(std::span<const Entry>(run, end), bucket)});
     run = end;
@@ -283,7 +283,8 @@ bool DedupIndex::RestoreExpiry(int32_t partition, std::string_view value) {
   }
   // It sorts first in its partition; after values it could not filter them.
   auto it = partitions_.find(partition);
-  if (it != partitions_.end() && (it->second.next_seq != 1 || it->second.restored_expiry_seq != 0)) {
+  if (it != partitions_.end() &&
+      (it->second.next_seq != 1 || it->second.restored_expiry_seq != 0)) {
     return false;
   }
   Partition& p = partitions_[partition];

@@ -177,6 +177,21 @@ TEST(Dedup, BucketsFollowEventTimeBelowZero) {
   EXPECT_EQ(out[0].value, BucketValue({{kHour.count() - 1, StableHash64("a")}}));
 }
 
+TEST(Dedup, ExtremeEventTimesRoundTrip) {
+  const int64_t times[] = {INT64_MIN, INT64_MIN + 1, -1, 0, INT64_MAX - 1, INT64_MAX};
+  DedupIndex d;
+  for (int64_t ms : times) ASSERT_FALSE(d.CheckAndInsert(0, std::to_string(ms), At(ms)));
+  Mutations out;
+  d.DrainDirty(out);
+  EXPECT_EQ(out.size(), 4u) << "the lowest and highest buckets, and either side of 0";
+  Store store;
+  ApplyAsRuntime(store, out);
+  DedupIndex restored;
+  ASSERT_TRUE(RestoreAll(restored, store));
+  EXPECT_EQ(restored.size(), std::size(times));
+  for (int64_t ms : times) EXPECT_TRUE(restored.CheckAndInsert(0, std::to_string(ms), At(ms)));
+}
+
 TEST(Dedup, ExpiryDrainsAsAnExpiryEntryAndOneRangeDeletePerPartition) {
   DedupIndex d(DedupOptions{kHour});
   ASSERT_FALSE(d.CheckAndInsert(1, "a", At(0)));
@@ -192,8 +207,7 @@ TEST(Dedup, ExpiryDrainsAsAnExpiryEntryAndOneRangeDeletePerPartition) {
   // 0x36ee80, sign bit flipped), then the next sequence number, 3.
   EXPECT_EQ(out[0].op, Mutation::Op::kPut);
   EXPECT_EQ(out[0].key, Bytes({0, 0, 0, 1}));
-  EXPECT_EQ(out[0].value,
-            Bytes({0x80, 0, 0, 0, 0, 0x36, 0xee, 0x80, 0, 0, 0, 0, 0, 0, 0, 3}));
+  EXPECT_EQ(out[0].value, Bytes({0x80, 0, 0, 0, 0, 0x36, 0xee, 0x80, 0, 0, 0, 0, 0, 0, 0, 3}));
   EXPECT_EQ(out[1].op, Mutation::Op::kDeleteRange);
   EXPECT_EQ(out[1].key, Bytes({0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0}));
   // Exclusive end: partition 1, bucket 1 h; the buckets below it end at or before the bound.
@@ -212,7 +226,8 @@ TEST(Dedup, RangeDeleteKeepsWholeBucketsAndSparesThoseThisDrainWrites) {
   d.DrainDirty(out);
   out.clear();
   d.Expire();  // bound 4 h: "a" goes
-  ASSERT_FALSE(d.CheckAndInsert(0, "late", At(2 * kHour.count() + 1)));  // live, below the bound
+  // Accepted after the expiry: live, though below the bound.
+  ASSERT_FALSE(d.CheckAndInsert(0, "late", At(2 * kHour.count() + 1)));
   d.DrainDirty(out);
   ASSERT_EQ(out.size(), 3u);
   EXPECT_EQ(out[1].op, Mutation::Op::kDeleteRange);
@@ -341,8 +356,9 @@ TEST(Dedup, SequenceNumbersContinueAfterARestart) {
   Mutations out;
   ASSERT_FALSE(d.CheckAndInsert(0, "b", At(3 * kHour.count())));
   d.DrainDirty(out);  // seq 1
-  ASSERT_FALSE(d.CheckAndInsert(0, "a", At(0)));  // older than the horizon, drained unexpired
-  d.DrainDirty(out);                              // seq 2
+  // Older than the horizon, but drained before any Expire.
+  ASSERT_FALSE(d.CheckAndInsert(0, "a", At(0)));
+  d.DrainDirty(out);  // seq 2
   ApplyAsRuntime(store, out);
   out.clear();
   d.Expire();         // bound 2 h: "a" goes

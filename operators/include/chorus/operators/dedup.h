@@ -19,9 +19,13 @@
 //     values with a smaller seq and a time below the bound were forgotten.
 // A drain writes one value per bucket touched (split past 16,384 ids), not
 // one entry per id. Expiry is one range delete per partition over whole
-// buckets that end at or before the bound; the bucket straddling it keeps
-// its expired ids in the store, and Restore drops them by the expiry entry,
-// so a restored index equals the one that drained (under the same horizon).
+// buckets that end at or before the bound (and lie below every bucket the
+// same drain writes, so the runtime may apply it after the puts). Expired
+// ids still stored (in the bucket straddling the bound, or in one a range
+// had to spare) are dropped by Restore using the expiry entry, so a
+// restored index equals the one that drained, ids accepted after an expiry
+// with older times included. (If the horizon grows across a restart, up to
+// a bucket of such ids may return.)
 // Restore returns false for a malformed entry. REQUIRES: a partition's
 // entries are restored in key order (as a prefix scan yields them, the
 // expiry entry first) into a partition with no state yet.
@@ -112,8 +116,7 @@ class DedupIndex {
   static void DrainExpiry(int32_t id, const Partition& p, Mutations& out);
   static std::string EncodePairs(std::span<const Entry> pairs, int64_t bucket);
   [[nodiscard]] bool RestoreExpiry(int32_t partition, std::string_view value);
-  [[nodiscard]] bool RestoreBucket(int32_t partition, std::string_view key,
-                                   std::string_view value);
+  [[nodiscard]] bool RestoreBucket(int32_t partition, std::string_view key, std::string_view value);
 
   DedupOptions options_;
   std::map<int32_t, Partition> partitions_;
