@@ -46,12 +46,13 @@ class KafkaSource final : public EventSource {
         {"enable.auto.offset.store", "false"},
         {"auto.offset.reset", "earliest"},
         {"enable.partition.eof", "true"},
-        // Throughput: large fetches and a deep local queue, so a batch poll
-        // rarely waits on the network.
+        // Throughput: large fetches and a local queue deep enough that a
+        // batch poll rarely waits on the network. The queue limits are per
+        // partition, so they are kept modest for topics with many partitions.
         {"fetch.max.bytes", "52428800"},
         {"max.partition.fetch.bytes", "4194304"},
-        {"queued.min.messages", "500000"},
-        {"queued.max.messages.kbytes", "262144"},
+        {"queued.min.messages", "100000"},
+        {"queued.max.messages.kbytes", "16384"},
         {"fetch.wait.max.ms", "100"},
     };
     auto conf = MakeKafkaConf(defaults, options.properties);
