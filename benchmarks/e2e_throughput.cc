@@ -36,6 +36,13 @@ long PeakRssKb() {
   return ru.ru_maxrss;
 }
 
+double CpuSeconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
 long CurrentRssKb() {
   long pages = 0, resident = 0;
   if (std::FILE* f = std::fopen("/proc/self/statm", "r")) {
@@ -219,8 +226,10 @@ int main(int argc, char** argv) {
   };
   while (!svc.value()->snapshot()->ready) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   auto start = Clock::now();
+  double cpu_start = CpuSeconds();
   while (counted() < events) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   double secs = Seconds(Clock::now() - start);
+  double cpu = CpuSeconds() - cpu_start;
   double rate = static_cast<double>(events) / secs;
   stop = true;
   runner.join();
@@ -234,8 +243,9 @@ int main(int argc, char** argv) {
     (void)store.value()->Flush();
     member_bytes = store.value()->ApproximateBytes(chorus::Store::kMembers);
   }
-  std::printf("chorus run: %.0f records/s (%.1f%% of bare), commits every 1 s, state synced\n",
-              rate, 100.0 * rate / bare);
+  std::printf("chorus run: %.0f records/s (%.1f%% of bare), commits every 1 s, state synced; "
+              "%.2f cores busy (all threads, the embedded cluster's included)\n",
+              rate, 100.0 * rate / bare, cpu / secs);
   std::printf("members %lu, member state on disk %.1f bytes/member\n",
               static_cast<unsigned long>(snap->member_count),
               snap->member_count ? static_cast<double>(member_bytes) / snap->member_count : 0.0);
