@@ -169,6 +169,8 @@ int main(int argc, char** argv) {
   app.add_option("--partitions", partitions);
   app.add_option("--members", gen.members);
   app.add_option("--channels", gen.channels);
+  std::vector<std::string> kafka_props;
+  app.add_option("-X", kafka_props, "librdkafka property for chorus's consumer, key=value");
   CLI11_PARSE(app, argc, argv);
 
   auto kafka = chorus::EmbeddedKafka::Start(1);
@@ -208,6 +210,10 @@ int main(int argc, char** argv) {
   rc.state_dir = dir;
   rc.http_addr = "127.0.0.1:0";
   rc.dlq_topic = "bench-dlq";
+  for (const std::string& kv : kafka_props) {
+    size_t eq = kv.find('=');
+    if (eq != std::string::npos) rc.kafka[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
   long rss_before = CurrentRssKb();
   auto svc = chorus::Application::Start(rc);
   if (!svc.ok()) {
@@ -237,12 +243,14 @@ int main(int argc, char** argv) {
   long rss_peak = PeakRssKb();
   svc.value().reset();
 
-  auto store = chorus::StateStore::Open(dir);
   uint64_t member_bytes = 0;
-  if (store.ok()) {
-    (void)store.value()->Flush();
-    member_bytes = store.value()->ApproximateBytes(chorus::Store::kMembers);
-  }
+  {
+    auto store = chorus::StateStore::Open(dir);
+    if (store.ok()) {
+      (void)store.value()->Flush();
+      member_bytes = store.value()->ApproximateBytes(chorus::Store::kMembers);
+    }
+  }  // closed before the directory goes
   std::printf("chorus run: %.0f records/s (%.1f%% of bare), commits every 1 s, state synced; "
               "%.2f cores busy (all threads, the embedded cluster's included)\n",
               rate, 100.0 * rate / bare, cpu / secs);
