@@ -11,8 +11,8 @@
 #include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
-#include <atomic>
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -75,12 +75,11 @@ void Produce(const std::string& brokers, const std::string& topic, uint64_t n,
       e.SerializeToString(&r.value);
     }
     bytes += r.value.size();
-    while (rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic.c_str()),
-                             RD_KAFKA_V_KEY(r.key.data(), r.key.size()),
-                             RD_KAFKA_V_VALUE(r.value.data(), r.value.size()),
-                             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                             RD_KAFKA_V_TIMESTAMP(r.event_time_ms),
-                             RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+    while (rd_kafka_producev(
+               rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_KEY(r.key.data(), r.key.size()),
+               RD_KAFKA_V_VALUE(r.value.data(), r.value.size()),
+               RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_TIMESTAMP(r.event_time_ms),
+               RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
       rd_kafka_poll(rk, 10);
     }
   }
@@ -121,8 +120,8 @@ double BareConsumerRate(const std::string& brokers, const std::string& topic, in
   char err[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   const std::pair<const char*, const char*> settings[] = {
-      {"bootstrap.servers", brokers.c_str()}, {"group.id", "bare-baseline"},
-      {"enable.auto.commit", "false"},        {"fetch.max.bytes", "52428800"},
+      {"bootstrap.servers", brokers.c_str()},   {"group.id", "bare-baseline"},
+      {"enable.auto.commit", "false"},          {"fetch.max.bytes", "52428800"},
       {"max.partition.fetch.bytes", "4194304"}, {"queued.min.messages", "500000"},
       {"queued.max.messages.kbytes", "262144"}, {"fetch.wait.max.ms", "100"}};
   for (auto [k, v] : settings) rd_kafka_conf_set(conf, k, v, err, sizeof err);
@@ -192,11 +191,11 @@ int main(int argc, char** argv) {
   int truncated = 0;
   uint64_t produced = events;
   events = Available(brokers, topic, partitions, largest, truncated);
-  std::printf("held by the cluster: %lu records; largest partition %ld records (~%.1f MB); "
-              "%d partitions lost their oldest records to the mock's retention\n",
-              static_cast<unsigned long>(events), static_cast<long>(largest),
-              static_cast<double>(largest) * static_cast<double>(bytes) / produced / 1e6,
-              truncated);
+  std::printf(
+      "held by the cluster: %lu records; largest partition %ld records (~%.1f MB); "
+      "%d partitions lost their oldest records to the mock's retention\n",
+      static_cast<unsigned long>(events), static_cast<long>(largest),
+      static_cast<double>(largest) * static_cast<double>(bytes) / produced / 1e6, truncated);
 
   double bare = BareConsumerRate(brokers, topic, partitions, events);
   std::printf("bare librdkafka consumer: %.0f records/s\n", bare);
@@ -251,9 +250,10 @@ int main(int argc, char** argv) {
       member_bytes = store.value()->ApproximateBytes(chorus::Store::kMembers);
     }
   }  // closed before the directory goes
-  std::printf("chorus run: %.0f records/s (%.1f%% of bare), commits every 1 s, state synced; "
-              "%.2f cores busy (all threads, the embedded cluster's included)\n",
-              rate, 100.0 * rate / bare, cpu / secs);
+  std::printf(
+      "chorus run: %.0f records/s (%.1f%% of bare), commits every 1 s, state synced; "
+      "%.2f cores busy (all threads, the embedded cluster's included)\n",
+      rate, 100.0 * rate / bare, cpu / secs);
   std::printf("members %lu, member state on disk %.1f bytes/member\n",
               static_cast<unsigned long>(snap->member_count),
               snap->member_count ? static_cast<double>(member_bytes) / snap->member_count : 0.0);

@@ -16,15 +16,14 @@ constexpr std::array<std::string_view, kPlatformCount> kPlatformNames = {
     "tiktok",      "forum",   "blog",     "discord",   "slack",    "email",
     "events",      "other",   "github",   "reddit",    "mastodon"};
 constexpr std::array<std::string_view, kEventKindCount> kKindNames = {
-    "unspecified",    "post_published", "impression",      "follow",
-    "unfollow",       "reaction",       "comment",         "share",
-    "mention",        "direct_message", "forum_post",      "event_attended",
-    "member_joined",  "moderation_action", "follower_count", "contribution"};
-constexpr std::array<std::string_view, kActorRoleCount> kRoleNames = {
-    "unspecified", "member", "brand", "community_team"};
+    "unspecified",   "post_published",    "impression",     "follow",
+    "unfollow",      "reaction",          "comment",        "share",
+    "mention",       "direct_message",    "forum_post",     "event_attended",
+    "member_joined", "moderation_action", "follower_count", "contribution"};
+constexpr std::array<std::string_view, kActorRoleCount> kRoleNames = {"unspecified", "member",
+                                                                      "brand", "community_team"};
 constexpr std::array<std::string_view, kContentTypeCount> kContentNames = {
-    "unspecified", "text", "image", "video", "link",
-    "live",        "story", "poll", "event", "other"};
+    "unspecified", "text", "image", "video", "link", "live", "story", "poll", "event", "other"};
 
 }  // namespace
 

@@ -1,10 +1,9 @@
 #include "api.h"
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <charconv>
 #include <ctime>
+#include <nlohmann/json.hpp>
 #include <queue>
 
 namespace chorus {
@@ -75,7 +74,9 @@ struct Ranked {
   double score;
   std::string id;
   ops::MemberState state;
-  bool operator<(const Ranked& o) const { return score > o.score || (score == o.score && id < o.id); }
+  bool operator<(const Ranked& o) const {
+    return score > o.score || (score == o.score && id < o.id);
+  }
 };
 
 HttpResponse ListMembers(const Processor& proc, const StateStore& store, const HttpRequest& req) {
@@ -126,25 +127,25 @@ HttpResponse ListMembers(const Processor& proc, const StateStore& store, const H
 json ChannelJson(const ChannelSnapshot& c) {
   json kinds = json::object(), posts = json::object(), engagements = json::object();
   for (int k = 1; k < ops::kEventKindCount; ++k) {
-    if (uint64_t v = c.totals.events_by_kind[k]) kinds[ops::Name(static_cast<ops::EventKind>(k))] = v;
+    if (uint64_t v = c.totals.events_by_kind[k])
+      kinds[ops::Name(static_cast<ops::EventKind>(k))] = v;
   }
   for (int t = 0; t < ops::kContentTypeCount; ++t) {
     auto ct = ops::Name(static_cast<ops::ContentType>(t));
     if (uint64_t v = c.totals.posts_by_content_type[t]) posts[ct] = v;
     if (uint64_t v = c.totals.engagements_by_content_type[t]) engagements[ct] = v;
   }
-  return {{"channel_id", c.channel_id}, {"platform", ops::Name(c.platform)},
-          {"followers", c.followers},   {"events_by_kind", kinds},
+  return {{"channel_id", c.channel_id},     {"platform", ops::Name(c.platform)},
+          {"followers", c.followers},       {"events_by_kind", kinds},
           {"posts_by_content_type", posts}, {"engagements_by_content_type", engagements}};
 }
 
 HttpResponse GetChannel(const Processor& proc, const HttpRequest& req) {
   std::string id = req.path.substr(std::string("/api/v1/channels/").size());
   auto snap = proc.snapshot();
-  auto it = std::lower_bound(snap->channels.begin(), snap->channels.end(), id,
-                             [](const ChannelSnapshot& c, const std::string& v) {
-                               return c.channel_id < v;
-                             });
+  auto it = std::lower_bound(
+      snap->channels.begin(), snap->channels.end(), id,
+      [](const ChannelSnapshot& c, const std::string& v) { return c.channel_id < v; });
   if (it == snap->channels.end() || it->channel_id != id) {
     return Error(404, "channel " + id + " not found");
   }
@@ -167,7 +168,10 @@ std::vector<HttpRoute> ApiRoutes(const Processor& proc, const StateStore& store,
        [&metrics](const HttpRequest&) {
          return HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8", metrics.Render()};
        }},
-      {"/healthz", true, [](const HttpRequest&) { return HttpResponse{200, "text/plain", "ok\n"}; }},
+      {"/healthz", true,
+       [](const HttpRequest&) {
+         return HttpResponse{200, "text/plain", "ok\n"};
+       }},
       {"/readyz", true,
        [&proc](const HttpRequest&) {
          auto s = proc.snapshot();

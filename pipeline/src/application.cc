@@ -50,15 +50,14 @@ Result<std::unique_ptr<Application>> Application::Start(const RunConfig& config)
   if (!dlq.ok()) return dlq.status();
   p.dlq = std::move(dlq.value());
 
-  p.processor = std::make_unique<Processor>(config.processor, *p.store, *p.source, *p.dlq,
-                                            SystemClock());
+  p.processor =
+      std::make_unique<Processor>(config.processor, *p.store, *p.source, *p.dlq, SystemClock());
   Processor* processor = p.processor.get();
   if (Status s = processor->Restore(); !s.ok()) return s;
   p.metrics = std::make_unique<MetricsExporter>([processor] { return processor->snapshot(); });
   MetricsExporter* metrics = p.metrics.get();
-  processor->OnCommit([metrics](const Snapshot&, double seconds) {
-    metrics->ObserveCommit(seconds);
-  });
+  processor->OnCommit(
+      [metrics](const Snapshot&, double seconds) { metrics->ObserveCommit(seconds); });
   auto http = HttpServer::Start(config.http_addr, ApiRoutes(*processor, *p.store, *metrics));
   if (!http.ok()) return http.status();
   p.http = std::move(http.value());

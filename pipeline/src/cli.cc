@@ -21,8 +21,8 @@ struct DurationFlag {
   ops::Millis* target;
 };
 
-void AddDuration(CLI::App* app, std::deque<DurationFlag>& flags, const char* name,
-                 const char* env, ops::Millis* target, const std::string& help) {
+void AddDuration(CLI::App* app, std::deque<DurationFlag>& flags, const char* name, const char* env,
+                 ops::Millis* target, const std::string& help) {
   flags.push_back({name, "", target});
   app->add_option(name, flags.back().text, help + " (e.g. 500ms, 30s, 5m, 1h, 7d)")->envname(env);
 }
@@ -31,7 +31,9 @@ Status ApplyDurations(const std::deque<DurationFlag>& flags) {
   for (const DurationFlag& f : flags) {
     if (f.text.empty()) continue;
     auto d = ParseDuration(f.text);
-    if (!d || d->count() <= 0) return Status::Error(std::string(f.flag) + " " + f.text + ": expected a duration like 500ms, 30s, 5m, 1h or 7d");
+    if (!d || d->count() <= 0)
+      return Status::Error(std::string(f.flag) + " " + f.text +
+                           ": expected a duration like 500ms, 30s, 5m, 1h or 7d");
     *f.target = *d;
   }
   return Status::Ok();
@@ -54,7 +56,9 @@ void AddRunFlags(CLI::App* run, RunConfig& c, std::vector<std::string>& kafka,
   run->add_option("--topic", c.topics, "input topic (repeatable)")
       ->envname("CHORUS_TOPIC")
       ->delimiter(',');
-  run->add_option("--group", c.group, "consumer group")->envname("CHORUS_GROUP")->capture_default_str();
+  run->add_option("--group", c.group, "consumer group")
+      ->envname("CHORUS_GROUP")
+      ->capture_default_str();
   run->add_option("--state-dir", c.state_dir, "RocksDB state directory")
       ->envname("CHORUS_STATE_DIR")
       ->capture_default_str();
@@ -76,8 +80,8 @@ void AddRunFlags(CLI::App* run, RunConfig& c, std::vector<std::string>& kafka,
               &p.watermark.out_of_orderness, "allowed out-of-orderness (default 5m)");
   AddDuration(run, durations, "--allowed-lateness", "CHORUS_ALLOWED_LATENESS",
               &p.windows.allowed_lateness, "allowed lateness (default 1h)");
-  AddDuration(run, durations, "--idle-timeout", "CHORUS_IDLE_TIMEOUT",
-              &p.watermark.idle_timeout, "idle partition timeout (default 30s)");
+  AddDuration(run, durations, "--idle-timeout", "CHORUS_IDLE_TIMEOUT", &p.watermark.idle_timeout,
+              "idle partition timeout (default 30s)");
   AddDuration(run, durations, "--dedup-horizon", "CHORUS_DEDUP_HORIZON", &p.dedup.horizon,
               "duplicate detection horizon in event time (default 7d)");
   AddDuration(run, durations, "--love-half-life", "CHORUS_LOVE_HALF_LIFE",
@@ -86,12 +90,12 @@ void AddRunFlags(CLI::App* run, RunConfig& c, std::vector<std::string>& kafka,
               &p.members.sentiment_half_life, "sentiment half-life (default 14d)");
   AddDuration(run, durations, "--new-period", "CHORUS_NEW_PERIOD", &p.members.new_period,
               "how long a member counts as new (default 7d)");
-  AddDuration(run, durations, "--at-risk-after", "CHORUS_AT_RISK_AFTER",
-              &p.members.at_risk_after, "quiet time before a regular is at risk (default 7d)");
+  AddDuration(run, durations, "--at-risk-after", "CHORUS_AT_RISK_AFTER", &p.members.at_risk_after,
+              "quiet time before a regular is at risk (default 7d)");
   AddDuration(run, durations, "--lapsed-after", "CHORUS_LAPSED_AFTER", &p.members.lapsed_after,
               "quiet time before a member has lapsed (default 28d)");
-  AddDuration(run, durations, "--churned-after", "CHORUS_CHURNED_AFTER",
-              &p.members.churned_after, "quiet time before a member has churned (default 180d)");
+  AddDuration(run, durations, "--churned-after", "CHORUS_CHURNED_AFTER", &p.members.churned_after,
+              "quiet time before a member has churned (default 180d)");
   AddDuration(run, durations, "--demotion-grace", "CHORUS_DEMOTION_GRACE",
               &p.members.demotion_grace, "how long a lower stage must hold (default 7d)");
   AddDuration(run, durations, "--max-future-skew", "CHORUS_MAX_FUTURE_SKEW",
@@ -150,12 +154,14 @@ int RunCli(int argc, char** argv) {
   // CLI11 reads config files only for the top-level app, so --config lives
   // there (reachable after `run` through fallthrough) and YamlConfig files
   // its keys under `run`.
-  app.set_config("--config", "", "YAML file with any `run` flags as keys")->envname("CHORUS_CONFIG");
+  app.set_config("--config", "", "YAML file with any `run` flags as keys")
+      ->envname("CHORUS_CONFIG");
   app.config_formatter(std::make_shared<YamlConfig>("run"));
   run->fallthrough();
 
   DemoConfig demo_config;
-  CLI::App* demo = app.add_subcommand("demo", "embedded Kafka, generated workload, pipeline and HTTP");
+  CLI::App* demo =
+      app.add_subcommand("demo", "embedded Kafka, generated workload, pipeline and HTTP");
   AddDemoFlags(demo, demo_config);
 
   GenerateConfig gen_config;

@@ -14,12 +14,18 @@ std::optional<ops::Millis> ParseDuration(std::string_view text) {
   if (ec != std::errc() || !(value >= 0) || value > 1e7) return std::nullopt;  // no NaN, inf
   std::string_view unit(end, text.data() + text.size() - end);
   double ms_per_unit = 0;
-  if (unit == "ms") ms_per_unit = 1;
-  else if (unit == "s" || unit.empty()) ms_per_unit = 1000;
-  else if (unit == "m") ms_per_unit = 60'000;
-  else if (unit == "h") ms_per_unit = 3'600'000;
-  else if (unit == "d") ms_per_unit = 86'400'000;
-  else return std::nullopt;
+  if (unit == "ms")
+    ms_per_unit = 1;
+  else if (unit == "s" || unit.empty())
+    ms_per_unit = 1000;
+  else if (unit == "m")
+    ms_per_unit = 60'000;
+  else if (unit == "h")
+    ms_per_unit = 3'600'000;
+  else if (unit == "d")
+    ms_per_unit = 86'400'000;
+  else
+    return std::nullopt;
   return ops::Millis(static_cast<int64_t>(value * ms_per_unit));
 }
 
@@ -83,7 +89,8 @@ std::vector<CLI::ConfigItem> YamlConfig::from_config(std::istream& input) const 
       items.push_back(std::move(item));
     }
   } catch (const YAML::Exception&) {
-    throw CLI::ConversionError("config file: " + key + ": expected a value, a list or a mapping of values");
+    throw CLI::ConversionError("config file: " + key +
+                               ": expected a value, a list or a mapping of values");
   }
   return items;
 }

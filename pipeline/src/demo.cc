@@ -106,7 +106,8 @@ int RunDemo(const DemoConfig& c) {
   }
   auto kafka = EmbeddedKafka::Start(1);
   if (!kafka.ok()) return Fail(1, kafka.status().message());
-  if (Status s = kafka.value()->CreateTopic(kTopic, c.partitions); !s.ok()) return Fail(1, s.message());
+  if (Status s = kafka.value()->CreateTopic(kTopic, c.partitions); !s.ok())
+    return Fail(1, s.message());
   if (Status s = kafka.value()->CreateTopic(kDlqTopic, 1); !s.ok()) return Fail(1, s.message());
   const std::string& bootstraps = kafka.value()->bootstrap_servers();
   auto producer = KafkaProducer::Open({{"bootstrap.servers", bootstraps}});

@@ -19,12 +19,18 @@ std::string UrlDecode(std::string_view s) {
 
 const char* StatusText(int status) {
   switch (status) {
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 503: return "Service Unavailable";
-    default: return "Error";
+    case 200:
+      return "OK";
+    case 400:
+      return "Bad Request";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "Error";
   }
 }
 
@@ -78,8 +84,8 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string& address
                        : host.find(':') != std::string::npos
                            ? "[" + host + "]:" + std::to_string(port)
                            : host + ":" + std::to_string(port);
-  const char* options[] = {"listening_ports", listen.c_str(), "num_threads", "4",
-                           "enable_keep_alive", "yes", nullptr};
+  const char* options[] = {"listening_ports",   listen.c_str(), "num_threads", "4",
+                           "enable_keep_alive", "yes",          nullptr};
   mg_callbacks callbacks{};
   callbacks.log_message = [](const mg_connection*, const char*) { return 1; };
   server->ctx_ = mg_start(&callbacks, nullptr, options);
@@ -96,14 +102,18 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string& address
 int HttpServer::Dispatch(mg_connection* conn, void* self_ptr) {
   auto* self = static_cast<HttpServer*>(self_ptr);
   const mg_request_info* ri = mg_get_request_info(conn);
-  HttpRequest req{ri->request_method ? ri->request_method : "",
-                  ri->local_uri ? ri->local_uri : "/", ri->query_string ? ri->query_string : ""};
-  HttpResponse resp{404, "application/json", R"({"error":"not found"})" "\n"};
+  HttpRequest req{ri->request_method ? ri->request_method : "", ri->local_uri ? ri->local_uri : "/",
+                  ri->query_string ? ri->query_string : ""};
+  HttpResponse resp{404, "application/json",
+                    R"({"error":"not found"})"
+                    "\n"};
   for (const HttpRoute& r : self->routes_) {
     bool match = r.exact ? req.path == r.prefix : req.path.rfind(r.prefix, 0) == 0;
     if (!match) continue;
     if (req.method != "GET" && req.method != "HEAD") {
-      resp = {405, "application/json", R"({"error":"only GET is supported"})" "\n"};
+      resp = {405, "application/json",
+              R"({"error":"only GET is supported"})"
+              "\n"};
       break;
     }
     // A request must never take the process down: a handler's exception
@@ -111,7 +121,9 @@ int HttpServer::Dispatch(mg_connection* conn, void* self_ptr) {
     try {
       resp = r.handler(req);
     } catch (const std::exception& e) {
-      resp = {500, "application/json", R"({"error":"internal error"})" "\n"};
+      resp = {500, "application/json",
+              R"({"error":"internal error"})"
+              "\n"};
     }
     break;
   }

@@ -6,10 +6,8 @@ namespace chorus {
 
 Result<std::unique_ptr<KafkaProducer>> KafkaProducer::Open(const KafkaProperties& properties) {
   KafkaProperties defaults = {
-      {"enable.idempotence", "true"},
-      {"linger.ms", "10"},
-      {"batch.num.messages", "10000"},
-      {"queue.buffering.max.kbytes", "262144"},
+      {"enable.idempotence", "true"},  {"linger.ms", "10"},
+      {"batch.num.messages", "10000"}, {"queue.buffering.max.kbytes", "262144"},
       {"compression.type", "lz4"},
   };
   auto conf = MakeKafkaConf(defaults, properties);
@@ -44,8 +42,8 @@ void KafkaProducer::Produce(const std::string& topic, int32_t partition,
         rk_.get(), RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(partition),
         RD_KAFKA_V_KEY(const_cast<uint8_t*>(key.data()), key.size()),
         RD_KAFKA_V_VALUE(const_cast<uint8_t*>(value.data()), value.size()),
-        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_TIMESTAMP(timestamp_ms.value_or(0)), RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_TIMESTAMP(timestamp_ms.value_or(0)),
+        RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR) return;  // headers now belong to librdkafka
     if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
       rd_kafka_poll(rk_.get(), 50);

@@ -6,7 +6,6 @@
 #include <librdkafka/rdkafka.h>
 #include <spdlog/spdlog.h>
 
-
 #include "chorus/pipeline/kafka.h"
 #include "kafka_conf.h"
 
@@ -58,9 +57,8 @@ class KafkaSource final : public EventSource {
     // Decided once from the configuration: asking librdkafka during
     // consumer close can answer NULL or "NONE".
     auto strategy = options.properties.find("partition.assignment.strategy");
-    cooperative_ = (strategy == options.properties.end()
-                        ? defaults["partition.assignment.strategy"]
-                        : strategy->second)
+    cooperative_ = (strategy == options.properties.end() ? defaults["partition.assignment.strategy"]
+                                                         : strategy->second)
                        .find("cooperative") != std::string::npos;
     auto reset = options.properties.find("auto.offset.reset");
     from_end_ = reset != options.properties.end() &&
@@ -75,8 +73,8 @@ class KafkaSource final : public EventSource {
     queue_ = rd_kafka_queue_get_consumer(rk_.get());
 
     if (Status s = CheckTopicsExist(options.topics); !s.ok()) return s;
-    PartitionListPtr topics(rd_kafka_topic_partition_list_new(
-        static_cast<int>(options.topics.size())));
+    PartitionListPtr topics(
+        rd_kafka_topic_partition_list_new(static_cast<int>(options.topics.size())));
     for (const auto& t : options.topics) {
       rd_kafka_topic_partition_list_add(topics.get(), t.c_str(), RD_KAFKA_PARTITION_UA);
     }
@@ -100,8 +98,8 @@ class KafkaSource final : public EventSource {
         spdlog::warn("kafka: no metadata for topic {} yet: {}", name, rd_kafka_err2str(e));
         continue;
       }
-      bool missing = md->topic_cnt == 0 ||
-                     md->topics[0].err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+      bool missing =
+          md->topic_cnt == 0 || md->topics[0].err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
       rd_kafka_metadata_destroy(md);
       if (missing) return Status::Error("--topic " + name + ": no such topic on the brokers");
     }
@@ -115,8 +113,8 @@ class KafkaSource final : public EventSource {
     out.clear();
     ReleaseBatch();
     batch_.resize(max);
-    ssize_t n = rd_kafka_consume_batch_queue(queue_, static_cast<int>(timeout.count()),
-                                             batch_.data(), max);
+    ssize_t n =
+        rd_kafka_consume_batch_queue(queue_, static_cast<int>(timeout.count()), batch_.data(), max);
     if (n < 0) {
       batch_.clear();
       return Status::Error(std::string("kafka consume: ") +

@@ -49,23 +49,25 @@ ClientMetric Histogram(const std::vector<double>& bounds, const std::vector<uint
 }
 
 void ChannelFamilies(const Snapshot& s, std::vector<MetricFamily>& out) {
-  auto events = Family("chorus_channel_events_total",
-                       "Sum of count over processed events, by channel and kind.",
-                       MetricType::Counter);
-  auto followers = Family("chorus_channel_followers",
-                          "Current followers: last snapshot, then follows minus unfollows.",
-                          MetricType::Gauge);
+  auto events =
+      Family("chorus_channel_events_total",
+             "Sum of count over processed events, by channel and kind.", MetricType::Counter);
+  auto followers =
+      Family("chorus_channel_followers",
+             "Current followers: last snapshot, then follows minus unfollows.", MetricType::Gauge);
   auto posts = Family("chorus_channel_posts_total", "Posts published, by content type.",
                       MetricType::Counter);
-  auto engagements = Family("chorus_channel_engagements_total",
-                            "Reactions, comments, shares and mentions by members.",
-                            MetricType::Counter);
+  auto engagements =
+      Family("chorus_channel_engagements_total",
+             "Reactions, comments, shares and mentions by members.", MetricType::Counter);
   for (const ChannelSnapshot& c : s.channels) {
     std::string platform(ops::Name(c.platform));
     for (int k = 1; k < ops::kEventKindCount; ++k) {
       if (uint64_t v = c.totals.events_by_kind[k]) {
-        AddSample(events, {{"channel", c.channel_id}, {"platform", platform},
-                           {"kind", std::string(ops::Name(static_cast<ops::EventKind>(k)))}},
+        AddSample(events,
+                  {{"channel", c.channel_id},
+                   {"platform", platform},
+                   {"kind", std::string(ops::Name(static_cast<ops::EventKind>(k)))}},
                   static_cast<double>(v));
       }
     }
@@ -88,8 +90,8 @@ void ChannelFamilies(const Snapshot& s, std::vector<MetricFamily>& out) {
 }
 
 void CommunityFamilies(const Snapshot& s, std::vector<MetricFamily>& out) {
-  auto members = Family("chorus_community_members", "Members per lifecycle stage.",
-                        MetricType::Gauge);
+  auto members =
+      Family("chorus_community_members", "Members per lifecycle stage.", MetricType::Gauge);
   for (int i = 0; i < ops::kStageCount; ++i) {
     AddSample(members, {{"stage", std::string(ops::Name(static_cast<ops::Stage>(i)))}},
               static_cast<double>(s.members.members_by_stage[i]));
@@ -104,8 +106,9 @@ void CommunityFamilies(const Snapshot& s, std::vector<MetricFamily>& out) {
   for (int f = 0; f < ops::kStageCount; ++f) {
     for (int t = 0; t < ops::kStageCount; ++t) {
       if (uint64_t v = s.members.transitions[f][t]) {
-        AddSample(transitions, {{"from", std::string(ops::Name(static_cast<ops::Stage>(f)))},
-                                {"to", std::string(ops::Name(static_cast<ops::Stage>(t)))}},
+        AddSample(transitions,
+                  {{"from", std::string(ops::Name(static_cast<ops::Stage>(f)))},
+                   {"to", std::string(ops::Name(static_cast<ops::Stage>(t)))}},
                   static_cast<double>(v));
       }
     }
@@ -134,8 +137,8 @@ void CommunityFamilies(const Snapshot& s, std::vector<MetricFamily>& out) {
 }
 
 void PipelineFamilies(const Snapshot& s, std::vector<MetricFamily>& out) {
-  auto events = Family("chorus_pipeline_events_total", "Input records by outcome.",
-                       MetricType::Counter);
+  auto events =
+      Family("chorus_pipeline_events_total", "Input records by outcome.", MetricType::Counter);
   for (int i = 0; i < kOutcomeCount; ++i) {
     AddSample(events, {{"outcome", std::string(Name(static_cast<Outcome>(i)))}},
               static_cast<double>(s.counters.outcomes[i]));
@@ -168,8 +171,8 @@ void PipelineFamilies(const Snapshot& s, std::vector<MetricFamily>& out) {
               static_cast<double>(s.windows_closed[i]));
   }
   out.push_back(std::move(windows));
-  auto members = Family("chorus_community_members_tracked", "Members with state.",
-                        MetricType::Gauge);
+  auto members =
+      Family("chorus_community_members_tracked", "Members with state.", MetricType::Gauge);
   AddSample(members, {}, static_cast<double>(s.member_count));
   out.push_back(std::move(members));
 }
@@ -178,13 +181,13 @@ void PipelineFamilies(const Snapshot& s, std::vector<MetricFamily>& out) {
 
 MetricsExporter::MetricsExporter(SnapshotFn snapshot)
     : snapshot_(std::move(snapshot)), registry_(std::make_shared<prometheus::Registry>()) {
-  commit_seconds_ = &prometheus::BuildHistogram()
-                         .Name("chorus_pipeline_commit_seconds")
-                         .Help("Time to make state and offsets durable.")
-                         .Register(*registry_)
-                         .Add({}, prometheus::Histogram::BucketBoundaries{
-                                      0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-                                      1, 2.5, 5});
+  commit_seconds_ =
+      &prometheus::BuildHistogram()
+           .Name("chorus_pipeline_commit_seconds")
+           .Help("Time to make state and offsets durable.")
+           .Register(*registry_)
+           .Add({}, prometheus::Histogram::BucketBoundaries{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                                            0.1, 0.25, 0.5, 1, 2.5, 5});
   replay_in_progress_ = &prometheus::BuildGauge()
                              .Name("chorus_pipeline_replay_in_progress")
                              .Help("1 while a replay rebuilds state; alerts are inhibited.")

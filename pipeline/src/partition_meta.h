@@ -18,8 +18,8 @@ namespace chorus {
 
 struct PartitionMeta {
   TopicPartition tp;
-  int32_t id = 0;             // the state partition: prefix of all its keys
-  int64_t next_offset = -1;   // -1: nothing processed yet
+  int32_t id = 0;            // the state partition: prefix of all its keys
+  int64_t next_offset = -1;  // -1: nothing processed yet
   ops::EventTime max_seen = ops::EventTime::Min();
   PartitionCounters counters;
 };

@@ -9,8 +9,8 @@
 
 namespace chorus {
 
-Processor::Processor(ProcessorOptions options, StateStore& store, EventSource& source,
-                     DlqSink& dlq, Clock& clock)
+Processor::Processor(ProcessorOptions options, StateStore& store, EventSource& source, DlqSink& dlq,
+                     Clock& clock)
     : options_(std::move(options)),
       store_(store),
       source_(source),
@@ -61,7 +61,8 @@ Status Processor::Step() {
   ops::ProcessingTime now = clock_.Now();
   Slot* slot = nullptr;
   for (const SourceRecord& r : batch_) {
-    if (slot == nullptr || slot->meta.tp.partition != r.partition || slot->meta.tp.topic != r.topic) {
+    if (slot == nullptr || slot->meta.tp.partition != r.partition ||
+        slot->meta.tp.topic != r.topic) {
       slot = FindSlot(r);
     }
     // Records of a partition revoked inside this very poll belong to its

@@ -4,11 +4,16 @@ namespace chorus {
 
 std::string_view Name(Outcome o) {
   switch (o) {
-    case Outcome::kProcessed: return "processed";
-    case Outcome::kInvalid: return "invalid";
-    case Outcome::kDuplicate: return "duplicate";
-    case Outcome::kLate: return "late";
-    case Outcome::kCount_: break;
+    case Outcome::kProcessed:
+      return "processed";
+    case Outcome::kInvalid:
+      return "invalid";
+    case Outcome::kDuplicate:
+      return "duplicate";
+    case Outcome::kLate:
+      return "late";
+    case Outcome::kCount_:
+      break;
   }
   return "unknown";
 }

@@ -39,7 +39,9 @@ void ExpectConfigError(const Outcome& o, const std::string& what) {
   EXPECT_EQ(std::count(o.output.begin(), o.output.end(), '\n'), 1) << o.output;
 }
 
-TEST(Cli, UnknownSubcommandIsBadUsage) { ExpectConfigError(RunChorus("no-such-command"), "no-such-command"); }
+TEST(Cli, UnknownSubcommandIsBadUsage) {
+  ExpectConfigError(RunChorus("no-such-command"), "no-such-command");
+}
 
 TEST(Cli, RunNeedsBrokers) {
   TempDir dir;
@@ -59,14 +61,14 @@ TEST(Cli, EnvironmentVariablesAreFlags) {
 TEST(Cli, UnknownKafkaPropertyIsNamed) {
   TempDir dir;
   ExpectConfigError(RunChorus("run --brokers 127.0.0.1:1 --topic t --state-dir " + dir.Sub("s") +
-                        " -X no.such.property=1"),
+                              " -X no.such.property=1"),
                     "no.such.property");
 }
 
 TEST(Cli, BadHttpAddressIsNamed) {
   TempDir dir;
   ExpectConfigError(RunChorus("run --brokers 127.0.0.1:1 --topic t --state-dir " + dir.Sub("s") +
-                        " --http-addr nonsense"),
+                              " --http-addr nonsense"),
                     "--http-addr nonsense");
 }
 

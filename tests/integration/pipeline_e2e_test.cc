@@ -57,12 +57,12 @@ class PipelineE2E : public ::testing::Test {
     log_ = dir_.Sub("chorus-" + std::to_string(++starts_) + ".log");
     auto p = std::make_unique<ChildProcess>(
         CHORUS_BINARY,
-        std::vector<std::string>{"run", "--brokers", cluster_->bootstrap_servers(), "--topic",
-                                 topic_, "--group", topic_ + "-group", "--state-dir",
-                                 dir_.Sub("state"), "--http-addr", "127.0.0.1:0", "--dlq-topic",
-                                 dlq_, "--commit-interval", "200ms",
-                                 // A killed member leaves the group sooner.
-                                 "-X", "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=500"},
+        std::vector<std::string>{
+            "run", "--brokers", cluster_->bootstrap_servers(), "--topic", topic_, "--group",
+            topic_ + "-group", "--state-dir", dir_.Sub("state"), "--http-addr", "127.0.0.1:0",
+            "--dlq-topic", dlq_, "--commit-interval", "200ms",
+            // A killed member leaves the group sooner.
+            "-X", "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=500"},
         log_, env);
     // The service logs the port it bound (we asked for any free one).
     std::regex port_re("http port (\\d+)");
@@ -101,8 +101,7 @@ class PipelineE2E : public ::testing::Test {
           return Outcomes(*m) >= total;
         },
         kDeadline, std::chrono::milliseconds(100));
-    EXPECT_TRUE(done) << "counted " << Outcomes(last) << " of " << total << "\n"
-                      << ReadFile(log_);
+    EXPECT_TRUE(done) << "counted " << Outcomes(last) << " of " << total << "\n" << ReadFile(log_);
     return last;
   }
 
@@ -134,8 +133,7 @@ class PipelineE2E : public ::testing::Test {
           << channel << " " << kind;
     }
     for (const auto& [channel, expected] : w.followers) {
-      EXPECT_EQ(SumSeries(m, "chorus_channel_followers", {"channel=\"" + channel + "\""}),
-                expected)
+      EXPECT_EQ(SumSeries(m, "chorus_channel_followers", {"channel=\"" + channel + "\""}), expected)
           << channel;
     }
     EXPECT_EQ(SumSeries(m, "chorus_community_new_members_total"), w.members.size());
@@ -219,7 +217,8 @@ TEST_F(PipelineE2E, SigkillAtRandomMomentLosesAndDoublesNothing) {
   auto chorus = Start();
   // Kill once a random share of the first half has been committed.
   std::mt19937 rng(static_cast<unsigned>(std::random_device{}()));
-  double kill_at = std::uniform_real_distribution<double>(0.05, 0.9)(rng) * static_cast<double>(half);
+  double kill_at =
+      std::uniform_real_distribution<double>(0.05, 0.9)(rng) * static_cast<double>(half);
   Metrics floor;
   ASSERT_TRUE(WaitFor(
       [&] {

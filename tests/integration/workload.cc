@@ -11,15 +11,24 @@ using v1::EngagementEvent;
 
 const char* KindName(v1::EventKind k) {
   switch (k) {
-    case v1::EVENT_KIND_POST_PUBLISHED: return "post_published";
-    case v1::EVENT_KIND_IMPRESSION: return "impression";
-    case v1::EVENT_KIND_FOLLOW: return "follow";
-    case v1::EVENT_KIND_UNFOLLOW: return "unfollow";
-    case v1::EVENT_KIND_REACTION: return "reaction";
-    case v1::EVENT_KIND_COMMENT: return "comment";
-    case v1::EVENT_KIND_SHARE: return "share";
-    case v1::EVENT_KIND_FOLLOWER_COUNT: return "follower_count";
-    default: return "other";
+    case v1::EVENT_KIND_POST_PUBLISHED:
+      return "post_published";
+    case v1::EVENT_KIND_IMPRESSION:
+      return "impression";
+    case v1::EVENT_KIND_FOLLOW:
+      return "follow";
+    case v1::EVENT_KIND_UNFOLLOW:
+      return "unfollow";
+    case v1::EVENT_KIND_REACTION:
+      return "reaction";
+    case v1::EVENT_KIND_COMMENT:
+      return "comment";
+    case v1::EVENT_KIND_SHARE:
+      return "share";
+    case v1::EVENT_KIND_FOLLOWER_COUNT:
+      return "follower_count";
+    default:
+      return "other";
   }
 }
 
@@ -54,9 +63,9 @@ Workload MakeWorkload(uint64_t seed, int n, int channels, int members, int64_t s
     w.records.push_back({channel, e.SerializeAsString(), t});
     w.valid++;
   }
-  const v1::EventKind kinds[] = {v1::EVENT_KIND_REACTION, v1::EVENT_KIND_REACTION,
-                                 v1::EVENT_KIND_COMMENT,  v1::EVENT_KIND_SHARE,
-                                 v1::EVENT_KIND_FOLLOW,   v1::EVENT_KIND_UNFOLLOW,
+  const v1::EventKind kinds[] = {v1::EVENT_KIND_REACTION,   v1::EVENT_KIND_REACTION,
+                                 v1::EVENT_KIND_COMMENT,    v1::EVENT_KIND_SHARE,
+                                 v1::EVENT_KIND_FOLLOW,     v1::EVENT_KIND_UNFOLLOW,
                                  v1::EVENT_KIND_IMPRESSION, v1::EVENT_KIND_POST_PUBLISHED};
   for (int i = 0; i < n; ++i) {
     t += uniform(0, static_cast<int>(2 * gap_ms));
@@ -67,7 +76,8 @@ Workload MakeWorkload(uint64_t seed, int n, int channels, int members, int64_t s
       continue;
     }
     if (roll < 30 && !w.records.empty()) {  // an exact re-send of an earlier valid event
-      const WorkloadRecord& prev = w.records[static_cast<size_t>(uniform(0, static_cast<int>(w.records.size()) - 1))];
+      const WorkloadRecord& prev =
+          w.records[static_cast<size_t>(uniform(0, static_cast<int>(w.records.size()) - 1))];
       EngagementEvent probe;
       if (probe.ParseFromString(prev.value) && !probe.channel_id().empty()) {
         w.records.push_back({prev.key, prev.value, t});

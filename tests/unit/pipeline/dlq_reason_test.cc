@@ -1,9 +1,9 @@
+#include "chorus/pipeline/dlq_reason.h"
+
 #include <gtest/gtest.h>
 
 #include <set>
 #include <string>
-
-#include "chorus/pipeline/dlq_reason.h"
 
 namespace chorus {
 namespace {

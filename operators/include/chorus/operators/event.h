@@ -19,16 +19,42 @@
 namespace chorus::ops {
 
 enum class Platform : uint8_t {
-  kUnspecified = 0, kTwitter, kFacebook, kInstagram, kLinkedin, kYoutube,
-  kTiktok, kForum, kBlog, kDiscord, kSlack, kEmail, kEvents, kOther,
-  kGithub, kReddit, kMastodon,
+  kUnspecified = 0,
+  kTwitter,
+  kFacebook,
+  kInstagram,
+  kLinkedin,
+  kYoutube,
+  kTiktok,
+  kForum,
+  kBlog,
+  kDiscord,
+  kSlack,
+  kEmail,
+  kEvents,
+  kOther,
+  kGithub,
+  kReddit,
+  kMastodon,
 };
 inline constexpr int kPlatformCount = 17;
 
 enum class EventKind : uint8_t {
-  kUnspecified = 0, kPostPublished, kImpression, kFollow, kUnfollow,
-  kReaction, kComment, kShare, kMention, kDirectMessage, kForumPost,
-  kEventAttended, kMemberJoined, kModerationAction, kFollowerCount,
+  kUnspecified = 0,
+  kPostPublished,
+  kImpression,
+  kFollow,
+  kUnfollow,
+  kReaction,
+  kComment,
+  kShare,
+  kMention,
+  kDirectMessage,
+  kForumPost,
+  kEventAttended,
+  kMemberJoined,
+  kModerationAction,
+  kFollowerCount,
   kContribution,
 };
 inline constexpr int kEventKindCount = 16;
@@ -37,8 +63,16 @@ enum class ActorRole : uint8_t { kUnspecified = 0, kMember, kBrand, kCommunityTe
 inline constexpr int kActorRoleCount = 4;
 
 enum class ContentType : uint8_t {
-  kUnspecified = 0, kText, kImage, kVideo, kLink, kLive, kStory, kPoll,
-  kEvent, kOther,
+  kUnspecified = 0,
+  kText,
+  kImage,
+  kVideo,
+  kLink,
+  kLive,
+  kStory,
+  kPoll,
+  kEvent,
+  kOther,
 };
 inline constexpr int kContentTypeCount = 10;
 

@@ -78,7 +78,8 @@ namespace chorus::ops {
 
 enum class Stage : uint8_t { kNew = 0, kActive, kRegular, kChampion, kAtRisk, kLapsed, kChurned };
 inline constexpr int kStageCount = 7;
-std::string_view Name(Stage s);  // "new", "active", "regular", "champion", "at_risk", "lapsed", "churned"
+std::string_view Name(
+    Stage s);  // "new", "active", "regular", "champion", "at_risk", "lapsed", "churned"
 
 struct MemberOptions {
   Millis love_half_life = 30 * kDay;

@@ -26,12 +26,8 @@ class Timestamp {
  public:
   constexpr Timestamp() = default;
   static constexpr Timestamp FromMillis(int64_t ms) { return Timestamp(ms); }
-  static constexpr Timestamp Min() {
-    return Timestamp(std::numeric_limits<int64_t>::min());
-  }
-  static constexpr Timestamp Max() {
-    return Timestamp(std::numeric_limits<int64_t>::max());
-  }
+  static constexpr Timestamp Min() { return Timestamp(std::numeric_limits<int64_t>::min()); }
+  static constexpr Timestamp Max() { return Timestamp(std::numeric_limits<int64_t>::max()); }
 
   constexpr int64_t millis() const { return ms_; }
   constexpr double seconds() const { return static_cast<double>(ms_) / 1000.0; }

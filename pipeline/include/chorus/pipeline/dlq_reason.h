@@ -8,8 +8,8 @@
 namespace chorus {
 
 enum class DlqReason : uint8_t {
-  kUndecodable = 0,      // not a protobuf EngagementEvent
-  kBadFraming,           // Confluent framing present but broken
+  kUndecodable = 0,  // not a protobuf EngagementEvent
+  kBadFraming,       // Confluent framing present but broken
   kMissingEventId,
   kMissingOccurredAt,
   kMissingChannelId,

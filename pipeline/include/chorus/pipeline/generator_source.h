@@ -36,9 +36,9 @@ class GeneratorSource final : public EventSource {
   PartitionListener* listener_ = nullptr;
   bool started_ = false;
   uint64_t produced_ = 0;
-  std::vector<int64_t> next_offset_;  // per partition: offset of the next record made
-  std::vector<int64_t> skip_until_;   // per partition: stored position to resume from
-  std::vector<int64_t> end_offset_;   // per partition, computed up front
+  std::vector<int64_t> next_offset_;    // per partition: offset of the next record made
+  std::vector<int64_t> skip_until_;     // per partition: stored position to resume from
+  std::vector<int64_t> end_offset_;     // per partition, computed up front
   std::vector<GeneratedRecord> batch_;  // storage behind the records of one Poll
 };
 

@@ -31,10 +31,10 @@ namespace chorus {
 
 // The stores. Values are stable: they name column families on disk.
 enum class Store : uint8_t {
-  kMeta = 0,   // offsets, watermark, pipeline counters
-  kChannels,   // channel growth totals and windows
-  kMembers,    // member engagement state
-  kDedup,      // event-id hashes within the dedup horizon
+  kMeta = 0,  // offsets, watermark, pipeline counters
+  kChannels,  // channel growth totals and windows
+  kMembers,   // member engagement state
+  kDedup,     // event-id hashes within the dedup horizon
   kCount_,
 };
 inline constexpr int kStoreCount = static_cast<int>(Store::kCount_);

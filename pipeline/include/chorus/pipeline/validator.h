@@ -11,9 +11,9 @@
 namespace chorus {
 
 struct ValidationLimits {
-  size_t max_id_bytes = 256;         // event_id, member_id, content_id, reply_to_event_id
-  size_t max_channel_bytes = 256;    // channel_id
-  size_t max_record_bytes = 1 << 20; // the whole record value
+  size_t max_id_bytes = 256;          // event_id, member_id, content_id, reply_to_event_id
+  size_t max_channel_bytes = 256;     // channel_id
+  size_t max_record_bytes = 1 << 20;  // the whole record value
   // occurred_at may be ahead of the record's Kafka timestamp by at most this
   // (producer clock skew). Checked only when the record has a timestamp.
   ops::Millis max_future_skew = ops::kHour;
