@@ -27,12 +27,21 @@ int Fail(int code, const std::string& message) {
   return code;
 }
 
-void ProduceAll(Generator& gen, KafkaProducer& producer, uint64_t n) {
+// Produces history up to `until`. The generator's daily and weekly rhythm
+// makes its real mean gap shorter than the nominal one, so the stream is cut
+// by event time, not by count: a gap before the live part would make every
+// regular look at risk. `cap` bounds it for the mock's retention.
+uint64_t ProduceHistory(Generator& gen, KafkaProducer& producer, ops::EventTime until,
+                        uint64_t cap) {
   GeneratedRecord r;
-  for (uint64_t i = 0; i < n; ++i) {
+  uint64_t n = 0;
+  while (n < cap) {
     gen.Next(r);
+    if (r.event_time_ms >= until.millis()) break;
     producer.Produce(kTopic, -1, Bytes(r.key), Bytes(r.value), r.event_time_ms);
+    ++n;
   }
+  return n;
 }
 
 // Produces live events at their event time until `stop`.
@@ -119,12 +128,17 @@ int RunDemo(const DemoConfig& c) {
   GeneratorOptions history;
   history.seed = c.seed;
   history.start = now - 90 * ops::kDay;
-  history.mean_gap =
-      ops::Millis(c.history_events > 0 ? 90 * ops::kDay.count() / c.history_events : 1000);
+  // Nominal gap for --history-events over 90 days; the rhythm packs ~20 %
+  // more events into the same span (ProduceHistory stops at now).
+  history.mean_gap = ops::Millis(
+      c.history_events > 0 ? 90 * ops::kDay.count() * 12 / 10 / c.history_events : 1000);
   history.duplicate_rate = 0.005;
   history.malformed_rate = 0.001;
   Generator history_gen(history);
-  ProduceAll(history_gen, *producer.value(), static_cast<uint64_t>(c.history_events));
+  if (c.history_events > 0) {
+    ProduceHistory(history_gen, *producer.value(), now,
+                   2 * static_cast<uint64_t>(c.history_events));
+  }
 
   RunConfig rc;
   rc.brokers = bootstraps;
