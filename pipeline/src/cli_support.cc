@@ -2,7 +2,9 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <cctype>
 #include <charconv>
+#include <cstdlib>
 #include <csignal>
 #include <ctime>
 
@@ -56,6 +58,17 @@ std::optional<ops::EventTime> ParseRfc3339(std::string_view text) {
   return ops::EventTime::FromMillis(ms);
 }
 
+namespace {
+
+// "commit-interval" -> "CHORUS_COMMIT_INTERVAL", as the flags' envnames.
+std::string EnvName(const std::string& key) {
+  std::string env = "CHORUS_";
+  for (char c : key) env.push_back(c == '-' ? '_' : static_cast<char>(std::toupper(c)));
+  return env;
+}
+
+}  // namespace
+
 std::string YamlConfig::to_config(const CLI::App*, bool, bool, std::string) const { return ""; }
 
 std::vector<CLI::ConfigItem> YamlConfig::from_config(std::istream& input) const {
@@ -75,6 +88,9 @@ std::vector<CLI::ConfigItem> YamlConfig::from_config(std::istream& input) const 
       item.parents = {subcommand_};
       key = kv.first.as<std::string>();
       item.name = key;
+      // The environment outranks the file (CLI11 would apply the file
+      // first): a key whose CHORUS_ variable is set is left to it.
+      if (std::getenv(EnvName(key).c_str()) != nullptr) continue;
       const YAML::Node& v = kv.second;
       if (v.IsNull()) throw CLI::ConversionError("config file: " + key + " has no value");
       if (v.IsSequence()) {

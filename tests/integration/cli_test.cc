@@ -77,6 +77,10 @@ TEST(Cli, YamlConfigFileSetsFlags) {
   std::string config = dir.Sub("chorus.yaml");
   std::ofstream(config) << "brokers: 127.0.0.1:1\ntopic: [a, b]\nallowed-lateness: 2 weeks\n";
   ExpectConfigError(RunChorus("run --config " + config), "--allowed-lateness 2 weeks");
+  // The environment outranks the file.
+  std::ofstream(config) << "brokers: 127.0.0.1:1\ntopic: [a]\ncommit-interval: fromfile\n";
+  ExpectConfigError(RunChorus("run --config " + config, "CHORUS_COMMIT_INTERVAL=fromenv"),
+                    "--commit-interval fromenv");
   std::ofstream(config) << "brokers: [unclosed\n";
   Outcome broken = RunChorus("run --config " + config);
   EXPECT_EQ(broken.code, 2) << broken.output;
