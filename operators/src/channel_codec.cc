@@ -1,5 +1,7 @@
 #include "channel_codec.h"
 
+#include "chorus/operators/dedup.h"
+
 namespace chorus::ops::channel_codec {
 
 // A bitmask of the nonzero counters, then each nonzero counter as a varint:
@@ -41,27 +43,46 @@ bool GetCounts(Reader& r, ChannelCounts& c) {
          GetCounters(r, c.engagements_by_content_type);
 }
 
-std::string ChannelKey(int32_t partition, std::string_view channel_id) {
+uint16_t ChunkOf(std::string_view channel_id) {
+  return static_cast<uint16_t>(StableHash64(channel_id) % kChunks);
+}
+
+namespace {
+
+void PutChunk(std::string& out, uint16_t chunk) {
+  out.push_back(static_cast<char>(chunk >> 8));
+  out.push_back(static_cast<char>(chunk & 0xff));
+}
+
+}  // namespace
+
+std::string ChannelChunkKey(int32_t partition, uint16_t chunk) {
   std::string key;
-  key.reserve(5 + channel_id.size());
+  key.reserve(7);
   AppendPartitionPrefix(key, partition);
-  key.push_back(kChannelTag);
-  key.append(channel_id);
+  key.push_back(kChannelChunkTag);
+  PutChunk(key, chunk);
   return key;
 }
 
-std::string WindowKey(int32_t partition, int spec_index, int64_t start_ms,
-                      std::string_view channel_id) {
+std::string WindowChunkKey(int32_t partition, int spec_index, uint16_t chunk) {
   std::string key;
-  key.reserve(21 + channel_id.size());
+  key.reserve(15);
   AppendPartitionPrefix(key, partition);
-  key.push_back(kWindowTag);
+  key.push_back(kWindowChunkTag);
   // The size, not the spec's index, so keys keep their meaning if the set
   // of window sizes changes.
   PutFixed64BE(key, static_cast<uint64_t>(kWindowSpecs[spec_index].size.count()));
-  PutFixed64BE(key, OrderedBits(start_ms));
-  key.append(channel_id);
+  PutChunk(key, chunk);
   return key;
+}
+
+bool GetChunk(Reader& r, uint16_t& chunk) {
+  std::string_view rest = r.rest();
+  if (rest.size() != 2) return false;
+  chunk = static_cast<uint16_t>(static_cast<uint8_t>(rest[0]) << 8 | static_cast<uint8_t>(rest[1]));
+  r = Reader(rest.substr(2));
+  return chunk < kChunks;
 }
 
 int SpecIndexOfSize(uint64_t size_ms) {

@@ -2,13 +2,23 @@
 // record keys and the compact counter encoding shared by the operator and
 // its persistence code.
 //
+// State is stored in chunks so a commit writes one key per chunk changed,
+// not one per channel and window. A channel belongs to chunk
+// StableHash64(id) % kChunks; kChunks = 64 is part of the keys' meaning
+// (the tags below say "64 chunks") and must never change for a store.
+//
 // Keys: partition (4 bytes BE), a record-type tag, then
-//   channel: the channel id;
-//   window:  size ms (8 BE), OrderedBits(start ms) (8 BE), the channel id.
-// Values are varints; counter arrays are a bitmask of nonzero entries
-// followed by those entries, so a window of one kind of event takes a few
-// bytes. Channel totals sort before windows, windows by (size, start,
-// channel).
+//   channel chunk: the chunk (2 BE);
+//   window chunk:  size ms (8 BE), the chunk (2 BE).
+// Values (varints; counter arrays are a bitmask of nonzero entries followed
+// by those entries, so a window of one kind of event takes a few bytes):
+//   channel chunk: per channel, by id: the length-prefixed id, then the
+//     channel (platform, totals, followers);
+//   window chunk: per channel with open windows of that size, by id: the
+//     length-prefixed id, the number of windows, then per window by start
+//     the start ms (signed, as a gap from the previous start) and counts.
+// A chunk left with no open windows is deleted. Tags 0x01 and 0x02 were the
+// unchunked per-channel and per-window records; they are rejected.
 #pragma once
 
 #include <cstdint>
@@ -20,14 +30,18 @@
 
 namespace chorus::ops::channel_codec {
 
-inline constexpr char kChannelTag = 0x01;
-inline constexpr char kWindowTag = 0x02;
+inline constexpr char kChannelChunkTag = 0x03;
+inline constexpr char kWindowChunkTag = 0x04;
+inline constexpr uint32_t kChunks = 64;
 
+// The chunk that stores `channel_id`.
+uint16_t ChunkOf(std::string_view channel_id);
 void PutCounts(std::string& out, const ChannelCounts& c);
 bool GetCounts(Reader& r, ChannelCounts& c);
-std::string ChannelKey(int32_t partition, std::string_view channel_id);
-std::string WindowKey(int32_t partition, int spec_index, int64_t start_ms,
-                      std::string_view channel_id);
+std::string ChannelChunkKey(int32_t partition, uint16_t chunk);
+std::string WindowChunkKey(int32_t partition, int spec_index, uint16_t chunk);
+// Reads a chunk (2 BE) that must end the key; false if out of range.
+bool GetChunk(Reader& r, uint16_t& chunk);
 // The index in kWindowSpecs of the window size `size_ms`, or -1.
 int SpecIndexOfSize(uint64_t size_ms);
 

@@ -10,7 +10,7 @@
 
 namespace chorus::ops {
 
-using channel_codec::WindowKey;
+using channel_codec::ChunkOf;
 
 namespace {
 
@@ -94,16 +94,30 @@ ChannelGrowth::ChannelGrowth(WindowOptions options) : options_(options) {}
 ChannelGrowth::ChannelEntry& ChannelGrowth::FindOrAddChannel(Partition& part,
                                                              std::string_view channel_id) {
   auto it = part.channels.find(channel_id);
-  if (it == part.channels.end()) {
-    it = part.channels.emplace(std::string(channel_id), PartialChannel{}).first;
-  }
+  if (it != part.channels.end()) return *it;
+  static_assert(kChunks == channel_codec::kChunks);
+  it = part.channels.emplace(std::string(channel_id), PartialChannel{}).first;
+  uint16_t chunk = ChunkOf(channel_id);
+  it->second.chunk = chunk;
+  std::vector<ChannelEntry*>& members = part.chunk_channels[chunk];
+  auto pos =
+      std::lower_bound(members.begin(), members.end(), channel_id,
+                       [](const ChannelEntry* e, std::string_view id) { return e->first < id; });
+  members.insert(pos, &*it);
   return *it;
 }
 
-void ChannelGrowth::MarkDirty(Partition& part, ChannelEntry& channel) {
-  if (channel.second.dirty) return;
-  channel.second.dirty = true;
-  part.dirty_channels.push_back(&channel);
+void ChannelGrowth::MarkDirty(Partition& part, const PartialChannel& channel) {
+  if (part.totals_dirty[channel.chunk]) return;
+  part.totals_dirty[channel.chunk] = true;
+  part.dirty_totals.push_back(channel.chunk);
+}
+
+void ChannelGrowth::MarkWindowsDirty(Partition& part, int spec_index, uint16_t chunk) {
+  bool& dirty = part.windows_dirty[spec_index][chunk];
+  if (dirty) return;
+  dirty = true;
+  part.dirty_windows.push_back(DirtyWindowChunk{static_cast<uint8_t>(spec_index), chunk});
 }
 
 void ChannelGrowth::Apply(int32_t partition, const Event& e, bool late) {
@@ -113,7 +127,7 @@ void ChannelGrowth::Apply(int32_t partition, const Event& e, bool late) {
   if (Index(e.platform, kPlatformCount) != 0) channel.platform = e.platform;
   Count(channel.totals, e);
   ApplyFollowers(partition, channel, e);
-  MarkDirty(part, entry);
+  MarkDirty(part, channel);
   if (late) return;
   for (int s = 0; s < kWindowSpecCount; ++s) {
     EventTime start = WindowStart(e.occurred_at, kWindowSpecs[s].size);
@@ -123,10 +137,7 @@ void ChannelGrowth::Apply(int32_t partition, const Event& e, bool late) {
     }
     PartialWindow& w = FindOrOpenWindow(partition, entry, s, start.millis());
     Count(w.counts, e);
-    if (!w.dirty) {
-      w.dirty = true;
-      part.dirty_windows.push_back(DirtyWindow{&entry, s, start.millis()});
-    }
+    MarkWindowsDirty(part, s, channel.chunk);
   }
 }
 
@@ -161,7 +172,7 @@ void ChannelGrowth::PruneOtherPartitions(int32_t partition, std::string_view cha
     if (id == partition) continue;
     auto it = part.channels.find(channel_id);
     if (it != part.channels.end() && PruneDeltas(it->second.followers.deltas, second)) {
-      MarkDirty(part, *it);
+      MarkDirty(part, it->second);
     }
   }
 }
@@ -189,13 +200,6 @@ ChannelGrowth::PartialWindow& ChannelGrowth::FindOrOpenWindow(int32_t partition,
   AddToCloseBucket(spec_index, start_ms + kWindowSpecs[spec_index].size.count(),
                    CloseEntry{&channel, partition, slot});
   return window_pool_[slot];
-}
-
-ChannelGrowth::PartialWindow* ChannelGrowth::FindWindow(const PartialChannel& channel,
-                                                        int spec_index, int64_t start_ms) {
-  const std::vector<OpenWindow>& open = channel.windows[spec_index];
-  auto it = LowerBound(open, start_ms);
-  return it == open.end() || it->start_ms != start_ms ? nullptr : &window_pool_[it->slot];
 }
 
 void ChannelGrowth::AddToCloseBucket(int spec_index, int64_t end_ms, CloseEntry entry) {
@@ -275,11 +279,8 @@ void ChannelGrowth::TakeWindow(const CloseEntry& entry, int spec_index, ClosedWi
   if (w == open.end() || w->slot != entry.slot) std::abort();  // the index lost a window
   out.counts.Add(pw.counts);
   if (out.platform == Platform::kUnspecified) out.platform = channel.platform;
-  if (pw.persisted) {
-    partitions_.at(entry.partition)
-        .deleted_window_keys.push_back(
-            WindowKey(entry.partition, spec_index, start_ms, entry.channel->first));
-  }
+  // Its chunk is rewritten without it (or deleted, if now empty).
+  MarkWindowsDirty(partitions_.at(entry.partition), spec_index, channel.chunk);
   free_slots_.push_back(entry.slot);
   open.erase(w);
   --open_windows_;

@@ -7,16 +7,17 @@
 
 namespace chorus::ops {
 
-using channel_codec::ChannelKey;
+using channel_codec::ChannelChunkKey;
+using channel_codec::ChunkOf;
+using channel_codec::GetChunk;
 using channel_codec::GetCounts;
-using channel_codec::kChannelTag;
-using channel_codec::kWindowTag;
+using channel_codec::kChannelChunkTag;
+using channel_codec::kWindowChunkTag;
 using channel_codec::PutCounts;
 using channel_codec::SpecIndexOfSize;
-using channel_codec::WindowKey;
+using channel_codec::WindowChunkKey;
 
-std::string ChannelGrowth::EncodeChannel(const PartialChannel& c) {
-  std::string out;
+void ChannelGrowth::EncodeChannel(std::string& out, const PartialChannel& c) {
   PutVarint(out, static_cast<uint64_t>(c.platform));
   PutCounts(out, c.totals);
   const FollowerState& f = c.followers;
@@ -34,11 +35,9 @@ std::string ChannelGrowth::EncodeChannel(const PartialChannel& c) {
     PutSignedVarint(out, d);
     prev = second;
   }
-  return out;
 }
 
-bool ChannelGrowth::DecodeChannel(std::string_view value, PartialChannel& c) {
-  Reader r(value);
+bool ChannelGrowth::DecodeChannel(Reader& r, PartialChannel& c) {
   uint64_t platform = 0, flags = 0, n = 0;
   FollowerState& f = c.followers;
   if (!r.Varint(platform) || !GetCounts(r, c.totals) || !r.Varint(flags) || flags > 1) {
@@ -60,31 +59,55 @@ bool ChannelGrowth::DecodeChannel(std::string_view value, PartialChannel& c) {
     second += gap;
     f.deltas.emplace_back(second, d);
   }
-  return r.empty();
+  return true;
+}
+
+std::string ChannelGrowth::EncodeWindowChunk(const Partition& part, int spec_index,
+                                             uint16_t chunk) const {
+  std::string out;
+  for (const ChannelEntry* ch : part.chunk_channels[chunk]) {
+    const std::vector<OpenWindow>& open = ch->second.windows[spec_index];
+    if (open.empty()) continue;
+    PutLengthPrefixed(out, ch->first);
+    PutVarint(out, open.size());
+    int64_t prev = 0;
+    for (const OpenWindow& w : open) {
+      PutSignedVarint(out, w.start_ms - prev);
+      PutCounts(out, window_pool_[w.slot].counts);
+      prev = w.start_ms;
+    }
+  }
+  return out;
 }
 
 void ChannelGrowth::DrainDirty(Mutations& out) {
   for (auto& [id, part] : partitions_) {
-    // Deletes first: a window is deleted only once it closed for good.
-    for (std::string& key : part.deleted_window_keys) {
-      out.push_back(Mutation{Mutation::Op::kDelete, std::move(key), {}});
-    }
-    part.deleted_window_keys.clear();
-    for (ChannelEntry* ch : part.dirty_channels) {
-      ch->second.dirty = false;
-      out.push_back(
-          Mutation{Mutation::Op::kPut, ChannelKey(id, ch->first), EncodeChannel(ch->second)});
-    }
-    part.dirty_channels.clear();
-    for (const DirtyWindow& dw : part.dirty_windows) {
-      PartialWindow* w = FindWindow(dw.channel->second, dw.spec_index, dw.start_ms);
-      if (w == nullptr || !w->dirty) continue;
-      w->dirty = false;
-      w->persisted = true;
+    for (uint16_t chunk : part.dirty_totals) {
+      part.totals_dirty[chunk] = false;
       std::string value;
-      PutCounts(value, w->counts);
-      out.push_back(Mutation{Mutation::Op::kPut,
-                             WindowKey(id, dw.spec_index, dw.start_ms, dw.channel->first),
+      for (const ChannelEntry* ch : part.chunk_channels[chunk]) {
+        PutLengthPrefixed(value, ch->first);
+        EncodeChannel(value, ch->second);
+      }
+      // A chunk marked dirty holds the channel that marked it: never empty.
+      out.push_back(Mutation{Mutation::Op::kPut, ChannelChunkKey(id, chunk), std::move(value)});
+    }
+    part.dirty_totals.clear();
+    for (const DirtyWindowChunk& d : part.dirty_windows) {
+      part.windows_dirty[d.spec_index][d.chunk] = false;
+      bool& persisted = part.windows_persisted[d.spec_index][d.chunk];
+      std::string value = EncodeWindowChunk(part, d.spec_index, d.chunk);
+      if (value.empty()) {
+        // Every window of the chunk closed: delete it if the store has it.
+        if (persisted) {
+          out.push_back(
+              Mutation{Mutation::Op::kDelete, WindowChunkKey(id, d.spec_index, d.chunk), {}});
+        }
+        persisted = false;
+        continue;
+      }
+      persisted = true;
+      out.push_back(Mutation{Mutation::Op::kPut, WindowChunkKey(id, d.spec_index, d.chunk),
                              std::move(value)});
     }
     part.dirty_windows.clear();
@@ -96,30 +119,80 @@ bool ChannelGrowth::Restore(std::string_view key, std::string_view value) {
   if (!ParsePartitionPrefix(key, partition) || key.size() < 5) return false;
   char tag = key[4];
   Reader r(key.substr(5));
-  if (tag == kChannelTag) {
-    PartialChannel decoded;
-    if (!DecodeChannel(value, decoded)) return false;
-    PartialChannel& c = FindOrAddChannel(partitions_[partition], r.rest()).second;
-    c.platform = decoded.platform;
-    c.totals = decoded.totals;
-    c.followers = std::move(decoded.followers);
-    return true;
+  uint16_t chunk = 0;
+  if (tag == kChannelChunkTag) {
+    return GetChunk(r, chunk) && RestoreChannelChunk(partition, chunk, value);
   }
-  uint64_t size_ms = 0, ordered_start = 0;
-  if (tag != kWindowTag || !r.Fixed64BE(size_ms) || !r.Fixed64BE(ordered_start)) return false;
+  uint64_t size_ms = 0;
+  if (tag != kWindowChunkTag || !r.Fixed64BE(size_ms) || !GetChunk(r, chunk)) return false;
   int spec_index = SpecIndexOfSize(size_ms);
-  ChannelCounts counts;
-  Reader v(value);
-  if (spec_index < 0 || !GetCounts(v, counts) || !v.empty()) return false;
-  int64_t start_ms = FromOrderedBits(ordered_start);
-  if (WindowStart(EventTime::FromMillis(start_ms), kWindowSpecs[spec_index].size).millis() !=
-      start_ms) {
-    return false;  // not a window boundary: a corrupt key
+  return spec_index >= 0 && RestoreWindowChunk(partition, spec_index, chunk, value);
+}
+
+// Chunk values are decoded in full before any state changes, so a corrupt
+// value leaves the operator as it was.
+bool ChannelGrowth::RestoreChannelChunk(int32_t partition, uint16_t chunk, std::string_view value) {
+  std::vector<std::pair<std::string_view, PartialChannel>> decoded;
+  Reader r(value);
+  std::string_view id;
+  while (!r.empty()) {
+    PartialChannel c;
+    // Ids in strictly increasing order, each in this chunk.
+    if (!r.LengthPrefixed(id) || ChunkOf(id) != chunk ||
+        (!decoded.empty() && decoded.back().first >= id) || !DecodeChannel(r, c)) {
+      return false;
+    }
+    decoded.emplace_back(id, std::move(c));
   }
-  ChannelEntry& channel = FindOrAddChannel(partitions_[partition], r.rest());
-  PartialWindow& w = FindOrOpenWindow(partition, channel, spec_index, start_ms);
-  w.counts = counts;
-  w.persisted = true;
+  if (decoded.empty()) return false;  // empty chunks are deleted, not stored
+  Partition& part = partitions_[partition];
+  for (auto& [channel_id, d] : decoded) {
+    PartialChannel& c = FindOrAddChannel(part, channel_id).second;
+    c.platform = d.platform;
+    c.totals = d.totals;
+    c.followers = std::move(d.followers);
+  }
+  return true;
+}
+
+bool ChannelGrowth::RestoreWindowChunk(int32_t partition, int spec_index, uint16_t chunk,
+                                       std::string_view value) {
+  struct Decoded {
+    std::string_view channel_id;
+    int64_t start_ms;
+    ChannelCounts counts;
+  };
+  std::vector<Decoded> decoded;
+  Millis size = kWindowSpecs[spec_index].size;
+  Reader r(value);
+  std::string_view id;
+  while (!r.empty()) {
+    uint64_t n = 0;
+    // Ids strictly increasing, each in this chunk, each with a window or more.
+    if (!r.LengthPrefixed(id) || ChunkOf(id) != chunk ||
+        (!decoded.empty() && decoded.back().channel_id >= id) || !r.Varint(n) || n == 0 ||
+        n > r.rest().size()) {
+      return false;
+    }
+    int64_t start_ms = 0;
+    for (uint64_t i = 0; i < n; ++i) {
+      int64_t gap = 0;
+      ChannelCounts counts;
+      if (!r.SignedVarint(gap) || (i > 0 && gap <= 0) || !GetCounts(r, counts)) return false;
+      start_ms += gap;
+      if (WindowStart(EventTime::FromMillis(start_ms), size).millis() != start_ms) {
+        return false;  // not a window boundary: corrupt
+      }
+      decoded.push_back(Decoded{id, start_ms, counts});
+    }
+  }
+  if (decoded.empty()) return false;  // empty chunks are deleted, not stored
+  Partition& part = partitions_[partition];
+  for (const Decoded& d : decoded) {
+    ChannelEntry& channel = FindOrAddChannel(part, d.channel_id);
+    FindOrOpenWindow(partition, channel, spec_index, d.start_ms).counts = d.counts;
+  }
+  part.windows_persisted[spec_index][chunk] = true;
   return true;
 }
 

@@ -4,8 +4,12 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
+
+#include "chorus/operators/dedup.h"
+#include "chorus/operators/state.h"
 
 namespace chorus::ops {
 namespace {
@@ -126,16 +130,45 @@ size_t CountWithTag(const Store& store, char tag) {
 
 std::string Bytes(std::initializer_list<uint8_t> b) { return std::string(b.begin(), b.end()); }
 
-// A window key as KeysArePartitionTagAndIdValuesAreCompact spells it out.
-std::string WindowKeyOf(int32_t partition, uint64_t size_ms, int64_t start_ms,
-                        std::string_view channel) {
+constexpr char kChannelChunkTag = 0x03;
+constexpr char kWindowChunkTag = 0x04;
+
+// The chunk storing `channel`: its stable hash modulo the 64 chunks.
+uint16_t ChunkOf(std::string_view channel) {
+  return static_cast<uint16_t>(StableHash64(channel) % 64);
+}
+
+void PutChunk(std::string& key, uint16_t chunk) {
+  key.push_back(static_cast<char>(chunk >> 8));
+  key.push_back(static_cast<char>(chunk & 0xff));
+}
+
+// Keys as KeysArePartitionTagAndChunkValuesAreCompact spells them out.
+std::string ChannelChunkKeyOf(int32_t partition, uint16_t chunk) {
   std::string key;
   AppendPartitionPrefix(key, partition);
-  key.push_back(0x02);
-  PutFixed64BE(key, size_ms);
-  PutFixed64BE(key, OrderedBits(start_ms));
-  key.append(channel);
+  key.push_back(kChannelChunkTag);
+  PutChunk(key, chunk);
   return key;
+}
+
+std::string WindowChunkKeyOf(int32_t partition, uint64_t size_ms, uint16_t chunk) {
+  std::string key;
+  AppendPartitionPrefix(key, partition);
+  key.push_back(kWindowChunkTag);
+  PutFixed64BE(key, size_ms);
+  PutChunk(key, chunk);
+  return key;
+}
+
+// A window chunk value holding one window of `channel`.
+std::string OneWindow(std::string_view channel, int64_t start_ms, std::string_view counts) {
+  std::string value;
+  PutLengthPrefixed(value, channel);
+  PutVarint(value, 1);
+  PutSignedVarint(value, start_ms);
+  value.append(counts);
+  return value;
 }
 
 // ---- Counters --------------------------------------------------------------
@@ -375,20 +408,23 @@ TEST(ChannelWindows, AnEventMisjudgedAsNotLateDoesNotReopenAClosedWindow) {
 
 // ---- Persistence -----------------------------------------------------------
 
-TEST(ChannelPersistence, KeysArePartitionTagAndIdValuesAreCompact) {
+TEST(ChannelPersistence, KeysArePartitionTagAndChunkValuesAreCompact) {
   ChannelGrowth g;
   g.Apply(2, ByMember(K::kReaction, kMin, C::kText, "a"), false);
   Mutations out;
   g.DrainDirty(out);
-  ASSERT_EQ(out.size(), 4u) << "the channel and three windows";
-  EXPECT_EQ(out[0].key, Bytes({0, 0, 0, 2, 0x01, 'a'}));
-  // platform twitter (1); kinds mask bit 5 then 1; posts mask 0; engagements
-  // mask bit 1 (text) then 1; no snapshot; net follows 0; no deltas.
-  EXPECT_EQ(out[0].value, Bytes({0x01, 0x20, 0x01, 0x00, 0x02, 0x01, 0x00, 0x00, 0x00}));
-  // The minute window [60 s, 120 s): size 60,000 = 0xea60; start 60,000.
-  EXPECT_EQ(out[1].key, Bytes({0,    0,    0,    2, 0x02, 0, 0, 0, 0,    0,    0,
-                               0xea, 0x60, 0x80, 0, 0,    0, 0, 0, 0xea, 0x60, 'a'}));
-  EXPECT_EQ(out[1].value, Bytes({0x20, 0x01, 0x00, 0x02, 0x01}));
+  ASSERT_EQ(out.size(), 4u) << "the channel's chunk and three window chunks";
+  uint16_t chunk = ChunkOf("a");
+  auto hi = static_cast<uint8_t>(chunk >> 8), lo = static_cast<uint8_t>(chunk & 0xff);
+  EXPECT_EQ(out[0].key, Bytes({0, 0, 0, 2, 0x03, hi, lo}));
+  // Id "a" length-prefixed; platform twitter (1); kinds mask bit 5 then 1;
+  // posts mask 0; engagements mask bit 1 (text) then 1; no snapshot; net
+  // follows 0; no deltas.
+  EXPECT_EQ(out[0].value, Bytes({0x01, 'a', 0x01, 0x20, 0x01, 0x00, 0x02, 0x01, 0x00, 0x00, 0x00}));
+  // The minute windows of the chunk: size 60,000 = 0xea60.
+  EXPECT_EQ(out[1].key, Bytes({0, 0, 0, 2, 0x04, 0, 0, 0, 0, 0, 0, 0xea, 0x60, hi, lo}));
+  // Id "a"; one window; start 60,000 zigzagged (120,000 = c0 a9 07); counts.
+  EXPECT_EQ(out[1].value, Bytes({0x01, 'a', 0x01, 0xc0, 0xa9, 0x07, 0x20, 0x01, 0x00, 0x02, 0x01}));
   for (const Mutation& m : out) EXPECT_EQ(m.op, Mutation::Op::kPut);
   out.clear();
   g.DrainDirty(out);
@@ -454,18 +490,18 @@ TEST(ChannelPersistence, ClosedWindowsAreDeletedFromTheStore) {
   g.Apply(0, Post(0, C::kText, "a"), false);
   g.Apply(1, Post(0, C::kText, "a"), false);
   Drain(g, store);
-  ASSERT_EQ(CountWithTag(store, 0x02), 6u);
+  ASSERT_EQ(CountWithTag(store, kWindowChunkTag), 6u);
   ASSERT_EQ(Advance(g, kMin + kHr).size(), 1u);
   Mutations out;
   g.DrainDirty(out);
-  ASSERT_EQ(out.size(), 2u);
+  ASSERT_EQ(out.size(), 2u) << "the minute chunks, now empty";
   EXPECT_EQ(out[0].op, Mutation::Op::kDelete);
-  EXPECT_EQ(out[0].key, WindowKeyOf(0, kMin, 0, "a"));
+  EXPECT_EQ(out[0].key, WindowChunkKeyOf(0, kMin, ChunkOf("a")));
   EXPECT_EQ(out[1].op, Mutation::Op::kDelete);
-  EXPECT_EQ(out[1].key, WindowKeyOf(1, kMin, 0, "a"));
+  EXPECT_EQ(out[1].key, WindowChunkKeyOf(1, kMin, ChunkOf("a")));
   ApplyTo(store, out);
-  EXPECT_EQ(CountWithTag(store, 0x02), 4u);
-  EXPECT_EQ(CountWithTag(store, 0x01), 2u) << "channel totals stay";
+  EXPECT_EQ(CountWithTag(store, kWindowChunkTag), 4u);
+  EXPECT_EQ(CountWithTag(store, kChannelChunkTag), 2u) << "channel totals stay";
   ChannelGrowth r = RestoreFrom(store);
   EXPECT_EQ(r.open_windows(), 4u);
   EXPECT_EQ(Advance(r, kMin + kHr).size(), 0u);
@@ -480,19 +516,113 @@ TEST(ChannelPersistence, WindowsClosedBeforeTheirFirstDrainLeaveNoMutations) {
   Mutations out;
   g.DrainDirty(out);
   ASSERT_EQ(out.size(), 1u) << "only the channel totals";
-  EXPECT_EQ(out[0].key, Bytes({0, 0, 0, 0, 0x01, 'a'}));
+  EXPECT_EQ(out[0].key, ChannelChunkKeyOf(0, ChunkOf("a")));
+}
+
+TEST(ChannelPersistence, ClosingOneWindowRewritesItsChunkWithoutIt) {
+  // Two channels in one chunk: closing one's windows keeps the other's.
+  std::string a = "a", b;
+  for (int i = 0; b.empty(); ++i) {
+    std::string id = "c" + std::to_string(i);
+    if (ChunkOf(id) == ChunkOf(a)) b = id;
+  }
+  ChannelGrowth g;
+  Store store;
+  g.Apply(0, Post(0, C::kText, a), false);
+  Drain(g, store);
+  g.Apply(0, Post(2 * kMin, C::kText, b), false);
+  ASSERT_EQ(Advance(g, kMin + kHr).size(), 1u);
+  Mutations out;
+  g.DrainDirty(out);
+  ASSERT_EQ(out.size(), 4u) << "totals, and the three window chunks rewritten";
+  for (const Mutation& m : out) EXPECT_EQ(m.op, Mutation::Op::kPut);
+  EXPECT_EQ(out[1].key, WindowChunkKeyOf(0, kMin, ChunkOf(a)));
+  std::string only_b;
+  PutLengthPrefixed(only_b, b);
+  PutVarint(only_b, 1);
+  PutSignedVarint(only_b, 2 * kMin);
+  EXPECT_EQ(out[1].value.substr(0, only_b.size()), only_b) << "b's window alone";
+  ApplyTo(store, out);
+  ChannelGrowth r = RestoreFrom(store);
+  EXPECT_EQ(Views(r), Views(g));
+  EXPECT_EQ(r.open_windows(), g.open_windows());
+  EXPECT_EQ(Advance(r, 10 * kDy), Advance(g, 10 * kDy));
+}
+
+TEST(ChannelPersistence, ADrainWritesOneKeyPerChunkTouched) {
+  ChannelGrowth g;
+  std::set<std::pair<int32_t, uint16_t>> touched;
+  constexpr int kPartitions = 3;
+  constexpr int kChannels = 2'000;
+  for (int i = 0; i < 30'000; ++i) {
+    auto partition = static_cast<int32_t>(i % kPartitions);
+    std::string channel = "ch-" + std::to_string((i * 7919) % kChannels);
+    g.Apply(partition, Post(i * 10, C::kText, channel), false);
+    touched.emplace(partition, ChunkOf(channel));
+  }
+  Mutations out;
+  g.DrainDirty(out);
+  // Per (partition, chunk): the totals and one chunk per window size.
+  EXPECT_LE(out.size(), touched.size() * (1 + kWindowSpecs.size()));
+  EXPECT_EQ(out.size(), touched.size() * (1 + kWindowSpecs.size()));
+  EXPECT_LE(touched.size(), size_t{kPartitions * 64});
+  std::set<std::string> keys;
+  for (const Mutation& m : out) EXPECT_TRUE(keys.insert(m.key).second) << "each key once";
+  Store store;
+  ApplyTo(store, out);
+  ChannelGrowth r = RestoreFrom(store);
+  EXPECT_EQ(Views(r), Views(g));
+  EXPECT_EQ(r.open_windows(), g.open_windows());
+
+  // Closing every window: at most one delete per window chunk.
+  EXPECT_EQ(Advance(r, 10 * kDy), Advance(g, 10 * kDy));
+  out.clear();
+  g.DrainDirty(out);
+  EXPECT_EQ(out.size(), touched.size() * kWindowSpecs.size());
+  for (const Mutation& m : out) EXPECT_EQ(m.op, Mutation::Op::kDelete);
 }
 
 TEST(ChannelPersistence, RestoreRejectsMalformedEntries) {
+  uint16_t chunk = ChunkOf("a");
+  std::string counts = Bytes({0, 0, 0});
   ChannelGrowth g;
   EXPECT_FALSE(g.Restore(Bytes({0, 0, 0}), ""));
   EXPECT_FALSE(g.Restore(Bytes({0, 0, 0, 0, 0x07, 'a'}), ""));
-  EXPECT_FALSE(g.Restore(Bytes({0, 0, 0, 0, 0x01, 'a'}), Bytes({0x01, 0x20})));
-  // A window of an unknown size, and one whose start is not a boundary.
-  EXPECT_FALSE(g.Restore(WindowKeyOf(0, 7, 0, "a"), Bytes({0, 0, 0})));
-  EXPECT_FALSE(g.Restore(WindowKeyOf(0, kMin, 1, "a"), Bytes({0, 0, 0})));
-  EXPECT_TRUE(g.Restore(WindowKeyOf(0, kMin, -kMin, "a"), Bytes({0, 0, 0})));
+  // The unchunked layout (tag 1: channel id; tag 2: size, start, id).
+  EXPECT_FALSE(
+      g.Restore(Bytes({0, 0, 0, 0, 0x01, 'a'}), Bytes({0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00})));
+  std::string old_window = Bytes({0, 0, 0, 0, 0x02});
+  PutFixed64BE(old_window, kMin);
+  PutFixed64BE(old_window, OrderedBits(0));
+  old_window.push_back('a');
+  EXPECT_FALSE(g.Restore(old_window, counts));
+  // A chunk out of range, a key too long, a channel in the wrong chunk.
+  std::string channel = Bytes({0x01, 'a', 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00});
+  EXPECT_FALSE(g.Restore(ChannelChunkKeyOf(0, 64), channel));
+  EXPECT_FALSE(g.Restore(ChannelChunkKeyOf(0, chunk) + "a", channel));
+  EXPECT_FALSE(g.Restore(ChannelChunkKeyOf(0, (chunk + 1) % 64), channel));
+  // Empty, truncated, unsorted or duplicated channels.
+  EXPECT_FALSE(g.Restore(ChannelChunkKeyOf(0, chunk), ""));
+  EXPECT_FALSE(g.Restore(ChannelChunkKeyOf(0, chunk), channel.substr(0, 5)));
+  EXPECT_FALSE(g.Restore(ChannelChunkKeyOf(0, chunk), channel + channel));
+  // A window of an unknown size, one whose start is not a boundary, an
+  // empty or truncated chunk, and windows out of order.
+  EXPECT_FALSE(g.Restore(WindowChunkKeyOf(0, 7, chunk), OneWindow("a", 0, counts)));
+  EXPECT_FALSE(g.Restore(WindowChunkKeyOf(0, kMin, chunk), OneWindow("a", 1, counts)));
+  EXPECT_FALSE(g.Restore(WindowChunkKeyOf(0, kMin, chunk), ""));
+  EXPECT_FALSE(g.Restore(WindowChunkKeyOf(0, kMin, chunk), OneWindow("a", 0, "")));
+  std::string two = Bytes({0x01, 'a', 0x02});
+  PutSignedVarint(two, kMin);
+  two += counts;
+  PutSignedVarint(two, -kMin);
+  two += counts;
+  EXPECT_FALSE(g.Restore(WindowChunkKeyOf(0, kMin, chunk), two));
+  EXPECT_EQ(g.open_windows(), 0u);
+  EXPECT_TRUE(Views(g).empty()) << "rejected entries leave no state";
+  EXPECT_TRUE(g.Restore(WindowChunkKeyOf(0, kMin, chunk), OneWindow("a", -kMin, counts)));
   EXPECT_EQ(g.open_windows(), 1u);
+  EXPECT_TRUE(g.Restore(ChannelChunkKeyOf(0, chunk), channel));
+  EXPECT_EQ(Views(g).size(), 1u);
 }
 
 TEST(ChannelPartitions, DropPartitionForgetsItsTotalsAndWindows) {

@@ -111,8 +111,6 @@ class ChannelGrowth {
   };
   struct PartialWindow {
     ChannelCounts counts;
-    bool dirty = false;
-    bool persisted = false;  // the store holds it, so closing must delete it
   };
   // An open window of a channel: its start and its slot in window_pool_.
   struct OpenWindow {
@@ -121,13 +119,13 @@ class ChannelGrowth {
   };
   struct PartialChannel {
     Platform platform = Platform::kUnspecified;
+    uint16_t chunk = 0;  // channel_codec::ChunkOf(id): where it is stored
     ChannelCounts totals;
     FollowerState followers;
     // Open windows by start time, one sorted vector per entry of kWindowSpecs.
     // About lateness / size + 1 are open at once and they open mostly in time
     // order, so opening is usually an append and closing takes the front.
     std::array<std::vector<OpenWindow>, kWindowSpecCount> windows;
-    bool dirty = false;
   };
   // Transparent, so Apply looks channels up by string_view without a copy.
   struct StringHash {
@@ -135,20 +133,26 @@ class ChannelGrowth {
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
   using ChannelMap = std::unordered_map<std::string, PartialChannel, StringHash, std::equal_to<>>;
-  // Node-based maps keep entries in place, so dirty lists and close buckets
+  // Node-based maps keep entries in place, so chunk lists and close buckets
   // may point at them.
   using ChannelEntry = ChannelMap::value_type;
-  struct DirtyWindow {
-    ChannelEntry* channel;
-    int spec_index;
-    int64_t start_ms;
+  // State is stored in chunks of channels (see channel_codec.h): a commit
+  // rewrites each changed chunk once instead of one key per channel/window.
+  static constexpr int kChunks = 64;
+  struct DirtyWindowChunk {
+    uint8_t spec_index;
+    uint16_t chunk;
   };
   struct Partition {
     ChannelMap channels;
-    std::vector<ChannelEntry*> dirty_channels;
-    // May name windows closed since; the drain skips those.
-    std::vector<DirtyWindow> dirty_windows;
-    std::vector<std::string> deleted_window_keys;  // encoded, pending drain
+    // Each chunk's channels, by id, so a chunk encodes the same way always.
+    std::array<std::vector<ChannelEntry*>, kChunks> chunk_channels;
+    std::array<bool, kChunks> totals_dirty{};
+    std::vector<uint16_t> dirty_totals;  // chunks, pending drain
+    // Per (spec, chunk): changed since the last drain; held by the store.
+    std::array<std::array<bool, kChunks>, kWindowSpecCount> windows_dirty{};
+    std::array<std::array<bool, kChunks>, kWindowSpecCount> windows_persisted{};
+    std::vector<DirtyWindowChunk> dirty_windows;
   };
   // One open per-partition window, listed once in the bucket of its end.
   struct CloseEntry {
@@ -168,13 +172,17 @@ class ChannelGrowth {
   // The returned reference is valid until the next window opens.
   PartialWindow& FindOrOpenWindow(int32_t partition, ChannelEntry& channel, int spec_index,
                                   int64_t start_ms);
-  PartialWindow* FindWindow(const PartialChannel& channel, int spec_index, int64_t start_ms);
   void AddToCloseBucket(int spec_index, int64_t end_ms, CloseEntry entry);
   void CloseBucket(int spec_index, const std::function<void(const ClosedWindow&)>& sink);
   void TakeWindow(const CloseEntry& entry, int spec_index, ClosedWindow& out);
-  static void MarkDirty(Partition& part, ChannelEntry& channel);
-  static std::string EncodeChannel(const PartialChannel& c);
-  static bool DecodeChannel(std::string_view value, PartialChannel& c);
+  static void MarkDirty(Partition& part, const PartialChannel& channel);
+  static void MarkWindowsDirty(Partition& part, int spec_index, uint16_t chunk);
+  static void EncodeChannel(std::string& out, const PartialChannel& c);
+  static bool DecodeChannel(Reader& r, PartialChannel& c);
+  std::string EncodeWindowChunk(const Partition& part, int spec_index, uint16_t chunk) const;
+  bool RestoreChannelChunk(int32_t partition, uint16_t chunk, std::string_view value);
+  bool RestoreWindowChunk(int32_t partition, int spec_index, uint16_t chunk,
+                          std::string_view value);
   static ChannelView Merge(std::string_view channel_id,
                            const std::vector<const PartialChannel*>& parts);
 
