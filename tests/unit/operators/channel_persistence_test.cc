@@ -1,0 +1,255 @@
+// Channel growth state as stored: chunked keys and values, drains that
+// keep a store in step, restore, and rejection of malformed entries.
+#include <gtest/gtest.h>
+
+#include "channel_test_util.h"
+#include "chorus/operators/channel_growth.h"
+
+namespace chorus::ops {
+namespace {
+
+using namespace channel_test;  // NOLINT: test helpers
+
+// ---- Persistence -----------------------------------------------------------
+
+TEST(ChannelPersistence, KeysArePartitionTagAndChunkValuesAreCompact) {
+  ChannelGrowth g;
+  g.Apply(2, ByMember(K::kReaction, kMin, C::kText, "a"), false);
+  Mutations out;
+  g.DrainDirty(out);
+  ASSERT_EQ(out.size(), 4u) << "the channel's chunk and three window chunks";
+  uint16_t chunk = ChunkOf("a");
+  auto hi = static_cast<uint8_t>(chunk >> 8), lo = static_cast<uint8_t>(chunk & 0xff);
+  EXPECT_EQ(out[0].key, Bytes({0, 0, 0, 2, 0x03, hi, lo}));
+  // Id "a" length-prefixed; platform twitter (1); kinds mask bit 5 then 1;
+  // posts mask 0; engagements mask bit 1 (text) then 1; no snapshot; net
+  // follows 0; no deltas.
+  EXPECT_EQ(out[0].value, Bytes({0x01, 'a', 0x01, 0x20, 0x01, 0x00, 0x02, 0x01, 0x00, 0x00, 0x00}));
+  // The minute windows of the chunk: size 60,000 = 0xea60.
+  EXPECT_EQ(out[1].key, Bytes({0, 0, 0, 2, 0x04, 0, 0, 0, 0, 0, 0, 0xea, 0x60, hi, lo}));
+  // Id "a"; one window; start 60,000 zigzagged (120,000 = c0 a9 07); counts.
+  EXPECT_EQ(out[1].value, Bytes({0x01, 'a', 0x01, 0xc0, 0xa9, 0x07, 0x20, 0x01, 0x00, 0x02, 0x01}));
+  for (const Mutation& m : out) EXPECT_EQ(m.op, Mutation::Op::kPut);
+  out.clear();
+  g.DrainDirty(out);
+  EXPECT_TRUE(out.empty()) << "nothing changed since the last drain";
+}
+
+// Two partitions, two channels, open windows and follower deltas.
+void Populate(ChannelGrowth& g) {
+  g.Apply(0, Ev(K::kFollowerCount, 100 * kSec, "twitter:acme", 1'000), false);
+  g.Apply(1, Ev(K::kFollow, 150 * kSec, "twitter:acme", 2), false);
+  g.Apply(1, Ev(K::kUnfollow, 90 * kSec), false);
+  g.Apply(0, Ev(K::kFollow, 170 * kSec), false);
+  g.Apply(1, ByMember(K::kShare, 30 * kSec, C::kLink), false);
+  g.Apply(0, Post(2 * kHr, C::kVideo, "forum:x"), false);
+  g.Apply(0, Ev(K::kImpression, -kDy, "forum:x", 1'000'000), true);
+  g.Apply(1, Ev(K::kFollow, 10 * kSec, "forum:x"), false);
+}
+
+TEST(ChannelPersistence, DrainThenRestoreRoundTripsExactly) {
+  ChannelGrowth g;
+  Populate(g);
+  Store store;
+  Drain(g, store);
+  ChannelGrowth r = RestoreFrom(store);
+  EXPECT_EQ(Views(r), Views(g));
+  EXPECT_EQ(r.open_windows(), g.open_windows());
+  EXPECT_EQ(One(r).followers, 1'000 + 2 + 1);
+  Mutations none;
+  r.DrainDirty(none);
+  EXPECT_TRUE(none.empty()) << "restored state is clean";
+
+  // Both go on identically: the same events, the same windows closing.
+  for (ChannelGrowth* x : {&g, &r}) {
+    x->Apply(2, Ev(K::kFollow, 200 * kSec), false);
+    x->Apply(0, Ev(K::kFollowerCount, 160 * kSec, "twitter:acme", 2'000), false);
+  }
+  EXPECT_EQ(Views(r), Views(g));
+  EXPECT_EQ(One(g).followers, 2'000 + 1 + 1) << "the follows at 170 s and 200 s";
+  std::vector<Closed> from_original = Advance(g, 4 * kHr);
+  EXPECT_EQ(Advance(r, 4 * kHr), from_original);
+  // twitter:acme: minutes [0, 60 s) … [180 s, 240 s) and hour [0, 1 h);
+  // forum:x: minutes [0, 60 s) and [2 h, 2 h 1 m), hours [0, 1 h) and [2 h, 3 h).
+  EXPECT_EQ(from_original.size(), 9u);
+}
+
+TEST(ChannelPersistence, IncrementalDrainsKeepTheStoreInStep) {
+  ChannelGrowth g;
+  Store store;
+  Populate(g);
+  Drain(g, store);
+  g.Apply(1, Ev(K::kFollowerCount, 300 * kSec, "twitter:acme", 3'000), false);
+  g.Apply(0, Post(3 * kHr, C::kText, "forum:x"), false);
+  Drain(g, store);
+  ChannelGrowth r = RestoreFrom(store);
+  EXPECT_EQ(Views(r), Views(g));
+  EXPECT_EQ(r.open_windows(), g.open_windows());
+  EXPECT_EQ(One(r).followers, 3'000);
+}
+
+TEST(ChannelPersistence, ClosedWindowsAreDeletedFromTheStore) {
+  ChannelGrowth g;
+  Store store;
+  g.Apply(0, Post(0, C::kText, "a"), false);
+  g.Apply(1, Post(0, C::kText, "a"), false);
+  Drain(g, store);
+  ASSERT_EQ(CountWithTag(store, kWindowChunkTag), 6u);
+  ASSERT_EQ(Advance(g, kMin + kHr).size(), 1u);
+  Mutations out;
+  g.DrainDirty(out);
+  ASSERT_EQ(out.size(), 2u) << "the minute chunks, now empty";
+  EXPECT_EQ(out[0].op, Mutation::Op::kDelete);
+  EXPECT_EQ(out[0].key, WindowChunkKeyOf(0, kMin, ChunkOf("a")));
+  EXPECT_EQ(out[1].op, Mutation::Op::kDelete);
+  EXPECT_EQ(out[1].key, WindowChunkKeyOf(1, kMin, ChunkOf("a")));
+  ApplyTo(store, out);
+  EXPECT_EQ(CountWithTag(store, kWindowChunkTag), 4u);
+  EXPECT_EQ(CountWithTag(store, kChannelChunkTag), 2u) << "channel totals stay";
+  ChannelGrowth r = RestoreFrom(store);
+  EXPECT_EQ(r.open_windows(), 4u);
+  EXPECT_EQ(Advance(r, kMin + kHr).size(), 0u);
+}
+
+TEST(ChannelPersistence, WindowsClosedBeforeTheirFirstDrainLeaveNoMutations) {
+  ChannelGrowth g(WindowOptions{Millis(0)});  // no lateness: closed when fired
+  g.Apply(0, Post(0, C::kText, "a"), false);
+  EXPECT_TRUE(Advance(g, kMin - 1).empty());
+  ASSERT_EQ(Advance(g, kMin).size(), 1u);
+  ASSERT_EQ(Advance(g, kDy).size(), 2u);
+  Mutations out;
+  g.DrainDirty(out);
+  ASSERT_EQ(out.size(), 1u) << "only the channel totals";
+  EXPECT_EQ(out[0].key, ChannelChunkKeyOf(0, ChunkOf("a")));
+}
+
+TEST(ChannelPersistence, ClosingOneWindowRewritesItsChunkWithoutIt) {
+  // Two channels in one chunk: closing one's windows keeps the other's.
+  std::string a = "a", b;
+  for (int i = 0; b.empty(); ++i) {
+    std::string id = "c" + std::to_string(i);
+    if (ChunkOf(id) == ChunkOf(a)) b = id;
+  }
+  ChannelGrowth g;
+  Store store;
+  g.Apply(0, Post(0, C::kText, a), false);
+  Drain(g, store);
+  g.Apply(0, Post(2 * kMin, C::kText, b), false);
+  ASSERT_EQ(Advance(g, kMin + kHr).size(), 1u);
+  Mutations out;
+  g.DrainDirty(out);
+  ASSERT_EQ(out.size(), 4u) << "totals, and the three window chunks rewritten";
+  for (const Mutation& m : out) EXPECT_EQ(m.op, Mutation::Op::kPut);
+  EXPECT_EQ(out[1].key, WindowChunkKeyOf(0, kMin, ChunkOf(a)));
+  std::string only_b;
+  PutLengthPrefixed(only_b, b);
+  PutVarint(only_b, 1);
+  PutSignedVarint(only_b, 2 * kMin);
+  EXPECT_EQ(out[1].value.substr(0, only_b.size()), only_b) << "b's window alone";
+  ApplyTo(store, out);
+  ChannelGrowth r = RestoreFrom(store);
+  EXPECT_EQ(Views(r), Views(g));
+  EXPECT_EQ(r.open_windows(), g.open_windows());
+  EXPECT_EQ(Advance(r, 10 * kDy), Advance(g, 10 * kDy));
+}
+
+TEST(ChannelPersistence, ADrainWritesOneKeyPerChunkTouched) {
+  ChannelGrowth g;
+  std::set<std::pair<int32_t, uint16_t>> touched;
+  constexpr int kPartitions = 3;
+  constexpr int kChannels = 2'000;
+  for (int i = 0; i < 30'000; ++i) {
+    auto partition = static_cast<int32_t>(i % kPartitions);
+    std::string channel = "ch-" + std::to_string((i * 7919) % kChannels);
+    g.Apply(partition, Post(i * 10, C::kText, channel), false);
+    touched.emplace(partition, ChunkOf(channel));
+  }
+  Mutations out;
+  g.DrainDirty(out);
+  // Per (partition, chunk): the totals and one chunk per window size.
+  EXPECT_LE(out.size(), touched.size() * (1 + kWindowSpecs.size()));
+  EXPECT_EQ(out.size(), touched.size() * (1 + kWindowSpecs.size()));
+  EXPECT_LE(touched.size(), size_t{kPartitions * 64});
+  std::set<std::string> keys;
+  for (const Mutation& m : out) EXPECT_TRUE(keys.insert(m.key).second) << "each key once";
+  Store store;
+  ApplyTo(store, out);
+  ChannelGrowth r = RestoreFrom(store);
+  EXPECT_EQ(Views(r), Views(g));
+  EXPECT_EQ(r.open_windows(), g.open_windows());
+
+  // Closing every window: at most one delete per window chunk.
+  EXPECT_EQ(Advance(r, 10 * kDy), Advance(g, 10 * kDy));
+  out.clear();
+  g.DrainDirty(out);
+  EXPECT_EQ(out.size(), touched.size() * kWindowSpecs.size());
+  for (const Mutation& m : out) EXPECT_EQ(m.op, Mutation::Op::kDelete);
+}
+
+TEST(ChannelPersistence, RestoreRejectsMalformedEntries) {
+  uint16_t chunk = ChunkOf("a");
+  std::string counts = Bytes({0, 0, 0});
+  ChannelGrowth g;
+  EXPECT_FALSE(g.Restore(Bytes({0, 0, 0}), ""));
+  EXPECT_FALSE(g.Restore(Bytes({0, 0, 0, 0, 0x07, 'a'}), ""));
+  // The unchunked layout (tag 1: channel id; tag 2: size, start, id).
+  EXPECT_FALSE(
+      g.Restore(Bytes({0, 0, 0, 0, 0x01, 'a'}), Bytes({0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00})));
+  std::string old_window = Bytes({0, 0, 0, 0, 0x02});
+  PutFixed64BE(old_window, kMin);
+  PutFixed64BE(old_window, OrderedBits(0));
+  old_window.push_back('a');
+  EXPECT_FALSE(g.Restore(old_window, counts));
+  // A chunk out of range, a key too long, a channel in the wrong chunk.
+  std::string channel = Bytes({0x01, 'a', 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00});
+  EXPECT_FALSE(g.Restore(ChannelChunkKeyOf(0, 64), channel));
+  EXPECT_FALSE(g.Restore(ChannelChunkKeyOf(0, chunk) + "a", channel));
+  EXPECT_FALSE(g.Restore(ChannelChunkKeyOf(0, (chunk + 1) % 64), channel));
+  // Empty, truncated, unsorted or duplicated channels.
+  EXPECT_FALSE(g.Restore(ChannelChunkKeyOf(0, chunk), ""));
+  EXPECT_FALSE(g.Restore(ChannelChunkKeyOf(0, chunk), channel.substr(0, 5)));
+  EXPECT_FALSE(g.Restore(ChannelChunkKeyOf(0, chunk), channel + channel));
+  // A window of an unknown size, one whose start is not a boundary, an
+  // empty or truncated chunk, and windows out of order.
+  EXPECT_FALSE(g.Restore(WindowChunkKeyOf(0, 7, chunk), OneWindow("a", 0, counts)));
+  EXPECT_FALSE(g.Restore(WindowChunkKeyOf(0, kMin, chunk), OneWindow("a", 1, counts)));
+  EXPECT_FALSE(g.Restore(WindowChunkKeyOf(0, kMin, chunk), ""));
+  EXPECT_FALSE(g.Restore(WindowChunkKeyOf(0, kMin, chunk), OneWindow("a", 0, "")));
+  std::string two = Bytes({0x01, 'a', 0x02});
+  PutSignedVarint(two, kMin);
+  two += counts;
+  PutSignedVarint(two, -kMin);
+  two += counts;
+  EXPECT_FALSE(g.Restore(WindowChunkKeyOf(0, kMin, chunk), two));
+  EXPECT_EQ(g.open_windows(), 0u);
+  EXPECT_TRUE(Views(g).empty()) << "rejected entries leave no state";
+  EXPECT_TRUE(g.Restore(WindowChunkKeyOf(0, kMin, chunk), OneWindow("a", -kMin, counts)));
+  EXPECT_EQ(g.open_windows(), 1u);
+  EXPECT_TRUE(g.Restore(ChannelChunkKeyOf(0, chunk), channel));
+  EXPECT_EQ(Views(g).size(), 1u);
+}
+
+TEST(ChannelPartitions, DropPartitionForgetsItsTotalsAndWindows) {
+  ChannelGrowth g;
+  g.Apply(0, Post(0, C::kText, "a"), false);
+  g.Apply(1, Post(0, C::kText, "a", 4), false);
+  g.Apply(1, Post(0, C::kText, "only-in-1"), false);
+  ASSERT_EQ(g.open_windows(), 9u);
+  g.DropPartition(1);
+  EXPECT_EQ(g.open_windows(), 3u);
+  std::vector<View> v = Views(g);
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_EQ(v[0].totals.posts_by_content_type[I(C::kText)], 1u);
+  std::vector<Closed> closed = Advance(g, kMin + kHr);
+  ASSERT_EQ(closed.size(), 1u);
+  EXPECT_EQ(closed[0].channel, "a");
+  EXPECT_EQ(closed[0].counts.posts_by_content_type[I(C::kText)], 1u);
+  Mutations out;
+  g.DrainDirty(out);
+  for (const Mutation& m : out) EXPECT_EQ(m.key.substr(0, 4), Bytes({0, 0, 0, 0}));
+  g.DropPartition(7);  // unknown: nothing happens
+  EXPECT_EQ(g.open_windows(), 2u);
+}
+
+}  // namespace
+}  // namespace chorus::ops

@@ -1,0 +1,180 @@
+// Helpers shared by the channel growth tests: event builders, views of
+// merged channels and closed windows, and an in-memory stand-in for the
+// store that applies drained mutations in order.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "chorus/operators/channel_growth.h"
+#include "chorus/operators/dedup.h"
+#include "chorus/operators/state.h"
+
+namespace chorus::ops::channel_test {
+
+constexpr int64_t kSec = 1'000;
+constexpr int64_t kMin = 60'000;
+constexpr int64_t kHr = 3'600'000;
+constexpr int64_t kDy = 86'400'000;
+
+using K = EventKind;
+using C = ContentType;
+
+inline Event Ev(K kind, int64_t ms, std::string_view channel = "twitter:acme", uint64_t count = 0) {
+  Event e;
+  e.event_id = "id";
+  e.occurred_at = EventTime::FromMillis(ms);
+  e.channel_id = channel;
+  e.platform = Platform::kTwitter;
+  e.kind = kind;
+  e.actor_role = ActorRole::kBrand;
+  e.count = count;
+  return e;
+}
+
+inline Event ByMember(K kind, int64_t ms, C content, std::string_view channel = "twitter:acme") {
+  Event e = Ev(kind, ms, channel);
+  e.actor_role = ActorRole::kMember;
+  e.member_id = "m1";
+  e.content_type = content;
+  return e;
+}
+
+inline Event Post(int64_t ms, C content, std::string_view channel = "twitter:acme",
+                  uint64_t count = 0) {
+  Event e = Ev(K::kPostPublished, ms, channel, count);
+  e.content_type = content;
+  return e;
+}
+
+inline size_t I(K k) { return static_cast<size_t>(k); }
+inline size_t I(C c) { return static_cast<size_t>(c); }
+
+struct View {
+  std::string channel;
+  Platform platform;
+  ChannelCounts totals;
+  int64_t followers;
+  bool has_snapshot;
+  bool operator==(const View&) const = default;
+};
+
+inline std::vector<View> Views(const ChannelGrowth& g) {
+  std::vector<View> out;
+  g.ForEachChannel([&](const ChannelView& v) {
+    out.push_back(View{std::string(v.channel_id), v.platform, v.totals, v.followers,
+                       v.has_follower_snapshot});
+  });
+  return out;
+}
+
+inline View One(const ChannelGrowth& g, std::string_view channel = "twitter:acme") {
+  for (View& v : Views(g)) {
+    if (v.channel == channel) return v;
+  }
+  ADD_FAILURE() << "no channel " << channel;
+  return View{};
+}
+
+struct Closed {
+  std::string channel;
+  std::string spec;
+  int64_t start;
+  int64_t end;
+  Platform platform;
+  ChannelCounts counts;
+  bool operator==(const Closed&) const = default;
+};
+
+inline std::vector<Closed> Advance(ChannelGrowth& g, int64_t watermark_ms) {
+  std::vector<Closed> out;
+  g.AdvanceWatermark(EventTime::FromMillis(watermark_ms), [&](const ClosedWindow& w) {
+    out.push_back(Closed{std::string(w.channel_id), std::string(w.spec->name), w.start.millis(),
+                         w.end.millis(), w.platform, w.counts});
+  });
+  return out;
+}
+
+// The store as RocksDB would hold it after applying mutations in order.
+using Store = std::map<std::string, std::string>;
+
+inline void ApplyTo(Store& store, const Mutations& ms) {
+  for (const Mutation& m : ms) {
+    if (m.op == Mutation::Op::kPut) {
+      store[m.key] = m.value;
+    } else if (m.op == Mutation::Op::kDelete) {
+      store.erase(m.key);
+    } else {
+      store.erase(store.lower_bound(m.key), store.lower_bound(m.value));
+    }
+  }
+}
+
+inline void Drain(ChannelGrowth& g, Store& store) {
+  Mutations out;
+  g.DrainDirty(out);
+  ApplyTo(store, out);
+}
+
+inline ChannelGrowth RestoreFrom(const Store& store) {
+  ChannelGrowth g;
+  for (const auto& [k, v] : store) EXPECT_TRUE(g.Restore(k, v));
+  return g;
+}
+
+inline size_t CountWithTag(const Store& store, char tag) {
+  return std::count_if(store.begin(), store.end(),
+                       [&](const auto& kv) { return kv.first.size() > 4 && kv.first[4] == tag; });
+}
+
+inline std::string Bytes(std::initializer_list<uint8_t> b) {
+  return std::string(b.begin(), b.end());
+}
+
+constexpr char kChannelChunkTag = 0x03;
+constexpr char kWindowChunkTag = 0x04;
+
+// The chunk storing `channel`: its stable hash modulo the 64 chunks.
+inline uint16_t ChunkOf(std::string_view channel) {
+  return static_cast<uint16_t>(StableHash64(channel) % 64);
+}
+
+inline void PutChunk(std::string& key, uint16_t chunk) {
+  key.push_back(static_cast<char>(chunk >> 8));
+  key.push_back(static_cast<char>(chunk & 0xff));
+}
+
+// Keys as KeysArePartitionTagAndChunkValuesAreCompact spells them out.
+inline std::string ChannelChunkKeyOf(int32_t partition, uint16_t chunk) {
+  std::string key;
+  AppendPartitionPrefix(key, partition);
+  key.push_back(kChannelChunkTag);
+  PutChunk(key, chunk);
+  return key;
+}
+
+inline std::string WindowChunkKeyOf(int32_t partition, uint64_t size_ms, uint16_t chunk) {
+  std::string key;
+  AppendPartitionPrefix(key, partition);
+  key.push_back(kWindowChunkTag);
+  PutFixed64BE(key, size_ms);
+  PutChunk(key, chunk);
+  return key;
+}
+
+// A window chunk value holding one window of `channel`.
+inline std::string OneWindow(std::string_view channel, int64_t start_ms, std::string_view counts) {
+  std::string value;
+  PutLengthPrefixed(value, channel);
+  PutVarint(value, 1);
+  PutSignedVarint(value, start_ms);
+  value.append(counts);
+  return value;
+}
+
+}  // namespace chorus::ops::channel_test
