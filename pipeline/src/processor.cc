@@ -29,7 +29,10 @@ Processor::Processor(ProcessorOptions options, StateStore& store, EventSource& s
   source_.SetListener(this);
 }
 
-Processor::~Processor() { source_.SetListener(nullptr); }
+Processor::~Processor() {
+  source_.SetListener(nullptr);
+  if (write_.valid()) write_.wait();  // never abandon a write in progress
+}
 
 Status Processor::Run(const std::atomic<bool>& stop) {
   while (!stop.load(std::memory_order_relaxed) && !source_.Exhausted()) {
@@ -78,7 +81,7 @@ Status Processor::Step() {
   AdvanceTime(now);
   if (now - last_commit_ >= options_.commit_interval ||
       records_since_commit_ >= options_.commit_max_records) {
-    return Commit();
+    return StartCommit();
   }
   return Status::Ok();
 }
@@ -141,6 +144,21 @@ void Processor::AdvanceTime(ops::ProcessingTime now) {
 }
 
 Status Processor::Commit() {
+  if (Status s = StartCommit(); !s.ok()) return s;
+  return FinishWrite();
+}
+
+Status Processor::FinishWrite() {
+  if (!write_.valid()) return Status::Ok();
+  if (Status s = write_.get(); !s.ok()) return s;
+  CrashPoint("commit.before_report");
+  return source_.ReportDurable(written_positions_);
+}
+
+Status Processor::StartCommit() {
+  // One write at a time, in order: the previous batch must be durable (and
+  // its offsets reported) before the next is drained.
+  if (Status s = FinishWrite(); !s.ok()) return s;
   ops::ProcessingTime start = clock_.Now();
   if (Status s = dlq_.Flush(); !s.ok()) return s;
   dedup_.Expire();
@@ -167,26 +185,30 @@ Status Processor::Commit() {
   take(Store::kDedup);
   CollectMeta(mutations);
   records_since_commit_ = 0;
+  last_commit_ = start;
   if (mutations.empty()) {  // nothing changed: no write, no fsync
-    last_commit_ = clock_.Now();
     Publish();
     return Status::Ok();
   }
 
-  if (Status s = store_.Commit(mutations); !s.ok()) return s;
-  CrashPoint("commit.before_report");
-
-  std::vector<SourcePosition> positions;
+  written_positions_.clear();
   for (const auto& [tp, slot] : slots_) {
     if (slot->assigned && slot->meta.next_offset >= 0) {
-      positions.push_back({tp, slot->meta.next_offset});
+      written_positions_.push_back({tp, slot->meta.next_offset});
     }
   }
-  if (Status s = source_.ReportDurable(positions); !s.ok()) return s;
   commits_++;
-  last_commit_ = clock_.Now();
-  Publish();
-  if (on_commit_) on_commit_(*snapshot(), (last_commit_ - start).count() / 1000.0);
+  // The view this batch makes durable, built now and shown once written.
+  std::shared_ptr<const Snapshot> snap = BuildSnapshot();
+  // The write overlaps further processing; only its result is awaited, at
+  // the next commit. A crash meanwhile restarts from the previous batch.
+  write_ = std::async(std::launch::async,
+                      [this, m = std::move(mutations), snap = std::move(snap), start]() {
+                        if (Status s = store_.Commit(m); !s.ok()) return s;
+                        Install(snap);
+                        if (on_commit_) on_commit_(*snap, (clock_.Now() - start).count() / 1000.0);
+                        return Status::Ok();
+                      });
   return Status::Ok();
 }
 

@@ -130,7 +130,14 @@ void Processor::OnRevoked(const std::vector<TopicPartition>& tps) {
   Publish();
 }
 
-void Processor::Publish() {
+void Processor::Publish() { Install(BuildSnapshot()); }
+
+void Processor::Install(std::shared_ptr<const Snapshot> snap) {
+  std::lock_guard lock(snapshot_mu_);
+  snapshot_ = std::move(snap);
+}
+
+std::shared_ptr<const Snapshot> Processor::BuildSnapshot() const {
   auto snap = std::make_shared<Snapshot>();
   snap->commits = commits_;
   snap->watermark = watermark_.current();
@@ -156,8 +163,7 @@ void Processor::Publish() {
   }
   snap->ready = !snap->partitions.empty();
   snap->not_ready_reason = snap->ready ? "" : "state loaded, waiting for partition assignment";
-  std::lock_guard lock(snapshot_mu_);
-  snapshot_ = std::move(snap);
+  return snap;
 }
 
 }  // namespace chorus

@@ -3,6 +3,7 @@
 // DLQ that remembers what it was sent.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -23,14 +24,15 @@ v1::EngagementEvent Event(const std::string& id, int64_t occurred_ms, const std:
 void WriteEventFile(const std::string& path, const std::vector<v1::EngagementEvent>& events,
                     const std::vector<std::string>& raw = {});
 
+// Thread-safe: the processor reads it from its commit-writing thread too.
 class ManualClock final : public Clock {
  public:
-  explicit ManualClock(int64_t ms = 1'000'000) : now_(ops::ProcessingTime::FromMillis(ms)) {}
-  ops::ProcessingTime Now() override { return now_; }
-  void Advance(ops::Millis d) { now_ = now_ + d; }
+  explicit ManualClock(int64_t ms = 1'000'000) : now_(ms) {}
+  ops::ProcessingTime Now() override { return ops::ProcessingTime::FromMillis(now_.load()); }
+  void Advance(ops::Millis d) { now_ += d.count(); }
 
  private:
-  ops::ProcessingTime now_;
+  std::atomic<int64_t> now_;
 };
 
 class RecordingDlq final : public DlqSink {

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -64,7 +65,7 @@ class Processor final : public PartitionListener {
 
   // One poll-and-process step; Run() is a loop of these. For tests.
   Status Step();
-  // Makes everything processed so far durable now.
+  // Makes everything processed so far durable now (and waits for it).
   Status Commit();
 
   // The view as of the last commit; safe from any thread.
@@ -87,6 +88,13 @@ class Processor final : public PartitionListener {
   Status LoadDirectory();
   void AdvanceTime(ops::ProcessingTime now);
   void CollectMeta(std::vector<StoreMutation>& out);
+  // Drains the changes into a batch and starts writing it on another
+  // thread; the processing thread goes on meanwhile.
+  Status StartCommit();
+  // Waits for the write in flight, then reports its offsets to the source.
+  Status FinishWrite();
+  std::shared_ptr<const Snapshot> BuildSnapshot() const;
+  void Install(std::shared_ptr<const Snapshot> snapshot);
   void Publish();
 
   ProcessorOptions options_;
@@ -114,6 +122,9 @@ class Processor final : public PartitionListener {
   size_t records_since_commit_ = 0;
   ops::ProcessingTime last_commit_;
   uint64_t commits_ = 0;
+
+  std::future<Status> write_;  // the batch being written, if any
+  std::vector<SourcePosition> written_positions_;  // its offsets
 
   mutable std::mutex snapshot_mu_;
   std::shared_ptr<const Snapshot> snapshot_;
