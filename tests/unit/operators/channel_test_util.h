@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <map>
+#include <ostream>
 #include <set>
 #include <string>
 #include <vector>
@@ -90,6 +91,10 @@ struct Closed {
   ChannelCounts counts;
   bool operator==(const Closed&) const = default;
 };
+
+inline std::ostream& operator<<(std::ostream& os, const Closed& c) {
+  return os << c.channel << " " << c.spec << " [" << c.start << ", " << c.end << ")";
+}
 
 inline std::vector<Closed> Advance(ChannelGrowth& g, int64_t watermark_ms) {
   std::vector<Closed> out;

@@ -16,41 +16,22 @@
 #include <tuple>
 #include <vector>
 
+#include "channel_test_util.h"
 #include "chorus/operators/channel_growth.h"
 
 namespace chorus::ops {
 namespace {
 
-constexpr int64_t kMin = 60'000;
-constexpr int64_t kHr = 3'600'000;
-constexpr int64_t kDy = 86'400'000;
+using channel_test::Advance;
+using channel_test::Closed;
+using channel_test::kDy;
+using channel_test::kHr;
+using channel_test::kMin;
+using channel_test::Store;
 
-struct Closed {
-  std::string channel;
-  std::string spec;
-  int64_t start;
-  int64_t end;
-  Platform platform;
-  ChannelCounts counts;
-  bool operator==(const Closed&) const = default;
-};
-
-std::ostream& operator<<(std::ostream& os, const Closed& c) {
-  return os << c.channel << " " << c.spec << " [" << c.start << ", " << c.end << ")";
-}
-
-std::vector<Closed> Advance(ChannelGrowth& g, int64_t watermark_ms) {
-  std::vector<Closed> out;
-  g.AdvanceWatermark(EventTime::FromMillis(watermark_ms), [&](const ClosedWindow& w) {
-    out.push_back(Closed{std::string(w.channel_id), std::string(w.spec->name), w.start.millis(),
-                         w.end.millis(), w.platform, w.counts});
-  });
-  return out;
-}
-
-using Store = std::map<std::string, std::string>;
-
-void Drain(ChannelGrowth& g, Store& store) {
+// Stricter than channel_test::Drain: no range deletes, and a delete must
+// remove something the drains wrote.
+void DrainStrictly(ChannelGrowth& g, Store& store) {
   Mutations out;
   g.DrainDirty(out);
   for (const Mutation& m : out) {
@@ -153,14 +134,14 @@ class Scenario {
                                                             : now_ - Uniform(0, 10 * kMin));
       ASSERT_EQ(Advance(g_, watermark_), model_.Advance(watermark_));
     } else if (op < 96) {
-      Drain(g_, store_);
+      DrainStrictly(g_, store_);
     } else if (op < 99) {
       CheckRestore();
     } else {
       int32_t partition = Uniform(0, 4);
       g_.DropPartition(partition);
       model_.DropPartition(partition);
-      Drain(g_, store_);
+      DrainStrictly(g_, store_);
       std::erase_if(store_, [&](const auto& kv) {
         return kv.first.compare(0, 4, std::string{0, 0, 0, static_cast<char>(partition)}) == 0;
       });
@@ -170,7 +151,7 @@ class Scenario {
 
   // Closes everything, in the original and in a copy restored from the store.
   void Finish() {
-    Drain(g_, store_);
+    DrainStrictly(g_, store_);
     ChannelGrowth restored(WindowOptions{Millis(lateness_)});
     RestoreInto(restored, store_);
     ASSERT_EQ(restored.open_windows(), g_.open_windows());
@@ -178,7 +159,7 @@ class Scenario {
     ASSERT_EQ(Advance(g_, watermark_ + 10 * kDy), expected);
     ASSERT_EQ(Advance(restored, watermark_ + 10 * kDy), expected);
     EXPECT_EQ(g_.open_windows(), 0u);
-    Drain(g_, store_);
+    DrainStrictly(g_, store_);
     for (const auto& [key, value] : store_) EXPECT_EQ(key[4], 0x03) << "only channel totals";
   }
 
@@ -216,7 +197,7 @@ class Scenario {
   }
 
   void CheckRestore() {
-    Drain(g_, store_);
+    DrainStrictly(g_, store_);
     ChannelGrowth restored(WindowOptions{Millis(lateness_)});
     RestoreInto(restored, store_);
     ASSERT_EQ(restored.open_windows(), g_.open_windows());
