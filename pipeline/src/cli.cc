@@ -39,17 +39,6 @@ Status ApplyDurations(const std::deque<DurationFlag>& flags) {
   return Status::Ok();
 }
 
-Status ApplyKafkaProperties(const std::vector<std::string>& props, KafkaProperties& out) {
-  for (const std::string& p : props) {
-    size_t eq = p.find('=');
-    if (eq == std::string::npos || eq == 0) {
-      return Status::Error("-X " + p + ": expected key=value");
-    }
-    out[p.substr(0, eq)] = p.substr(eq + 1);
-  }
-  return Status::Ok();
-}
-
 void AddRunFlags(CLI::App* run, RunConfig& c, std::vector<std::string>& kafka,
                  std::deque<DurationFlag>& durations) {
   run->add_option("--brokers", c.brokers, "Kafka bootstrap servers")->envname("CHORUS_BROKERS");
@@ -121,18 +110,15 @@ void AddRunFlags(CLI::App* run, RunConfig& c, std::vector<std::string>& kafka,
       ->capture_default_str();
 }
 
-int Fail(int code, const std::string& message) {
-  std::cerr << "chorus: " << message << "\n";
-  return code;
-}
+constexpr std::string_view kWho = "chorus";
 
 int RunService(RunConfig config) {
   auto app = Application::Start(config);
-  if (!app.ok()) return Fail(2, app.status().message());
+  if (!app.ok()) return Fail(kWho, 2, app.status().message());
   spdlog::info("chorus running: topics {}, state {}, http port {}", fmt::join(config.topics, ","),
                config.state_dir, app.value()->http_port());
   Status s = app.value()->Run(StopRequested());
-  if (!s.ok()) return Fail(1, s.message());
+  if (!s.ok()) return Fail(kWho, 1, s.message());
   return 0;
 }
 
@@ -175,7 +161,8 @@ int RunCli(int argc, char** argv) {
     return false;
   };
   if (argc > 1 && argv[1][0] != '-' && !known(argv[1])) {
-    return Fail(2, std::string("unknown command ") + argv[1] + " (expected run, demo or generate)");
+    return Fail(kWho, 2,
+                std::string("unknown command ") + argv[1] + " (expected run, demo or generate)");
   }
   try {
     app.parse(argc, argv);
@@ -184,19 +171,20 @@ int RunCli(int argc, char** argv) {
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    return Fail(2, std::string(e.what()) + " (see --help)");
+    return Fail(kWho, 2, std::string(e.what()) + " (see --help)");
   }
   auto level = spdlog::level::from_str(log_level);
   if (level == spdlog::level::off && log_level != "off") {
-    return Fail(2, "--log-level " + log_level + ": expected trace, debug, info, warn or error");
+    return Fail(kWho, 2,
+                "--log-level " + log_level + ": expected trace, debug, info, warn or error");
   }
   spdlog::set_level(level);
   spdlog::set_default_logger(spdlog::stderr_color_mt("chorus"));
 
   if (run->parsed()) {
-    if (Status s = ApplyDurations(durations); !s.ok()) return Fail(2, s.message());
+    if (Status s = ApplyDurations(durations); !s.ok()) return Fail(kWho, 2, s.message());
     if (Status s = ApplyKafkaProperties(kafka, run_config.kafka); !s.ok()) {
-      return Fail(2, s.message());
+      return Fail(kWho, 2, s.message());
     }
     return RunService(std::move(run_config));
   }

@@ -4,9 +4,10 @@
 
 #include <cctype>
 #include <charconv>
-#include <cstdlib>
 #include <csignal>
+#include <cstdlib>
 #include <ctime>
+#include <iostream>
 
 namespace chorus {
 
@@ -109,6 +110,22 @@ std::vector<CLI::ConfigItem> YamlConfig::from_config(std::istream& input) const 
                                ": expected a value, a list or a mapping of values");
   }
   return items;
+}
+
+int Fail(std::string_view who, int code, const std::string& message) {
+  std::cerr << who << ": " << message << "\n";
+  return code;
+}
+
+Status ApplyKafkaProperties(const std::vector<std::string>& props, KafkaProperties& out) {
+  for (const std::string& p : props) {
+    size_t eq = p.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return Status::Error("-X " + p + ": expected key=value");
+    }
+    out[p.substr(0, eq)] = p.substr(eq + 1);
+  }
+  return Status::Ok();
 }
 
 namespace {

@@ -6,8 +6,12 @@
 #include <atomic>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "chorus/operators/time.h"
+#include "chorus/pipeline/kafka.h"
+#include "chorus/pipeline/status.h"
 
 namespace chorus {
 
@@ -28,6 +32,12 @@ class YamlConfig : public CLI::Config {
  private:
   std::string subcommand_;
 };
+
+// Prints "`who`: `message`" on stderr; returns `code`, the exit code.
+int Fail(std::string_view who, int code, const std::string& message);
+
+// Adds each "key=value" of -X to `out`; an entry without a key is an error.
+Status ApplyKafkaProperties(const std::vector<std::string>& props, KafkaProperties& out);
 
 // Set when SIGINT or SIGTERM arrives (installs the handlers on first use).
 const std::atomic<bool>& StopRequested();

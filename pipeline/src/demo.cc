@@ -22,10 +22,7 @@ namespace {
 constexpr char kTopic[] = "engagement";
 constexpr char kDlqTopic[] = "chorus-dlq";
 
-int Fail(int code, const std::string& message) {
-  std::cerr << "chorus demo: " << message << "\n";
-  return code;
-}
+constexpr std::string_view kWho = "chorus demo";
 
 // Produces history up to `until`. The generator's daily and weekly rhythm
 // makes its real mean gap shorter than the nominal one, so the stream is cut
@@ -105,22 +102,24 @@ void AddDemoFlags(CLI::App* demo, DemoConfig& c) {
 int RunDemo(const DemoConfig& c) {
   std::optional<ops::Millis> duration;
   if (!c.duration.empty() && !(duration = ParseDuration(c.duration))) {
-    return Fail(2, "--duration " + c.duration + ": expected a duration like 30s or 5m");
+    return Fail(kWho, 2, "--duration " + c.duration + ": expected a duration like 30s or 5m");
   }
   std::string state_dir = c.state_dir;
   if (state_dir.empty()) {
     std::string tmpl = (std::filesystem::temp_directory_path() / "chorus-demo-XXXXXX").string();
-    if (mkdtemp(tmpl.data()) == nullptr) return Fail(1, "cannot create a temp state directory");
+    if (mkdtemp(tmpl.data()) == nullptr)
+      return Fail(kWho, 1, "cannot create a temp state directory");
     state_dir = tmpl;
   }
   auto kafka = EmbeddedKafka::Start(1);
-  if (!kafka.ok()) return Fail(1, kafka.status().message());
+  if (!kafka.ok()) return Fail(kWho, 1, kafka.status().message());
   if (Status s = kafka.value()->CreateTopic(kTopic, c.partitions); !s.ok())
-    return Fail(1, s.message());
-  if (Status s = kafka.value()->CreateTopic(kDlqTopic, 1); !s.ok()) return Fail(1, s.message());
+    return Fail(kWho, 1, s.message());
+  if (Status s = kafka.value()->CreateTopic(kDlqTopic, 1); !s.ok())
+    return Fail(kWho, 1, s.message());
   const std::string& bootstraps = kafka.value()->bootstrap_servers();
   auto producer = KafkaProducer::Open({{"bootstrap.servers", bootstraps}});
-  if (!producer.ok()) return Fail(1, producer.status().message());
+  if (!producer.ok()) return Fail(kWho, 1, producer.status().message());
 
   // Three months of history (enough for champions: 30 active days in 90),
   // then live events stamped with the wall clock.
@@ -149,7 +148,7 @@ int RunDemo(const DemoConfig& c) {
   rc.dlq_topic = kDlqTopic;
   rc.processor.watermark.idle_timeout = std::chrono::seconds(10);
   auto app = Application::Start(rc);
-  if (!app.ok()) return Fail(2, app.status().message());
+  if (!app.ok()) return Fail(kWho, 2, app.status().message());
   std::string host;
   int port = 0;
   SplitHostPort(c.http_addr, host, port);
@@ -175,7 +174,7 @@ int RunDemo(const DemoConfig& c) {
   watcher.join();
   live_thread.join();
   PrintSummary(*app.value()->snapshot());
-  if (!s.ok()) return Fail(1, s.message());
+  if (!s.ok()) return Fail(kWho, 1, s.message());
   return 0;
 }
 

@@ -11,10 +11,7 @@
 namespace chorus {
 namespace {
 
-int Fail(int code, const std::string& message) {
-  std::cerr << "chorus generate: " << message << "\n";
-  return code;
-}
+constexpr std::string_view kWho = "chorus generate";
 
 Status ParseTimes(GenerateConfig& c) {
   auto time_flag = [](const std::string& flag, const std::string& text,
@@ -39,7 +36,7 @@ Status ParseTimes(GenerateConfig& c) {
 
 int ToFile(const GenerateConfig& c) {
   std::FILE* f = c.output == "-" ? stdout : std::fopen(c.output.c_str(), "wb");
-  if (f == nullptr) return Fail(2, "--output " + c.output + ": cannot open for writing");
+  if (f == nullptr) return Fail(kWho, 2, "--output " + c.output + ": cannot open for writing");
   Generator gen(c.options);
   GeneratedRecord r;
   std::string buf;
@@ -48,25 +45,22 @@ int ToFile(const GenerateConfig& c) {
     AppendDelimited(buf, r.value);
     if (buf.size() > (1 << 20) || i + 1 == c.events) {
       if (std::fwrite(buf.data(), 1, buf.size(), f) != buf.size()) {
-        return Fail(1, "--output " + c.output + ": write failed");
+        return Fail(kWho, 1, "--output " + c.output + ": write failed");
       }
       buf.clear();
     }
   }
-  if (f != stdout && std::fclose(f) != 0) return Fail(1, "--output " + c.output + ": close failed");
+  if (f != stdout && std::fclose(f) != 0)
+    return Fail(kWho, 1, "--output " + c.output + ": close failed");
   std::cerr << "chorus generate: wrote " << c.events << " records to " << c.output << "\n";
   return 0;
 }
 
 int ToKafka(const GenerateConfig& c) {
   KafkaProperties props{{"bootstrap.servers", c.brokers}};
-  for (const std::string& p : c.kafka) {
-    size_t eq = p.find('=');
-    if (eq == std::string::npos || eq == 0) return Fail(2, "-X " + p + ": expected key=value");
-    props[p.substr(0, eq)] = p.substr(eq + 1);
-  }
+  if (Status s = ApplyKafkaProperties(c.kafka, props); !s.ok()) return Fail(kWho, 2, s.message());
   auto producer = KafkaProducer::Open(props);
-  if (!producer.ok()) return Fail(2, producer.status().message());
+  if (!producer.ok()) return Fail(kWho, 2, producer.status().message());
   Generator gen(c.options);
   GeneratedRecord r;
   for (uint64_t i = 0; i < c.events; ++i) {
@@ -74,7 +68,7 @@ int ToKafka(const GenerateConfig& c) {
     producer.value()->Produce(c.topic, -1, Bytes(r.key), Bytes(r.value), r.event_time_ms);
   }
   if (Status s = producer.value()->Flush(std::chrono::minutes(5)); !s.ok()) {
-    return Fail(1, "topic " + c.topic + ": " + s.message());
+    return Fail(kWho, 1, "topic " + c.topic + ": " + s.message());
   }
   std::cerr << "chorus generate: produced " << c.events << " records to " << c.topic << "\n";
   return 0;
@@ -109,10 +103,10 @@ void AddGenerateFlags(CLI::App* gen, GenerateConfig& c) {
 }
 
 int RunGenerate(GenerateConfig c) {
-  if (Status s = ParseTimes(c); !s.ok()) return Fail(2, s.message());
+  if (Status s = ParseTimes(c); !s.ok()) return Fail(kWho, 2, s.message());
   if (!c.output.empty()) return ToFile(c);
   if (c.brokers.empty() || c.topic.empty()) {
-    return Fail(2, "give --output FILE, or --brokers and --topic");
+    return Fail(kWho, 2, "give --output FILE, or --brokers and --topic");
   }
   return ToKafka(c);
 }
