@@ -1,7 +1,5 @@
 #include "chorus/pipeline/processor.h"
 
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 
 #include "chorus/pipeline/crash_point.h"
@@ -47,9 +45,7 @@ Status Processor::Run(const std::atomic<bool>& stop) {
     }
     if (end != ops::EventTime::Min()) {
       watermark_.Restore(end);
-      channels_.AdvanceWatermark(end, on_window_);
-      members_.AdvanceWatermark(end, on_transition_);
-      global_dirty_ = true;
+      FireUpTo(end);
     }
   }
   return Commit();
@@ -136,11 +132,13 @@ Processor::Slot* Processor::FindSlot(const SourceRecord& r) {
 void Processor::AdvanceTime(ops::ProcessingTime now) {
   ops::EventTime before = watermark_.current();
   ops::EventTime wm = watermark_.Advance(now);
-  if (wm > before) {
-    channels_.AdvanceWatermark(wm, on_window_);
-    members_.AdvanceWatermark(wm, on_transition_);
-    global_dirty_ = true;
-  }
+  if (wm > before) FireUpTo(wm);
+}
+
+void Processor::FireUpTo(ops::EventTime watermark) {
+  channels_.AdvanceWatermark(watermark, on_window_);
+  members_.AdvanceWatermark(watermark, on_transition_);
+  global_dirty_ = true;
 }
 
 Status Processor::Commit() {

@@ -87,6 +87,8 @@ class Processor final : public PartitionListener {
   Status LoadPartition(Slot& slot);
   Status LoadDirectory();
   void AdvanceTime(ops::ProcessingTime now);
+  // Closes the windows and fires the member timers due at `watermark`.
+  void FireUpTo(ops::EventTime watermark);
   void CollectMeta(std::vector<StoreMutation>& out);
   // Drains the changes into a batch and starts writing it on another
   // thread; the processing thread goes on meanwhile.
