@@ -1,12 +1,12 @@
 #include "chorus/pipeline/generator_source.h"
 
+#include "chorus/operators/dedup.h"
+
 namespace chorus {
 
 int32_t PartitionForKey(std::string_view key, int partitions, uint64_t sequence) {
   if (key.empty()) return static_cast<int32_t>(sequence % static_cast<uint64_t>(partitions));
-  uint64_t h = 1469598103934665603ULL;
-  for (char c : key) h = (h ^ static_cast<uint8_t>(c)) * 1099511628211ULL;
-  return static_cast<int32_t>(h % static_cast<uint64_t>(partitions));
+  return static_cast<int32_t>(ops::StableHash64(key) % static_cast<uint64_t>(partitions));
 }
 
 GeneratorSource::GeneratorSource(GeneratorOptions options, int partitions, uint64_t records,

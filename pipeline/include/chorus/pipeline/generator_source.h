@@ -42,8 +42,8 @@ class GeneratorSource final : public EventSource {
   std::vector<GeneratedRecord> batch_;  // storage behind the records of one Poll
 };
 
-// The partition a keyed producer would pick for `key` (FNV-1a; empty keys
-// go round-robin by `sequence`).
+// The partition a keyed producer would pick for `key` (by the stable id
+// hash; empty keys go round-robin by `sequence`).
 int32_t PartitionForKey(std::string_view key, int partitions, uint64_t sequence);
 
 }  // namespace chorus
