@@ -16,6 +16,7 @@ namespace chorus::ops {
 
 using Millis = std::chrono::milliseconds;
 
+inline constexpr Millis kSecond{1'000};
 inline constexpr Millis kMinute{60'000};
 inline constexpr Millis kHour{3'600'000};
 inline constexpr Millis kDay{86'400'000};

@@ -1,0 +1,207 @@
+// Threads and responsiveness: how fast members get an answer.
+//
+// A member's COMMENT, MENTION, FORUM_POST or DIRECT_MESSAGE opens a thread
+// keyed by its event_id. A later event whose reply_to_event_id names the
+// thread is a reply:
+//   - the first reply by anyone but the opener (a peer member included) is
+//     the thread's first response (CHAOSS's time to first response);
+//   - the first reply by BRAND or COMMUNITY_TEAM is its response and
+//     closes the thread.
+// A thread nobody from the brand or the team answers within `horizon` of
+// event time after it opened expires and is counted unanswered; a reply
+// stamped at or after that point does not answer it either, so the outcome
+// depends on event times alone, not on when the watermark passed.
+//
+// Replies are not keyed by member, so a reply can be read before the event
+// it answers (another partition, further ahead). Such a reply waits, for
+// `reply_wait` of event time behind the watermark, for its thread to open;
+// it is then applied as if it had come after, so the result does not
+// depend on how partitions interleaved within that wait.
+//
+// Time measures are in seconds of event time and never negative (a reply
+// stamped before its thread counts as 0).
+//
+// State: a thread belongs to the input partition of the event that opened
+// it, a waiting reply to the partition that carried it; each partition keeps
+// its own counters, which merge by addition. While one instance owns every
+// partition a reply finds its thread whichever partition it came from (see
+// DESIGN.md: scale-out re-keys replies by thread through a topic).
+//
+// Not thread-safe: owned by the processing thread.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <queue>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <unordered_map>
+#include <vector>
+
+#include "chorus/operators/event.h"
+#include "chorus/operators/state.h"
+
+namespace chorus::ops {
+
+enum class Responder : uint8_t { kMember = 0, kBrand, kCommunityTeam };
+inline constexpr int kResponderCount = 3;
+std::string_view Name(Responder r);  // "member", "brand", "community_team"
+
+// The kinds that open a thread, in label order.
+inline constexpr std::array<EventKind, 4> kThreadKinds = {
+    EventKind::kComment, EventKind::kMention, EventKind::kForumPost, EventKind::kDirectMessage};
+inline constexpr int kThreadKindCount = 4;
+// The index of `e`'s kind in kThreadKinds if `e` opens a thread, else -1.
+int ThreadKindIndex(const Event& e);
+
+// Seconds from a minute to a week: answers on social channels come in
+// minutes, forum answers in hours, a neglected thread takes days.
+inline constexpr std::array<double, 13> kResponseBounds = {
+    60, 300, 900, 1800, 3600, 7200, 14400, 28800, 43200, 86400, 172800, 345600, 604800};
+
+// A histogram in seconds; bucket i counts values <= kResponseBounds[i] and
+// > the bound before it, the last bucket the rest (not cumulative).
+struct ResponseHistogram {
+  std::array<uint64_t, kResponseBounds.size() + 1> buckets{};
+  double sum = 0;
+  uint64_t count = 0;
+
+  void Observe(double seconds);
+  void Add(const ResponseHistogram& o);
+  bool operator==(const ResponseHistogram&) const = default;
+};
+
+// One channel's thread counters (a partition's part, or merged).
+struct ChannelThreadStats {
+  std::array<uint64_t, kThreadKindCount> opened{};      // by opener kind
+  std::array<uint64_t, kThreadKindCount> unanswered{};  // expired, by opener kind
+  int64_t open = 0;                                     // open now
+  uint64_t unmatched_replies = 0;  // replies whose thread never opened here (by reply channel)
+  // Brand or team reply that closed the thread; index kMember stays empty.
+  std::array<ResponseHistogram, kResponderCount> response;
+  std::array<ResponseHistogram, kResponderCount> first_response;
+
+  void Add(const ChannelThreadStats& o);
+  bool operator==(const ChannelThreadStats&) const = default;
+};
+
+// What happened to a thread, for the caller (e.g. the member operator,
+// which keeps each member's open threads and welcome time).
+struct ThreadUpdate {
+  enum class Kind : uint8_t { kOpened, kResponded, kExpired };
+  Kind kind = Kind::kOpened;
+  int32_t partition = 0;  // the opener's
+  std::string_view opener;
+  EventTime opened_at;
+  EventTime at;                              // the event time of the change
+  Responder responder = Responder::kMember;  // kResponded only
+  bool first_response = false;               // kResponded: this is the first response
+  bool closed = false;                       // kResponded: a brand/team reply closed it
+};
+
+struct ThreadOptions {
+  Millis horizon = 7 * kDay;
+  Millis reply_wait = 1 * kHour;
+};
+
+class Threads {
+ public:
+  using Sink = std::function<void(const ThreadUpdate&)>;
+
+  explicit Threads(ThreadOptions options = {});
+
+  // Applies a validated, deduplicated event read from `partition`.
+  void Apply(int32_t partition, const Event& e, const Sink& sink);
+
+  // Expires threads whose horizon ended at or before `watermark` and drops
+  // replies that waited long enough, in (time, partition, id) order.
+  void AdvanceWatermark(EventTime watermark, const Sink& sink);
+
+  // Counters by channel id, merged over partitions, in channel id order.
+  std::map<std::string, ChannelThreadStats, std::less<>> Stats() const;
+  size_t open_threads() const { return threads_.size(); }
+  size_t waiting_replies() const { return waiting_count_; }
+
+  // Persistence (see state.h). Keys: partition prefix, then 't' with the
+  // opening time (OrderedBits, 8 BE) and the id hash (8 BE) for a thread,
+  // 'r' with the reply time, the hash of the event it answers and its own
+  // for a waiting reply, 's' for the partition's counters. Restore accepts
+  // what a drain produced, in any order; false on a malformed entry.
+  void DrainDirty(Mutations& out);
+  [[nodiscard]] bool Restore(std::string_view key, std::string_view value);
+  // Forgets all state of `partition`; emits no mutations.
+  void DropPartition(int32_t partition);
+
+ private:
+  struct Thread {
+    int64_t opened_ms = 0;
+    int32_t partition = 0;
+    uint32_t channel = 0;  // index into channel_ids_
+    uint8_t kind = 0;      // index into kThreadKinds
+    bool first_responded = false;
+    bool stored = false;  // a put of it has been drained
+    bool dirty = false;
+    uint64_t opener_hash = 0;
+    std::string opener;
+  };
+  struct Reply {
+    int64_t at_ms = 0;
+    int32_t partition = 0;  // the partition that carried the reply
+    Responder responder = Responder::kMember;
+    uint64_t self_hash = 0;    // the reply's own event id
+    uint64_t member_hash = 0;  // its actor's member id (0: none)
+    uint32_t channel = 0;      // the reply's own channel
+    bool stored = false;
+  };
+  struct PartitionStats {
+    std::map<uint32_t, ChannelThreadStats> by_channel;  // channel index →
+    bool dirty = false;
+  };
+  struct Expiry {
+    int64_t due_ms;
+    int32_t partition;
+    uint64_t hash;
+    bool operator>(const Expiry& o) const {
+      return std::tie(due_ms, partition, hash) > std::tie(o.due_ms, o.partition, o.hash);
+    }
+  };
+  using ExpiryQueue = std::priority_queue<Expiry, std::vector<Expiry>, std::greater<>>;
+
+  uint32_t ChannelIndex(std::string_view channel_id);
+  ChannelThreadStats& StatsFor(int32_t partition, uint32_t channel);
+  void Open(int32_t partition, const Event& e, int kind, const Sink& sink);
+  // Applies a reply to thread `hash`; false if no such thread is open.
+  bool Answer(uint64_t hash, const Reply& r, const Sink& sink);
+  void Close(std::unordered_map<uint64_t, Thread>::iterator it);
+  void Expire(EventTime watermark, const Sink& sink);
+  void DropWaiting(EventTime watermark);
+  static std::string ThreadKey(int32_t partition, int64_t opened_ms, uint64_t hash);
+  static std::string ReplyKey(int32_t partition, int64_t at_ms, uint64_t target, uint64_t self);
+  std::string EncodeThread(const Thread& t) const;
+  std::string EncodeStats(const PartitionStats& s) const;
+  bool RestoreThread(int32_t partition, std::string_view key, std::string_view value);
+  bool RestoreReply(int32_t partition, std::string_view key, std::string_view value);
+  bool RestoreStats(int32_t partition, std::string_view value);
+
+  ThreadOptions options_;
+  std::deque<std::string> channel_ids_;                           // a deque never moves its strings
+  std::unordered_map<std::string_view, uint32_t> channel_index_;  // views channel_ids_
+  std::unordered_map<uint64_t, Thread> threads_;                  // by id hash
+  // Replies waiting for their thread, by the hash of the event they answer.
+  std::unordered_map<uint64_t, std::vector<Reply>> waiting_;
+  size_t waiting_count_ = 0;
+  ExpiryQueue expiries_;        // thread horizons, lazily skipped once closed
+  ExpiryQueue reply_expiries_;  // waiting replies (hash = target)
+  std::map<int32_t, PartitionStats> stats_;
+  std::vector<uint64_t> dirty_threads_;
+  std::vector<uint64_t> dirty_waiting_;  // targets with replies not yet stored
+  Mutations deletes_;                    // of stored threads and replies that went away
+  int64_t watermark_ms_ = INT64_MIN;
+};
+
+}  // namespace chorus::ops

@@ -1,0 +1,278 @@
+#include "chorus/operators/threads.h"
+
+#include <algorithm>
+
+#include "chorus/operators/dedup.h"
+
+namespace chorus::ops {
+
+std::string_view Name(Responder r) {
+  switch (r) {
+    case Responder::kMember:
+      return "member";
+    case Responder::kBrand:
+      return "brand";
+    case Responder::kCommunityTeam:
+      return "community_team";
+  }
+  return "member";
+}
+
+int ThreadKindIndex(const Event& e) {
+  if (!IsMemberAction(e)) return -1;
+  for (int i = 0; i < kThreadKindCount; ++i) {
+    if (kThreadKinds[i] == e.kind) return i;
+  }
+  return -1;
+}
+
+void ResponseHistogram::Observe(double seconds) {
+  auto it = std::lower_bound(kResponseBounds.begin(), kResponseBounds.end(), seconds);
+  buckets[it - kResponseBounds.begin()]++;
+  sum += seconds;
+  count++;
+}
+
+void ResponseHistogram::Add(const ResponseHistogram& o) {
+  for (size_t i = 0; i < buckets.size(); ++i) buckets[i] += o.buckets[i];
+  sum += o.sum;
+  count += o.count;
+}
+
+void ChannelThreadStats::Add(const ChannelThreadStats& o) {
+  for (int i = 0; i < kThreadKindCount; ++i) {
+    opened[i] += o.opened[i];
+    unanswered[i] += o.unanswered[i];
+  }
+  open += o.open;
+  unmatched_replies += o.unmatched_replies;
+  for (int i = 0; i < kResponderCount; ++i) {
+    response[i].Add(o.response[i]);
+    first_response[i].Add(o.first_response[i]);
+  }
+}
+
+Threads::Threads(ThreadOptions options) : options_(options) {}
+
+uint32_t Threads::ChannelIndex(std::string_view channel_id) {
+  auto it = channel_index_.find(channel_id);
+  if (it != channel_index_.end()) return it->second;
+  auto index = static_cast<uint32_t>(channel_ids_.size());
+  channel_ids_.emplace_back(channel_id);
+  channel_index_.emplace(channel_ids_.back(), index);
+  return index;
+}
+
+ChannelThreadStats& Threads::StatsFor(int32_t partition, uint32_t channel) {
+  PartitionStats& p = stats_[partition];
+  p.dirty = true;
+  return p.by_channel[channel];
+}
+
+void Threads::Apply(int32_t partition, const Event& e, const Sink& sink) {
+  if (!e.reply_to_event_id.empty()) {
+    Reply r;
+    r.at_ms = e.occurred_at.millis();
+    r.partition = partition;
+    r.self_hash = StableHash64(e.event_id);
+    r.channel = ChannelIndex(e.channel_id);
+    bool replies = true;
+    if (IsMemberAction(e)) {
+      r.responder = Responder::kMember;
+      r.member_hash = StableHash64(e.member_id);
+    } else if (e.actor_role == ActorRole::kBrand) {
+      r.responder = Responder::kBrand;
+    } else if (e.actor_role == ActorRole::kCommunityTeam) {
+      r.responder = Responder::kCommunityTeam;
+    } else {
+      replies = false;  // nobody in particular: answers nothing
+    }
+    uint64_t target = StableHash64(e.reply_to_event_id);
+    if (replies && !Answer(target, r, sink)) {
+      // Waiting would outlast the reply's own wait: its thread is not coming.
+      if (r.at_ms + options_.reply_wait.count() <= watermark_ms_) {
+        StatsFor(partition, r.channel).unmatched_replies++;
+      } else {
+        std::vector<Reply>& w = waiting_[target];
+        if (w.empty()) reply_expiries_.push({r.at_ms + options_.reply_wait.count(), 0, target});
+        w.push_back(r);
+        waiting_count_++;
+        dirty_waiting_.push_back(target);
+      }
+    }
+  }
+  if (int kind = ThreadKindIndex(e); kind >= 0) Open(partition, e, kind, sink);
+}
+
+void Threads::Open(int32_t partition, const Event& e, int kind, const Sink& sink) {
+  uint64_t hash = StableHash64(e.event_id);
+  auto [it, inserted] = threads_.try_emplace(hash);
+  if (!inserted) return;  // the same id again: dedup let a 2^-64 collision through
+  Thread& t = it->second;
+  t.opened_ms = e.occurred_at.millis();
+  t.partition = partition;
+  t.channel = ChannelIndex(e.channel_id);
+  t.kind = static_cast<uint8_t>(kind);
+  t.opener = std::string(e.member_id);
+  t.opener_hash = StableHash64(e.member_id);
+  t.dirty = true;
+  dirty_threads_.push_back(hash);
+  ChannelThreadStats& stats = StatsFor(partition, t.channel);
+  stats.opened[kind]++;
+  stats.open++;
+  expiries_.push({t.opened_ms + options_.horizon.count(), partition, hash});
+  sink(ThreadUpdate{.kind = ThreadUpdate::Kind::kOpened,
+                    .partition = partition,
+                    .opener = t.opener,
+                    .opened_at = e.occurred_at,
+                    .at = e.occurred_at});
+
+  // Replies that were read before the thread: in event-time order now.
+  auto w = waiting_.find(hash);
+  if (w == waiting_.end()) return;
+  std::vector<Reply> replies = std::move(w->second);
+  waiting_.erase(w);
+  waiting_count_ -= replies.size();
+  std::sort(replies.begin(), replies.end(), [](const Reply& a, const Reply& b) {
+    return std::tie(a.at_ms, a.partition, a.self_hash) <
+           std::tie(b.at_ms, b.partition, b.self_hash);
+  });
+  for (const Reply& r : replies) {
+    if (r.stored) {
+      deletes_.push_back(
+          {Mutation::Op::kDelete, ReplyKey(r.partition, r.at_ms, hash, r.self_hash), {}});
+    }
+    Answer(hash, r, sink);
+  }
+}
+
+bool Threads::Answer(uint64_t hash, const Reply& r, const Sink& sink) {
+  auto it = threads_.find(hash);
+  if (it == threads_.end()) return false;
+  Thread& t = it->second;
+  // Past the horizon the thread counts as unanswered, whenever it expires.
+  if (r.at_ms >= t.opened_ms + options_.horizon.count()) return true;
+  // The opener following up on their own thread answers nothing.
+  if (r.responder == Responder::kMember && r.member_hash == t.opener_hash) return true;
+  bool closes = r.responder != Responder::kMember;
+  if (t.first_responded && !closes) return true;
+  double seconds = static_cast<double>(std::max<int64_t>(0, r.at_ms - t.opened_ms)) / 1000.0;
+  ChannelThreadStats& stats = StatsFor(t.partition, t.channel);
+  ThreadUpdate u{.kind = ThreadUpdate::Kind::kResponded,
+                 .partition = t.partition,
+                 .opener = t.opener,
+                 .opened_at = EventTime::FromMillis(t.opened_ms),
+                 .at = EventTime::FromMillis(r.at_ms),
+                 .responder = r.responder};
+  if (!t.first_responded) {
+    t.first_responded = true;
+    u.first_response = true;
+    stats.first_response[static_cast<int>(r.responder)].Observe(seconds);
+  }
+  if (closes) {
+    u.closed = true;
+    stats.response[static_cast<int>(r.responder)].Observe(seconds);
+    stats.open--;
+    std::string opener = std::move(t.opener);
+    u.opener = opener;
+    Close(it);
+    sink(u);
+    return true;
+  }
+  if (!t.dirty) {
+    t.dirty = true;
+    dirty_threads_.push_back(hash);
+  }
+  sink(u);
+  return true;
+}
+
+void Threads::Close(std::unordered_map<uint64_t, Thread>::iterator it) {
+  const Thread& t = it->second;
+  if (t.stored) {
+    deletes_.push_back({Mutation::Op::kDelete, ThreadKey(t.partition, t.opened_ms, it->first), {}});
+  }
+  threads_.erase(it);
+}
+
+void Threads::AdvanceWatermark(EventTime watermark, const Sink& sink) {
+  watermark_ms_ = std::max(watermark_ms_, watermark.millis());
+  Expire(watermark, sink);
+  DropWaiting(watermark);
+}
+
+void Threads::Expire(EventTime watermark, const Sink& sink) {
+  while (!expiries_.empty() && expiries_.top().due_ms <= watermark.millis()) {
+    Expiry x = expiries_.top();
+    expiries_.pop();
+    auto it = threads_.find(x.hash);
+    // Closed or dropped since: the entry is stale.
+    if (it == threads_.end() || it->second.partition != x.partition ||
+        it->second.opened_ms + options_.horizon.count() != x.due_ms) {
+      continue;
+    }
+    Thread& t = it->second;
+    ChannelThreadStats& stats = StatsFor(t.partition, t.channel);
+    stats.unanswered[t.kind]++;
+    stats.open--;
+    std::string opener = std::move(t.opener);
+    ThreadUpdate u{.kind = ThreadUpdate::Kind::kExpired,
+                   .partition = t.partition,
+                   .opener = opener,
+                   .opened_at = EventTime::FromMillis(t.opened_ms),
+                   .at = EventTime::FromMillis(x.due_ms)};
+    Close(it);
+    sink(u);
+  }
+}
+
+void Threads::DropWaiting(EventTime watermark) {
+  int64_t wm = watermark.millis();
+  while (!reply_expiries_.empty() && reply_expiries_.top().due_ms <= wm) {
+    uint64_t target = reply_expiries_.top().hash;
+    reply_expiries_.pop();
+    auto w = waiting_.find(target);
+    if (w == waiting_.end()) continue;
+    std::vector<Reply>& replies = w->second;
+    int64_t next_due = INT64_MAX;
+    std::erase_if(replies, [&](const Reply& r) {
+      int64_t due = r.at_ms + options_.reply_wait.count();
+      if (due > wm) {
+        next_due = std::min(next_due, due);
+        return false;
+      }
+      StatsFor(r.partition, r.channel).unmatched_replies++;
+      if (r.stored) {
+        deletes_.push_back(
+            {Mutation::Op::kDelete, ReplyKey(r.partition, r.at_ms, target, r.self_hash), {}});
+      }
+      waiting_count_--;
+      return true;
+    });
+    if (replies.empty()) {
+      waiting_.erase(w);
+    } else {
+      reply_expiries_.push({next_due, 0, target});
+    }
+  }
+}
+
+std::map<std::string, ChannelThreadStats, std::less<>> Threads::Stats() const {
+  std::map<std::string, ChannelThreadStats, std::less<>> out;
+  for (const auto& [partition, p] : stats_) {
+    for (const auto& [channel, s] : p.by_channel) out[channel_ids_[channel]].Add(s);
+  }
+  return out;
+}
+
+void Threads::DropPartition(int32_t partition) {
+  std::erase_if(threads_, [&](const auto& kv) { return kv.second.partition == partition; });
+  for (auto w = waiting_.begin(); w != waiting_.end();) {
+    waiting_count_ -=
+        std::erase_if(w->second, [&](const Reply& r) { return r.partition == partition; });
+    w = w->second.empty() ? waiting_.erase(w) : std::next(w);
+  }
+  stats_.erase(partition);
+}
+
+}  // namespace chorus::ops

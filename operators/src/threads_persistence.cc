@@ -1,0 +1,214 @@
+// Threads' persistence: draining changed threads, waiting replies and
+// counters as mutations, and restoring them (key layout in threads.h).
+#include <algorithm>
+
+#include "chorus/operators/dedup.h"
+#include "chorus/operators/threads.h"
+
+namespace chorus::ops {
+
+namespace {
+
+constexpr char kThreadTag = 't';
+constexpr char kReplyTag = 'r';
+constexpr char kStatsTag = 's';
+
+std::string StatsKey(int32_t partition) {
+  std::string key;
+  AppendPartitionPrefix(key, partition);
+  key.push_back(kStatsTag);
+  return key;
+}
+
+void PutHistogram(std::string& out, const ResponseHistogram& h) {
+  PutVarint(out, h.count);
+  if (h.count == 0) return;
+  for (uint64_t b : h.buckets) PutVarint(out, b);
+  PutDouble(out, h.sum);
+}
+
+bool GetHistogram(Reader& r, ResponseHistogram& h) {
+  if (!r.Varint(h.count)) return false;
+  if (h.count == 0) return true;
+  for (uint64_t& b : h.buckets) {
+    if (!r.Varint(b)) return false;
+  }
+  return r.Double(h.sum);
+}
+
+}  // namespace
+
+std::string Threads::ThreadKey(int32_t partition, int64_t opened_ms, uint64_t hash) {
+  std::string key;
+  AppendPartitionPrefix(key, partition);
+  key.push_back(kThreadTag);
+  PutFixed64BE(key, OrderedBits(opened_ms));
+  PutFixed64BE(key, hash);
+  return key;
+}
+
+std::string Threads::ReplyKey(int32_t partition, int64_t at_ms, uint64_t target, uint64_t self) {
+  std::string key;
+  AppendPartitionPrefix(key, partition);
+  key.push_back(kReplyTag);
+  PutFixed64BE(key, OrderedBits(at_ms));
+  PutFixed64BE(key, target);
+  PutFixed64BE(key, self);
+  return key;
+}
+
+std::string Threads::EncodeThread(const Thread& t) const {
+  std::string out;
+  PutLengthPrefixed(out, channel_ids_[t.channel]);
+  PutVarint(out, t.kind);
+  PutVarint(out, t.first_responded ? 1 : 0);
+  PutLengthPrefixed(out, t.opener);
+  return out;
+}
+
+std::string Threads::EncodeStats(const PartitionStats& p) const {
+  // By channel id, so the same counters always encode the same way.
+  std::vector<std::pair<std::string_view, const ChannelThreadStats*>> channels;
+  channels.reserve(p.by_channel.size());
+  for (const auto& [channel, s] : p.by_channel) channels.emplace_back(channel_ids_[channel], &s);
+  std::sort(channels.begin(), channels.end());
+  std::string out;
+  PutVarint(out, channels.size());
+  for (const auto& [id, s] : channels) {
+    PutLengthPrefixed(out, id);
+    for (uint64_t v : s->opened) PutVarint(out, v);
+    for (uint64_t v : s->unanswered) PutVarint(out, v);
+    PutSignedVarint(out, s->open);
+    PutVarint(out, s->unmatched_replies);
+    for (const ResponseHistogram& h : s->response) PutHistogram(out, h);
+    for (const ResponseHistogram& h : s->first_response) PutHistogram(out, h);
+  }
+  return out;
+}
+
+void Threads::DrainDirty(Mutations& out) {
+  for (Mutation& m : deletes_) out.push_back(std::move(m));
+  deletes_.clear();
+  for (uint64_t hash : dirty_threads_) {
+    auto it = threads_.find(hash);
+    if (it == threads_.end() || !it->second.dirty) continue;  // closed: deleted above
+    Thread& t = it->second;
+    out.push_back({Mutation::Op::kPut, ThreadKey(t.partition, t.opened_ms, hash), EncodeThread(t)});
+    t.dirty = false;
+    t.stored = true;
+  }
+  dirty_threads_.clear();
+  for (uint64_t target : dirty_waiting_) {
+    auto w = waiting_.find(target);
+    if (w == waiting_.end()) continue;
+    for (Reply& r : w->second) {
+      if (r.stored) continue;
+      std::string value;
+      PutVarint(value, static_cast<uint64_t>(r.responder));
+      PutFixed64BE(value, r.member_hash);
+      PutLengthPrefixed(value, channel_ids_[r.channel]);
+      out.push_back(
+          {Mutation::Op::kPut, ReplyKey(r.partition, r.at_ms, target, r.self_hash), value});
+      r.stored = true;
+    }
+  }
+  dirty_waiting_.clear();
+  for (auto& [partition, p] : stats_) {
+    if (!p.dirty) continue;
+    out.push_back({Mutation::Op::kPut, StatsKey(partition), EncodeStats(p)});
+    p.dirty = false;
+  }
+}
+
+bool Threads::Restore(std::string_view key, std::string_view value) {
+  int32_t partition = 0;
+  if (!ParsePartitionPrefix(key, partition) || key.size() < 5) return false;
+  switch (key[4]) {
+    case kThreadTag:
+      return RestoreThread(partition, key, value);
+    case kReplyTag:
+      return RestoreReply(partition, key, value);
+    case kStatsTag:
+      return key.size() == 5 && RestoreStats(partition, value);
+    default:
+      return false;
+  }
+}
+
+bool Threads::RestoreThread(int32_t partition, std::string_view key, std::string_view value) {
+  Reader k(key.substr(5));
+  uint64_t opened = 0, hash = 0;
+  if (!k.Fixed64BE(opened) || !k.Fixed64BE(hash) || !k.empty()) return false;
+  Reader r(value);
+  std::string_view channel, opener;
+  uint64_t kind = 0, flags = 0;
+  if (!r.LengthPrefixed(channel) || !r.Varint(kind) || kind >= kThreadKindCount ||
+      !r.Varint(flags) || flags > 1 || !r.LengthPrefixed(opener) || !r.empty()) {
+    return false;
+  }
+  Thread& t = threads_[hash];
+  t.opened_ms = FromOrderedBits(opened);
+  t.partition = partition;
+  t.channel = ChannelIndex(channel);
+  t.kind = static_cast<uint8_t>(kind);
+  t.first_responded = flags == 1;
+  t.opener = std::string(opener);
+  t.opener_hash = StableHash64(opener);
+  t.stored = true;
+  expiries_.push({t.opened_ms + options_.horizon.count(), partition, hash});
+  return true;
+}
+
+bool Threads::RestoreReply(int32_t partition, std::string_view key, std::string_view value) {
+  Reader k(key.substr(5));
+  uint64_t at = 0, target = 0, self = 0;
+  if (!k.Fixed64BE(at) || !k.Fixed64BE(target) || !k.Fixed64BE(self) || !k.empty()) return false;
+  Reader r(value);
+  uint64_t responder = 0, member_hash = 0;
+  std::string_view channel;
+  if (!r.Varint(responder) || responder >= kResponderCount || !r.Fixed64BE(member_hash) ||
+      !r.LengthPrefixed(channel) || !r.empty()) {
+    return false;
+  }
+  Reply reply;
+  reply.at_ms = FromOrderedBits(at);
+  reply.partition = partition;
+  reply.responder = static_cast<Responder>(responder);
+  reply.self_hash = self;
+  reply.member_hash = member_hash;
+  reply.channel = ChannelIndex(channel);
+  reply.stored = true;
+  std::vector<Reply>& w = waiting_[target];
+  if (w.empty()) reply_expiries_.push({reply.at_ms + options_.reply_wait.count(), 0, target});
+  w.push_back(reply);
+  waiting_count_++;
+  return true;
+}
+
+bool Threads::RestoreStats(int32_t partition, std::string_view value) {
+  Reader r(value);
+  uint64_t n = 0;
+  if (!r.Varint(n) || n > value.size()) return false;
+  PartitionStats& p = stats_[partition];
+  for (uint64_t i = 0; i < n; ++i) {
+    std::string_view id;
+    if (!r.LengthPrefixed(id)) return false;
+    ChannelThreadStats& s = p.by_channel[ChannelIndex(id)];
+    for (uint64_t& v : s.opened) {
+      if (!r.Varint(v)) return false;
+    }
+    for (uint64_t& v : s.unanswered) {
+      if (!r.Varint(v)) return false;
+    }
+    if (!r.SignedVarint(s.open) || !r.Varint(s.unmatched_replies)) return false;
+    for (ResponseHistogram& h : s.response) {
+      if (!GetHistogram(r, h)) return false;
+    }
+    for (ResponseHistogram& h : s.first_response) {
+      if (!GetHistogram(r, h)) return false;
+    }
+  }
+  return r.empty();
+}
+
+}  // namespace chorus::ops

@@ -1,0 +1,268 @@
+#include "chorus/operators/threads.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "member_test_util.h"
+
+namespace chorus::ops {
+namespace {
+
+using member_test::kT0;
+
+constexpr int kForumPost = 2;  // index of FORUM_POST in kThreadKinds
+constexpr int kComment = 0;
+
+// Events own their strings here: Event only views them.
+struct Ev {
+  std::string id, member, reply_to, channel = "forum:acme";
+  EventTime t;
+  EventKind kind = EventKind::kForumPost;
+  ActorRole role = ActorRole::kMember;
+
+  Event view() const {
+    Event e;
+    e.event_id = id;
+    e.occurred_at = t;
+    e.channel_id = channel;
+    e.platform = Platform::kForum;
+    e.kind = kind;
+    e.member_id = member;
+    e.actor_role = role;
+    e.reply_to_event_id = reply_to;
+    return e;
+  }
+};
+
+Ev Question(std::string id, std::string member, EventTime t) {
+  return Ev{.id = std::move(id), .member = std::move(member), .t = t};
+}
+
+Ev Reply(std::string id, std::string to, ActorRole role, EventTime t, std::string member = "") {
+  return Ev{.id = std::move(id),
+            .member = std::move(member),
+            .reply_to = std::move(to),
+            .t = t,
+            .kind = EventKind::kComment,
+            .role = role};
+}
+
+class ThreadsTest : public ::testing::Test {
+ protected:
+  void Apply(const Ev& e, int32_t partition = 0) {
+    threads_.Apply(partition, e.view(), [&](const ThreadUpdate& u) { Record(u); });
+  }
+  void Advance(EventTime wm) {
+    threads_.AdvanceWatermark(wm, [&](const ThreadUpdate& u) { Record(u); });
+  }
+  void Record(const ThreadUpdate& u) {
+    updates_.push_back(u);
+    openers_.emplace_back(u.opener);
+  }
+  ChannelThreadStats Stats(const Threads& t, const std::string& channel = "forum:acme") const {
+    auto all = t.Stats();
+    auto it = all.find(channel);
+    return it == all.end() ? ChannelThreadStats{} : it->second;
+  }
+  ChannelThreadStats Stats() const { return Stats(threads_); }
+  // The current counters, held by the fixture so references into them stay valid.
+  const ChannelThreadStats& S() {
+    current_ = Stats();
+    return current_;
+  }
+
+  Threads threads_;
+  std::vector<ThreadUpdate> updates_;
+  std::vector<std::string> openers_;  // updates_' openers, owned
+  ChannelThreadStats current_;
+};
+
+// The bucket that holds `seconds`.
+size_t BucketOf(double seconds) {
+  size_t i = 0;
+  while (i < kResponseBounds.size() && seconds > kResponseBounds[i]) ++i;
+  return i;
+}
+
+TEST_F(ThreadsTest, BrandReplyClosesTheThreadAndIsAlsoItsFirstResponse) {
+  Apply(Question("q1", "ann", kT0));
+  Apply(Reply("r1", "q1", ActorRole::kBrand, kT0 + 10 * kMinute));
+  ChannelThreadStats s = Stats();
+  EXPECT_EQ(s.opened[kForumPost], 1u);
+  EXPECT_EQ(s.open, 0);
+  const ResponseHistogram& brand = s.response[static_cast<int>(Responder::kBrand)];
+  EXPECT_EQ(brand.count, 1u);
+  EXPECT_DOUBLE_EQ(brand.sum, 600.0);
+  EXPECT_EQ(brand.buckets[BucketOf(600)], 1u);
+  EXPECT_EQ(BucketOf(600), 2u);  // (300, 900]
+  EXPECT_EQ(s.first_response[static_cast<int>(Responder::kBrand)].count, 1u);
+  EXPECT_EQ(s.response[static_cast<int>(Responder::kCommunityTeam)].count, 0u);
+  EXPECT_EQ(threads_.open_threads(), 0u);
+  ASSERT_EQ(updates_.size(), 2u);
+  EXPECT_EQ(updates_[1].kind, ThreadUpdate::Kind::kResponded);
+  EXPECT_TRUE(updates_[1].closed);
+  EXPECT_TRUE(updates_[1].first_response);
+  EXPECT_EQ(openers_[1], "ann");
+  // A second brand reply finds no open thread and waits for one that never comes.
+  Apply(Reply("r2", "q1", ActorRole::kBrand, kT0 + 20 * kMinute));
+  EXPECT_EQ(S().response[static_cast<int>(Responder::kBrand)].count, 1u);
+}
+
+TEST_F(ThreadsTest, TeamReplyCountsUnderCommunityTeam) {
+  Apply(Question("q1", "ann", kT0));
+  Apply(Reply("r1", "q1", ActorRole::kCommunityTeam, kT0 + 2 * kHour));
+  ChannelThreadStats s = Stats();
+  const ResponseHistogram& team = s.response[static_cast<int>(Responder::kCommunityTeam)];
+  EXPECT_EQ(team.count, 1u);
+  EXPECT_EQ(team.buckets[BucketOf(7200)], 1u);
+  EXPECT_EQ(BucketOf(7200), 5u);  // (3600, 7200]: bounds are inclusive
+  EXPECT_EQ(s.response[static_cast<int>(Responder::kBrand)].count, 0u);
+}
+
+TEST_F(ThreadsTest, PeerAnswerIsTheFirstResponseAndLeavesTheThreadOpen) {
+  Apply(Question("q1", "ann", kT0));
+  Apply(Reply("own", "q1", ActorRole::kMember, kT0 + kMinute, "ann"));  // the opener
+  Apply(Reply("a1", "q1", ActorRole::kMember, kT0 + 2 * kMinute, "bob"));
+  Apply(Reply("a2", "q1", ActorRole::kMember, kT0 + 5 * kMinute, "cy"));
+  ChannelThreadStats s = Stats();
+  EXPECT_EQ(s.open, 4);  // q1 and the three comments
+  EXPECT_EQ(s.first_response[static_cast<int>(Responder::kMember)].count, 1u);
+  EXPECT_DOUBLE_EQ(s.first_response[static_cast<int>(Responder::kMember)].sum, 120.0);
+  // Answers are comments by members: they open threads of their own.
+  EXPECT_EQ(s.opened[kComment], 3u);
+  Apply(Reply("t1", "q1", ActorRole::kCommunityTeam, kT0 + 3 * kHour));
+  s = Stats();
+  EXPECT_EQ(s.response[static_cast<int>(Responder::kCommunityTeam)].count, 1u);
+  EXPECT_DOUBLE_EQ(s.response[static_cast<int>(Responder::kCommunityTeam)].sum, 10800.0);
+  // The team's reply closed it but was not its first response.
+  EXPECT_EQ(s.first_response[static_cast<int>(Responder::kCommunityTeam)].count, 0u);
+  EXPECT_EQ(s.first_response[static_cast<int>(Responder::kMember)].count, 1u);
+}
+
+TEST_F(ThreadsTest, UnansweredThreadExpiresExactlyAtTheHorizon) {
+  Apply(Question("q1", "ann", kT0));
+  Advance(kT0 + 7 * kDay - Millis(1));
+  EXPECT_EQ(S().unanswered[kForumPost], 0u);
+  EXPECT_EQ(S().open, 1);
+  Advance(kT0 + 7 * kDay);
+  ChannelThreadStats s = Stats();
+  EXPECT_EQ(s.unanswered[kForumPost], 1u);
+  EXPECT_EQ(s.open, 0);
+  ASSERT_EQ(updates_.size(), 2u);
+  EXPECT_EQ(updates_[1].kind, ThreadUpdate::Kind::kExpired);
+  EXPECT_EQ(updates_[1].at, kT0 + 7 * kDay);
+  EXPECT_EQ(openers_[1], "ann");
+}
+
+TEST_F(ThreadsTest, ReplyAfterTheHorizonDoesNotAnswerEvenBeforeTheWatermarkGetsThere) {
+  Apply(Question("q1", "ann", kT0));
+  Apply(Reply("late", "q1", ActorRole::kBrand, kT0 + 7 * kDay + kSecond));
+  EXPECT_EQ(S().response[static_cast<int>(Responder::kBrand)].count, 0u);
+  Advance(kT0 + 7 * kDay);
+  EXPECT_EQ(S().unanswered[kForumPost], 1u);
+}
+
+TEST_F(ThreadsTest, ReplyToAnUnknownEventWaitsThenCountsAsUnmatched) {
+  Apply(Reply("r1", "nowhere", ActorRole::kBrand, kT0));
+  EXPECT_EQ(threads_.waiting_replies(), 1u);
+  Advance(kT0 + kHour - Millis(1));
+  EXPECT_EQ(threads_.waiting_replies(), 1u);
+  Advance(kT0 + kHour);
+  EXPECT_EQ(threads_.waiting_replies(), 0u);
+  EXPECT_EQ(S().unmatched_replies, 1u);
+  // Once the watermark is past its wait, a reply is unmatched at once.
+  Apply(Reply("r2", "nowhere", ActorRole::kBrand, kT0));
+  EXPECT_EQ(threads_.waiting_replies(), 0u);
+  EXPECT_EQ(S().unmatched_replies, 2u);
+}
+
+TEST_F(ThreadsTest, ReplyReadBeforeItsThreadGivesTheSameResultAsInOrder) {
+  std::vector<Ev> in_order = {Question("q1", "ann", kT0),
+                              Reply("a1", "q1", ActorRole::kMember, kT0 + kMinute, "bob"),
+                              Reply("r1", "q1", ActorRole::kBrand, kT0 + 30 * kMinute)};
+  Threads expected;
+  for (const Ev& e : in_order) expected.Apply(0, e.view(), [](const ThreadUpdate&) {});
+  // The replies came on partition 1, ahead of partition 0, brand first.
+  Apply(in_order[2], 1);
+  Apply(in_order[1], 1);
+  Apply(in_order[0], 0);
+  EXPECT_EQ(threads_.waiting_replies(), 0u);
+  EXPECT_EQ(Stats(), Stats(expected));
+  EXPECT_EQ(S().first_response[static_cast<int>(Responder::kMember)].count, 1u);
+}
+
+TEST_F(ThreadsTest, ReplyStampedBeforeItsThreadCountsAsZeroSeconds) {
+  Apply(Question("q1", "ann", kT0));
+  Apply(Reply("r1", "q1", ActorRole::kBrand, kT0 - kMinute));
+  const ResponseHistogram& h = S().response[static_cast<int>(Responder::kBrand)];
+  EXPECT_EQ(h.count, 1u);
+  EXPECT_DOUBLE_EQ(h.sum, 0.0);
+  EXPECT_EQ(h.buckets[0], 1u);
+}
+
+TEST_F(ThreadsTest, OnlyMemberMessagesOpenThreads) {
+  Apply(Ev{.id = "p", .t = kT0, .kind = EventKind::kPostPublished, .role = ActorRole::kBrand});
+  Apply(Ev{.id = "x", .member = "ann", .t = kT0, .kind = EventKind::kReaction});
+  Apply(Ev{.id = "m", .member = "ann", .t = kT0, .kind = EventKind::kMention});
+  Apply(Ev{.id = "d", .member = "ann", .t = kT0, .kind = EventKind::kDirectMessage});
+  Apply(Ev{.id = "b", .t = kT0, .kind = EventKind::kComment, .role = ActorRole::kBrand});
+  EXPECT_EQ(threads_.open_threads(), 2u);
+  EXPECT_EQ(S().opened, (std::array<uint64_t, kThreadKindCount>{0, 1, 0, 1}));
+}
+
+TEST_F(ThreadsTest, RestoredStateContinuesLikeAnUninterruptedRun) {
+  std::vector<Ev> first = {Question("q1", "ann", kT0), Question("q2", "bob", kT0 + kMinute),
+                           Reply("a1", "q1", ActorRole::kMember, kT0 + 2 * kMinute, "cy"),
+                           Reply("w1", "q9", ActorRole::kBrand, kT0 + 3 * kMinute)};
+  std::vector<Ev> second = {Reply("r1", "q1", ActorRole::kBrand, kT0 + 10 * kMinute),
+                            Question("q9", "dee", kT0 + 4 * kMinute)};
+  Threads uninterrupted;
+  auto ignore = [](const ThreadUpdate&) {};
+  for (const Ev& e : first) uninterrupted.Apply(0, e.view(), ignore);
+  for (const Ev& e : second) uninterrupted.Apply(0, e.view(), ignore);
+  uninterrupted.AdvanceWatermark(kT0 + 8 * kDay, ignore);
+
+  for (const Ev& e : first) Apply(e);
+  Mutations drained;
+  threads_.DrainDirty(drained);
+  Threads restored;
+  for (const Mutation& m : drained) {
+    ASSERT_EQ(m.op, Mutation::Op::kPut);
+    ASSERT_TRUE(restored.Restore(m.key, m.value));
+  }
+  EXPECT_EQ(restored.open_threads(), 3u);  // q1, q2, a1
+  EXPECT_EQ(restored.waiting_replies(), 1u);
+  for (const Ev& e : second) restored.Apply(0, e.view(), ignore);
+  restored.AdvanceWatermark(kT0 + 8 * kDay, ignore);
+  EXPECT_EQ(Stats(restored), Stats(uninterrupted));
+  EXPECT_EQ(restored.open_threads(), 0u);
+
+  // What closed after the restore is deleted from the store.
+  Mutations after;
+  restored.DrainDirty(after);
+  size_t deletes = 0;
+  for (const Mutation& m : after) deletes += m.op == Mutation::Op::kDelete;
+  EXPECT_EQ(deletes, 4u);  // q1, q2, a1 and the waiting reply w1
+}
+
+TEST_F(ThreadsTest, MalformedEntriesAreRejected) {
+  Threads t;
+  std::string key;
+  AppendPartitionPrefix(key, 0);
+  EXPECT_FALSE(t.Restore(key + "t", "x"));
+  EXPECT_FALSE(t.Restore(key + "s", "\x05"));
+  EXPECT_FALSE(t.Restore(key + "q", ""));
+}
+
+TEST_F(ThreadsTest, DroppingAPartitionForgetsItsThreadsAndCounters) {
+  Apply(Question("q1", "ann", kT0), 0);
+  Apply(Question("q2", "bob", kT0), 1);
+  threads_.DropPartition(0);
+  EXPECT_EQ(threads_.open_threads(), 1u);
+  EXPECT_EQ(S().opened[kForumPost], 1u);
+}
+
+}  // namespace
+}  // namespace chorus::ops
