@@ -5,7 +5,9 @@
 // continues from exactly the state an uninterrupted run would have (the
 // effectively-once rule), and scores a member never had are left out.
 // next_timer is not stored: it is NextDue(state, evaluated_at), recomputed
-// on restore. A typical busy member takes about 90 bytes.
+// on restore. A typical busy member takes about 90 bytes. Relationship
+// fields (reach, brand interactions, open threads, welcomed) follow only
+// when a member has any, flagged by kHasRelations.
 
 #include "chorus/operators/state.h"
 #include "member_internal.h"
@@ -14,7 +16,8 @@ namespace chorus::ops::member_internal {
 namespace {
 
 constexpr uint8_t kMemberVersion = 1;
-constexpr uint8_t kSummaryVersion = 1;
+// Version 2 added the welcome histogram; version 1 is still read.
+constexpr uint8_t kSummaryVersion = 2;
 
 // Flag byte: the stage in bits 0-2, then presence and boolean bits.
 constexpr uint8_t kStageMask = 0x07;
@@ -22,6 +25,10 @@ constexpr uint8_t kWasEngaged = 0x08;
 constexpr uint8_t kHasPending = 0x10;
 constexpr uint8_t kHasLove = 0x20;
 constexpr uint8_t kHasSentiment = 0x40;
+constexpr uint8_t kHasRelations = 0x80;
+// Bits of the relations byte.
+constexpr uint8_t kWelcomed = 0x01;
+constexpr uint8_t kHasInteractions = 0x02;
 
 void PutDelta(std::string& out, EventTime t, EventTime base) {
   PutSignedVarint(out, (t - base).count());
@@ -47,6 +54,9 @@ uint8_t Flags(const MemberState& s) {
   if (s.demotion_pending_since != EventTime::Min()) f |= kHasPending;
   if (s.love != 0) f |= kHasLove;
   if (s.sentiment_den != 0) f |= kHasSentiment;
+  if (s.reach != 0 || s.brand_interactions != 0 || s.open_threads != 0 || s.welcomed) {
+    f |= kHasRelations;
+  }
   return f;
 }
 
@@ -74,6 +84,17 @@ void EncodeMember(const MemberState& s, std::string& out) {
     PutDouble(out, s.sentiment_num);
     PutDouble(out, s.sentiment_den);
     PutDelta(out, s.sentiment_ref, base);
+  }
+  if (flags & kHasRelations) {
+    const uint8_t rel =
+        (s.welcomed ? kWelcomed : 0) | (s.brand_interactions != 0 ? kHasInteractions : 0);
+    PutVarint(out, rel);
+    PutVarint(out, s.reach);
+    PutSignedVarint(out, s.open_threads);
+    if (rel & kHasInteractions) {
+      PutDouble(out, s.brand_interactions);
+      PutDelta(out, s.brand_ref, base);
+    }
   }
 }
 
@@ -103,6 +124,18 @@ bool DecodeMember(std::string_view in, MemberState& s) {
                                   !GetDelta(r, base, s.sentiment_ref))) {
     return false;
   }
+  if (flags & kHasRelations) {
+    uint8_t rel = 0;
+    if (!GetByte(r, rel) || rel > (kWelcomed | kHasInteractions) || !r.Varint(s.reach) ||
+        !r.SignedVarint(s.open_threads)) {
+      return false;
+    }
+    s.welcomed = (rel & kWelcomed) != 0;
+    if ((rel & kHasInteractions) &&
+        (!r.Double(s.brand_interactions) || !GetDelta(r, base, s.brand_ref))) {
+      return false;
+    }
+  }
   return r.empty();
 }
 
@@ -115,12 +148,15 @@ void EncodeSummary(const MemberSummary& s, std::string& out) {
   for (uint64_t n : s.sentiment_buckets) PutVarint(out, n);
   PutDouble(out, s.sentiment_sum);
   PutVarint(out, s.sentiment_count);
+  PutVarint(out, s.welcome.count);
+  for (uint64_t n : s.welcome.buckets) PutVarint(out, n);
+  PutDouble(out, s.welcome.sum);
 }
 
 bool DecodeSummary(std::string_view in, MemberSummary& s) {
   Reader r(in);
   uint8_t version = 0;
-  if (!GetByte(r, version) || version != kSummaryVersion) return false;
+  if (!GetByte(r, version) || version < 1 || version > kSummaryVersion) return false;
   MemberSummary decoded;
   if (!r.Varint(decoded.new_members)) return false;
   for (auto& row : decoded.transitions) {
@@ -131,10 +167,19 @@ bool DecodeSummary(std::string_view in, MemberSummary& s) {
   for (uint64_t& n : decoded.sentiment_buckets) {
     if (!r.Varint(n)) return false;
   }
-  if (!r.Double(decoded.sentiment_sum) || !r.Varint(decoded.sentiment_count) || !r.empty()) {
-    return false;
+  if (!r.Double(decoded.sentiment_sum) || !r.Varint(decoded.sentiment_count)) return false;
+  if (version >= 2) {
+    if (!r.Varint(decoded.welcome.count)) return false;
+    for (uint64_t& n : decoded.welcome.buckets) {
+      if (!r.Varint(n)) return false;
+    }
+    if (!r.Double(decoded.welcome.sum)) return false;
   }
+  if (!r.empty()) return false;
   decoded.members_by_stage = s.members_by_stage;
+  decoded.influencers_by_stage = s.influencers_by_stage;
+  decoded.member_sentiment_buckets = s.member_sentiment_buckets;
+  decoded.member_sentiment_sum = s.member_sentiment_sum;
   s = decoded;
   return true;
 }

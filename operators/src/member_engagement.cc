@@ -57,7 +57,9 @@ void MemberEngagement::Apply(int32_t partition, const Event& e, const Transition
     m = &Create(p, e.member_id, t);
   }
   mi::RecordActivity(m->state, t);
+  CountDerived(p.summary, m->state, -1, options_);
   UpdateScores(p, *m, e);
+  CountDerived(p.summary, m->state, +1, options_);
   // A late event is judged at the member's own clock, never before it.
   Evaluate(p, *m, std::max(t, m->state.evaluated_at), /*on_event=*/true, sink);
   Schedule(p, *m);
@@ -145,6 +147,8 @@ void MemberEngagement::UpdateScores(Partition& p, Member& m, const Event& e) {
     mi::AddLove(s, t, weight, options_.love_half_life);
     LoveAdd(s);
   }
+  if (e.member_reach > s.reach) s.reach = e.member_reach;
+  if (e.kind == EventKind::kMention || e.kind == EventKind::kShare) AddBrandInteraction(s, t);
   if (e.has_sentiment && !std::isnan(e.sentiment)) {
     const float v = std::clamp(e.sentiment, -1.0f, 1.0f);
     mi::AddSentiment(s, t, v, options_.sentiment_half_life);
@@ -182,6 +186,10 @@ void MemberEngagement::Transition(Partition& p, Member& m, Stage to, EventTime t
   --p.summary.members_by_stage[static_cast<size_t>(from)];
   ++p.summary.members_by_stage[static_cast<size_t>(to)];
   ++p.summary.transitions[static_cast<size_t>(from)][static_cast<size_t>(to)];
+  if (options_.influencer_min_reach > 0 && s.reach >= options_.influencer_min_reach) {
+    --p.summary.influencers_by_stage[static_cast<size_t>(from)];
+    ++p.summary.influencers_by_stage[static_cast<size_t>(to)];
+  }
   p.summary_dirty = true;
   s.stage = to;
   s.stage_since = t;
@@ -321,12 +329,8 @@ bool MemberEngagement::Restore(std::string_view key, std::string_view value) {
     return true;
   }
   if (key[4] == kSummaryTag && rest.empty()) {
-    MemberSummary decoded;
-    if (!mi::DecodeSummary(value, decoded)) return false;
-    Partition& p = PartitionFor(id);
-    decoded.members_by_stage = p.summary.members_by_stage;
-    p.summary = decoded;
-    return true;
+    // Keeps the derived fields the partition's members already gave it.
+    return mi::DecodeSummary(value, PartitionFor(id).summary);
   }
   return false;
 }
@@ -354,10 +358,12 @@ void MemberEngagement::RestoreMember(Partition& p, std::string_view id, const Me
   if (!inserted) {  // restored twice: the later value wins
     LoveRemove(m.state);
     --p.summary.members_by_stage[static_cast<size_t>(m.state.stage)];
+    CountDerived(p.summary, m.state, -1, options_);
   }
   m.state = s;
   m.state.next_timer = mi::NextDue(s, s.evaluated_at, options_);
   ++p.summary.members_by_stage[static_cast<size_t>(s.stage)];
+  CountDerived(p.summary, m.state, +1, options_);
   LoveAdd(m.state);
   Schedule(p, m);
 }

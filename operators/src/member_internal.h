@@ -42,7 +42,8 @@ EventTime NextDue(const MemberState& s, EventTime t, const MemberOptions& o);
 // Compact value encodings; Decode returns false on malformed input.
 void EncodeMember(const MemberState& s, std::string& out);
 [[nodiscard]] bool DecodeMember(std::string_view in, MemberState& s);
-// Counters only: members_by_stage is rebuilt from the members.
+// Counters only: the derived fields (members and influencers by stage, the
+// members' sentiment) are rebuilt from the members, and kept from `s`.
 void EncodeSummary(const MemberSummary& s, std::string& out);
 [[nodiscard]] bool DecodeSummary(std::string_view in, MemberSummary& s);
 

@@ -97,6 +97,12 @@ void MemberSummary::Add(const MemberSummary& o) {
   }
   sentiment_sum += o.sentiment_sum;
   sentiment_count += o.sentiment_count;
+  welcome.Add(o.welcome);
+  for (int i = 0; i < kStageCount; ++i) influencers_by_stage[i] += o.influencers_by_stage[i];
+  for (size_t i = 0; i < member_sentiment_buckets.size(); ++i) {
+    member_sentiment_buckets[i] += o.member_sentiment_buckets[i];
+  }
+  member_sentiment_sum += o.member_sentiment_sum;
 }
 
 namespace member_internal {

@@ -73,6 +73,7 @@
 
 #include "chorus/operators/event.h"
 #include "chorus/operators/state.h"
+#include "chorus/operators/threads.h"
 
 namespace chorus::ops {
 
@@ -96,6 +97,8 @@ struct MemberOptions {
   int champion_window_days = 90;  // at most 128, the bitmap's length
   double champion_min_sentiment = 0.0;
   Millis demotion_grace = 7 * kDay;
+  // A member whose largest member_reach is at least this is an influencer.
+  uint64_t influencer_min_reach = 10'000;
 
   // FORUM_POST 3, COMMENT 2, SHARE 2, MENTION 1.5, DIRECT_MESSAGE 1,
   // FOLLOW 1, REACTION 0.5, CONTRIBUTION 3, EVENT_ATTENDED 5.
@@ -123,9 +126,18 @@ struct MemberState {
   // event or a fired timer). A late event is evaluated at this time, so a
   // member's transitions never go back in time.
   EventTime evaluated_at;
+  // Relationship with the brand: the member's largest member_reach, and a
+  // decayed count of interactions (their mentions and shares, brand or team
+  // replies to them) at brand_ref, with the love half-life.
+  uint64_t reach = 0;
+  double brand_interactions = 0;
+  EventTime brand_ref;
+  int64_t open_threads = 0;  // threads they opened, not answered or expired yet
+  bool welcomed = false;     // a COMMUNITY_TEAM reply reached them
 
   // Decayed values at event time `t`.
   double LoveAt(EventTime t, Millis half_life) const;
+  double BrandInteractionsAt(EventTime t, Millis half_life) const;
   std::optional<double> SentimentAt(EventTime t, Millis half_life) const;
   // Active days within the `days` days ending at (and including) day `day`.
   int ActiveDaysIn(int64_t day, int days) const;
@@ -149,6 +161,16 @@ struct MemberSummary {
   std::array<uint64_t, 11> sentiment_buckets{};
   double sentiment_sum = 0;
   uint64_t sentiment_count = 0;
+  // A new member's first activity to the first COMMUNITY_TEAM reply to a
+  // thread they opened while new; once per member.
+  ResponseHistogram welcome;
+
+  // Derived from the members (rebuilt on restore, not stored):
+  // influencers by stage, and the members' decayed sentiment (constant
+  // between their scored events) in kSentimentBounds buckets with its sum.
+  std::array<int64_t, kStageCount> influencers_by_stage{};
+  std::array<int64_t, 11> member_sentiment_buckets{};
+  double member_sentiment_sum = 0;
 
   void Add(const MemberSummary& o);
 };
@@ -165,6 +187,10 @@ class MemberEngagement {
   // Applies a validated, deduplicated event read from `partition`. Events
   // that are not member actions are ignored. Late events update state too.
   void Apply(int32_t partition, const Event& e, const TransitionSink& sink);
+
+  // Keeps the opener's open threads, brand interactions and welcome in step
+  // with a thread (see threads.h). Unknown members are ignored.
+  void OnThread(const ThreadUpdate& u);
 
   // Fires every member timer due at or before `watermark`.
   void AdvanceWatermark(EventTime watermark, const TransitionSink& sink);
@@ -255,6 +281,10 @@ class MemberEngagement {
   void Schedule(Partition& p, Member& m);
   void MarkDirty(Partition& p, Member& m);
   void RestoreMember(Partition& p, std::string_view id, const MemberState& s);
+  // Adds (+1) or removes (−1) a member's part of the derived summary fields.
+  static void CountDerived(MemberSummary& summary, const MemberState& s, int sign,
+                           const MemberOptions& o);
+  void AddBrandInteraction(MemberState& s, EventTime t);
   void LoveAdd(const MemberState& s);
   void LoveRemove(const MemberState& s);
   int64_t LoveBucket(const MemberState& s) const;
