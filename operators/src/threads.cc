@@ -1,6 +1,7 @@
 #include "chorus/operators/threads.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "chorus/operators/dedup.h"
 
@@ -16,6 +17,19 @@ std::string_view Name(Responder r) {
       return "community_team";
   }
   return "member";
+}
+
+std::string_view Name(SentimentBand b) {
+  static constexpr std::array<std::string_view, 4> kNames = {"negative", "neutral", "positive",
+                                                             "unscored"};
+  return kNames[static_cast<size_t>(b) & 3];
+}
+
+SentimentBand BandOf(const Event& e, double band) {
+  if (!e.has_sentiment || std::isnan(e.sentiment)) return SentimentBand::kUnscored;
+  if (e.sentiment < -band) return SentimentBand::kNegative;
+  if (e.sentiment > band) return SentimentBand::kPositive;
+  return SentimentBand::kNeutral;
 }
 
 int ThreadKindIndex(const Event& e) {
@@ -46,6 +60,7 @@ void ChannelThreadStats::Add(const ChannelThreadStats& o) {
   }
   open += o.open;
   unmatched_replies += o.unmatched_replies;
+  for (size_t i = 0; i < mentions_by_band.size(); ++i) mentions_by_band[i] += o.mentions_by_band[i];
   for (int i = 0; i < kResponderCount; ++i) {
     response[i].Add(o.response[i]);
     first_response[i].Add(o.first_response[i]);
@@ -120,6 +135,9 @@ void Threads::Open(int32_t partition, const Event& e, int kind, const Sink& sink
   ChannelThreadStats& stats = StatsFor(partition, t.channel);
   stats.opened[kind]++;
   stats.open++;
+  if (e.kind == EventKind::kMention) {
+    stats.mentions_by_band[static_cast<size_t>(BandOf(e, options_.sentiment_band))]++;
+  }
   expiries_.push({t.opened_ms + options_.horizon.count(), partition, hash});
   sink(ThreadUpdate{.kind = ThreadUpdate::Kind::kOpened,
                     .partition = partition,

@@ -80,6 +80,7 @@ std::string Threads::EncodeStats(const PartitionStats& p) const {
     for (uint64_t v : s->unanswered) PutVarint(out, v);
     PutSignedVarint(out, s->open);
     PutVarint(out, s->unmatched_replies);
+    for (uint64_t v : s->mentions_by_band) PutVarint(out, v);
     for (const ResponseHistogram& h : s->response) PutHistogram(out, h);
     for (const ResponseHistogram& h : s->first_response) PutHistogram(out, h);
   }
@@ -201,6 +202,9 @@ bool Threads::RestoreStats(int32_t partition, std::string_view value) {
       if (!r.Varint(v)) return false;
     }
     if (!r.SignedVarint(s.open) || !r.Varint(s.unmatched_replies)) return false;
+    for (uint64_t& v : s.mentions_by_band) {
+      if (!r.Varint(v)) return false;
+    }
     for (ResponseHistogram& h : s.response) {
       if (!GetHistogram(r, h)) return false;
     }

@@ -46,6 +46,11 @@ json MemberJson(std::string_view id, const ops::MemberState& m, ops::EventTime a
   int64_t day = ops::DayIndex(at);
   j["active_days_30"] = m.ActiveDaysIn(day, 30);
   j["active_days_90"] = m.ActiveDaysIn(day, 90);
+  j["open_threads"] = m.open_threads;
+  j["welcomed"] = m.welcomed;
+  j["reach"] = m.reach;
+  j["brand_interactions"] = m.BrandInteractionsAt(at, o.love_half_life);
+  j["influencer"] = o.influencer_min_reach > 0 && m.reach >= o.influencer_min_reach;
   return j;
 }
 
@@ -89,7 +94,9 @@ HttpResponse ListMembers(const Processor& proc, const StateStore& store, const H
       limit > 1000) {
     return Error(400, "limit must be an integer from 1 to 1000");
   }
-  if (sort != "love" && sort != "last_seen") return Error(400, "sort must be love or last_seen");
+  if (sort != "love" && sort != "reach" && sort != "last_seen") {
+    return Error(400, "sort must be love, reach or last_seen");
+  }
   std::optional<ops::Stage> stage;
   for (int i = 0; i < ops::kStageCount && !stage_name.empty(); ++i) {
     if (ops::Name(static_cast<ops::Stage>(i)) == stage_name) stage = static_cast<ops::Stage>(i);
@@ -106,8 +113,9 @@ HttpResponse ListMembers(const Processor& proc, const StateStore& store, const H
     if (!ops::MemberEngagement::ParseMemberKey(key, id)) return true;
     auto m = ops::MemberEngagement::DecodeMember(value);
     if (!m || (stage && m->stage != *stage)) return true;
-    double score = sort == "love" ? m->LoveAt(at, o.love_half_life)
-                                  : static_cast<double>(m->last_seen.millis());
+    double score = sort == "love"    ? m->LoveAt(at, o.love_half_life)
+                   : sort == "reach" ? static_cast<double>(m->reach)
+                                     : static_cast<double>(m->last_seen.millis());
     best.push({score, std::string(id), *m});
     if (best.size() > static_cast<size_t>(limit)) best.pop();
     return true;

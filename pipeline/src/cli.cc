@@ -87,6 +87,10 @@ void AddRunFlags(CLI::App* run, RunConfig& c, std::vector<std::string>& kafka,
               "quiet time before a member has churned (default 180d)");
   AddDuration(run, durations, "--demotion-grace", "CHORUS_DEMOTION_GRACE",
               &p.members.demotion_grace, "how long a lower stage must hold (default 7d)");
+  AddDuration(run, durations, "--thread-horizon", "CHORUS_THREAD_HORIZON", &p.threads.horizon,
+              "how long a thread waits for a brand or team reply (default 7d)");
+  AddDuration(run, durations, "--reply-wait", "CHORUS_REPLY_WAIT", &p.threads.reply_wait,
+              "how long a reply read before its thread waits for it (default 1h)");
   AddDuration(run, durations, "--max-future-skew", "CHORUS_MAX_FUTURE_SKEW",
               &p.limits.max_future_skew,
               "how far occurred_at may lead the Kafka record timestamp (default 1h)");
@@ -100,6 +104,33 @@ void AddRunFlags(CLI::App* run, RunConfig& c, std::vector<std::string>& kafka,
       ->envname("CHORUS_REGULAR_DAYS_PER_WEEK")
       ->check(CLI::Range(1, 7))
       ->capture_default_str();
+  run->add_option("--regular-weeks", p.members.regular_weeks,
+                  "weeks of the last 4 with enough active days that make a regular")
+      ->envname("CHORUS_REGULAR_WEEKS")
+      ->check(CLI::Range(1, 4))
+      ->capture_default_str();
+  run->add_option("--champion-window-days", p.members.champion_window_days,
+                  "days looked back for a champion's active days")
+      ->envname("CHORUS_CHAMPION_WINDOW_DAYS")
+      ->check(CLI::Range(1, 128))
+      ->capture_default_str();
+  run->add_option("--champion-min-sentiment", p.members.champion_min_sentiment,
+                  "lowest decayed sentiment a champion may have")
+      ->envname("CHORUS_CHAMPION_MIN_SENTIMENT")
+      ->check(CLI::Range(-1.0, 1.0))
+      ->capture_default_str();
+  run->add_option("--influencer-min-reach", p.members.influencer_min_reach,
+                  "member_reach that makes a member an influencer (0: nobody)")
+      ->envname("CHORUS_INFLUENCER_MIN_REACH")
+      ->capture_default_str();
+  run->add_option("--mention-sentiment-band", p.threads.sentiment_band,
+                  "mentions with |sentiment| up to this are neutral")
+      ->envname("CHORUS_MENTION_SENTIMENT_BAND")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  run->add_option("--love-weight", c.love_weights,
+                  "love weight of an event kind, kind=weight (repeatable; e.g. comment=2)")
+      ->envname("CHORUS_LOVE_WEIGHT");
   run->add_option("--max-id-bytes", p.limits.max_id_bytes, "longest id field accepted")
       ->envname("CHORUS_MAX_ID_BYTES")
       ->check(CLI::Range(1, 65536))
@@ -183,6 +214,10 @@ int RunCli(int argc, char** argv) {
 
   if (run->parsed()) {
     if (Status s = ApplyDurations(durations); !s.ok()) return Fail(kWho, 2, s.message());
+    if (Status s = ApplyLoveWeights(run_config.love_weights, run_config.processor.members.weights);
+        !s.ok()) {
+      return Fail(kWho, 2, s.message());
+    }
     if (Status s = ApplyKafkaProperties(kafka, run_config.kafka); !s.ok()) {
       return Fail(kWho, 2, s.message());
     }

@@ -117,6 +117,34 @@ int Fail(std::string_view who, int code, const std::string& message) {
   return code;
 }
 
+Status ApplyLoveWeights(const std::vector<std::string>& weights,
+                        std::array<double, ops::kEventKindCount>& out) {
+  for (const std::string& w : weights) {
+    auto eq = w.find('=');
+    std::string kind = w.substr(0, eq);
+    int index = -1;
+    for (int k = 1; k < ops::kEventKindCount; ++k) {
+      if (ops::Name(static_cast<ops::EventKind>(k)) == kind) index = k;
+    }
+    double value = -1;
+    if (eq != std::string::npos) {
+      try {
+        size_t used = 0;
+        value = std::stod(w.substr(eq + 1), &used);
+        if (used != w.size() - eq - 1) value = -1;
+      } catch (const std::exception&) {
+        value = -1;
+      }
+    }
+    if (index < 0 || !(value >= 0)) {
+      return Status::Error("--love-weight " + w +
+                           ": expected kind=weight with a kind like forum_post and a weight >= 0");
+    }
+    out[static_cast<size_t>(index)] = value;
+  }
+  return Status::Ok();
+}
+
 Status ApplyKafkaProperties(const std::vector<std::string>& props, KafkaProperties& out) {
   for (const std::string& p : props) {
     size_t eq = p.find('=');

@@ -2,6 +2,10 @@
 // RFC 3339 times, the YAML config file, and SIGINT/SIGTERM handling.
 #pragma once
 
+#include <array>
+
+#include "chorus/operators/event.h"
+
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <optional>
@@ -38,6 +42,11 @@ int Fail(std::string_view who, int code, const std::string& message);
 
 // Adds each "key=value" of -X to `out`; an entry without a key is an error.
 Status ApplyKafkaProperties(const std::vector<std::string>& props, KafkaProperties& out);
+
+// Sets a love weight for each "kind=weight" (kind as in metric labels,
+// e.g. forum_post=3); an unknown kind or a negative weight is an error.
+Status ApplyLoveWeights(const std::vector<std::string>& weights,
+                        std::array<double, ops::kEventKindCount>& out);
 
 // Set when SIGINT or SIGTERM arrives (installs the handlers on first use).
 const std::atomic<bool>& StopRequested();

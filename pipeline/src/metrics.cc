@@ -9,44 +9,14 @@
 
 #include <sstream>
 
+#include "metric_family.h"
+
 namespace chorus {
 namespace {
 
-using prometheus::ClientMetric;
 using prometheus::MetricFamily;
 using prometheus::MetricType;
-
-MetricFamily Family(std::string name, std::string help, MetricType type) {
-  MetricFamily f;
-  f.name = std::move(name);
-  f.help = std::move(help);
-  f.type = type;
-  return f;
-}
-
-void AddSample(MetricFamily& f, std::vector<prometheus::ClientMetric::Label> labels, double v) {
-  ClientMetric m;
-  m.label = std::move(labels);
-  if (f.type == MetricType::Counter) {
-    m.counter.value = v;
-  } else {
-    m.gauge.value = v;
-  }
-  f.metric.push_back(std::move(m));
-}
-
-// A histogram sample from per-bucket (non-cumulative) counts.
-ClientMetric Histogram(const std::vector<double>& bounds, const std::vector<uint64_t>& cumulative,
-                       uint64_t count, double sum) {
-  ClientMetric m;
-  m.histogram.sample_count = count;
-  m.histogram.sample_sum = sum;
-  for (size_t i = 0; i < bounds.size(); ++i) {
-    m.histogram.bucket.push_back({cumulative[i], bounds[i]});
-  }
-  m.histogram.bucket.push_back({count, std::numeric_limits<double>::infinity()});
-  return m;
-}
+using namespace metric_family;
 
 void ChannelFamilies(const Snapshot& s, std::vector<MetricFamily>& out) {
   auto events =
@@ -124,15 +94,9 @@ void CommunityFamilies(const Snapshot& s, std::vector<MetricFamily>& out) {
   }
   auto sentiment = Family("chorus_community_sentiment", "Sentiment of scored member events.",
                           MetricType::Histogram);
-  std::vector<double> bounds(ops::kSentimentBounds.begin(), ops::kSentimentBounds.end());
-  std::vector<uint64_t> cumulative;
-  uint64_t running = 0;
-  for (size_t i = 0; i < bounds.size(); ++i) {
-    running += s.members.sentiment_buckets[i];
-    cumulative.push_back(running);
-  }
-  sentiment.metric.push_back(
-      Histogram(bounds, cumulative, s.members.sentiment_count, s.members.sentiment_sum));
+  sentiment.metric.push_back(HistogramFromBuckets(ops::kSentimentBounds,
+                                                  s.members.sentiment_buckets,
+                                                  s.members.sentiment_sum));
   out.push_back(std::move(sentiment));
 }
 
@@ -207,7 +171,9 @@ std::string MetricsExporter::Render() const {
   std::vector<MetricFamily> families = registry_->Collect();
   if (auto s = snapshot_()) {
     ChannelFamilies(*s, families);
+    ResponsivenessFamilies(*s, families);
     CommunityFamilies(*s, families);
+    RelationshipFamilies(*s, families);
     PipelineFamilies(*s, families);
   }
   std::ostringstream out;

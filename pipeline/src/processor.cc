@@ -18,8 +18,10 @@ Processor::Processor(ProcessorOptions options, StateStore& store, EventSource& s
       channels_(options_.windows),
       members_(options_.members),
       dedup_(options_.dedup),
+      threads_(options_.threads),
       snapshot_(std::make_shared<Snapshot>()) {
   on_transition_ = [](const ops::StageTransition&) {};
+  on_thread_ = [this](const ops::ThreadUpdate& u) { members_.OnThread(u); };
   on_window_ = [this](const ops::ClosedWindow& w) {
     windows_closed_[w.spec - ops::kWindowSpecs.data()]++;
   };
@@ -110,6 +112,7 @@ void Processor::Process(const SourceRecord& r, Slot& slot, ops::ProcessingTime n
   bool late = ops::IsLate(e.occurred_at, watermark_.current(), options_.windows.allowed_lateness);
   channels_.Apply(id, e, late);
   members_.Apply(id, e, on_transition_);
+  threads_.Apply(id, e, on_thread_);
   if (late) {
     // Still in lifetime totals above; only the windows missed it.
     Reject(r, slot, DlqReason::kLate, Outcome::kLate);
@@ -138,6 +141,7 @@ void Processor::AdvanceTime(ops::ProcessingTime now) {
 void Processor::FireUpTo(ops::EventTime watermark) {
   channels_.AdvanceWatermark(watermark, on_window_);
   members_.AdvanceWatermark(watermark, on_transition_);
+  threads_.AdvanceWatermark(watermark, on_thread_);
   global_dirty_ = true;
 }
 
@@ -181,6 +185,8 @@ Status Processor::StartCommit() {
   take(Store::kMembers);
   dedup_.DrainDirty(drained);
   take(Store::kDedup);
+  threads_.DrainDirty(drained);
+  take(Store::kThreads);
   CollectMeta(mutations);
   records_since_commit_ = 0;
   last_commit_ = start;

@@ -116,8 +116,8 @@ rocksdb::Status AddToBatch(rocksdb::WriteBatch& batch, rocksdb::ColumnFamilyHand
 }  // namespace
 
 std::string_view Name(Store s) {
-  static constexpr std::array<std::string_view, kStoreCount> kNames = {"meta", "channels",
-                                                                       "members", "dedup"};
+  static constexpr std::array<std::string_view, kStoreCount> kNames = {
+      "meta", "channels", "members", "dedup", "threads"};
   auto i = static_cast<size_t>(s);
   return i < kNames.size() ? kNames[i] : "unknown";
 }

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -262,6 +263,28 @@ TEST_F(ThreadsTest, DroppingAPartitionForgetsItsThreadsAndCounters) {
   threads_.DropPartition(0);
   EXPECT_EQ(threads_.open_threads(), 1u);
   EXPECT_EQ(S().opened[kForumPost], 1u);
+}
+
+TEST_F(ThreadsTest, MembersMentionsAreCountedBySentimentBand) {
+  auto mention = [](std::string id, std::optional<float> sentiment) {
+    Ev e{.id = std::move(id), .member = "ann", .t = kT0, .kind = EventKind::kMention};
+    Event v = e.view();
+    if (sentiment) {
+      v.has_sentiment = true;
+      v.sentiment = *sentiment;
+    }
+    return std::pair{std::move(e), v};
+  };
+  for (auto [id, s] : std::vector<std::pair<std::string, std::optional<float>>>{
+           {"a", -0.9f}, {"b", -0.25f}, {"c", 0.0f}, {"d", 0.25f}, {"e", 0.3f}, {"f", {}}}) {
+    auto [owner, v] = mention(id, s);
+    v.event_id = owner.id;
+    v.member_id = owner.member;
+    v.channel_id = owner.channel;
+    threads_.Apply(0, v, [](const ThreadUpdate&) {});
+  }
+  // Bounds are neutral: -0.25 and 0.25 are neither negative nor positive.
+  EXPECT_EQ(S().mentions_by_band, (std::array<uint64_t, 4>{1, 3, 1, 1}));
 }
 
 }  // namespace

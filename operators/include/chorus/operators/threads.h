@@ -18,6 +18,10 @@
 // it is then applied as if it had come after, so the result does not
 // depend on how partitions interleaved within that wait.
 //
+// Listening: the members' mentions that open threads are also counted by
+// sentiment band (negative below −band, positive above band, neutral
+// between, or unscored), the signal of how people talk about the brand.
+//
 // Time measures are in seconds of event time and never negative (a reply
 // stamped before its thread counts as 0).
 //
@@ -82,6 +86,7 @@ struct ChannelThreadStats {
   std::array<uint64_t, kThreadKindCount> unanswered{};  // expired, by opener kind
   int64_t open = 0;                                     // open now
   uint64_t unmatched_replies = 0;  // replies whose thread never opened here (by reply channel)
+  std::array<uint64_t, 4> mentions_by_band{};  // by SentimentBand
   // Brand or team reply that closed the thread; index kMember stays empty.
   std::array<ResponseHistogram, kResponderCount> response;
   std::array<ResponseHistogram, kResponderCount> first_response;
@@ -104,10 +109,15 @@ struct ThreadUpdate {
   bool closed = false;                       // kResponded: a brand/team reply closed it
 };
 
+enum class SentimentBand : uint8_t { kNegative = 0, kNeutral, kPositive, kUnscored };
+std::string_view Name(SentimentBand b);  // "negative", "neutral", "positive", "unscored"
+
 struct ThreadOptions {
   Millis horizon = 7 * kDay;
   Millis reply_wait = 1 * kHour;
+  double sentiment_band = 0.25;
 };
+SentimentBand BandOf(const Event& e, double band);
 
 class Threads {
  public:

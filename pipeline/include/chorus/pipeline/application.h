@@ -22,6 +22,7 @@ struct RunConfig {
   std::string output_topic;  // window results (not yet emitted)
   KafkaProperties kafka;     // -X overrides, passed to librdkafka as given
   ProcessorOptions processor;
+  std::vector<std::string> love_weights;  // "kind=weight", applied over the defaults
 };
 
 class Application {

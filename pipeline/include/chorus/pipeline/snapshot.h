@@ -7,11 +7,13 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "chorus/operators/channel_growth.h"
 #include "chorus/operators/member_engagement.h"
+#include "chorus/operators/threads.h"
 #include "chorus/operators/windows.h"
 #include "chorus/pipeline/dlq_reason.h"
 #include "chorus/pipeline/event_source.h"
@@ -47,6 +49,8 @@ struct Snapshot {
   bool ready = false;
   std::string not_ready_reason = "starting";
   std::vector<ChannelSnapshot> channels;  // by channel id
+  // Thread counters by channel id, merged over partitions.
+  std::map<std::string, ops::ChannelThreadStats, std::less<>> threads;
   ops::MemberSummary members;
   uint64_t member_count = 0;
   ops::MemberEngagement::LoveDistribution love;

@@ -35,6 +35,7 @@ enum class Store : uint8_t {
   kChannels,  // channel growth totals and windows
   kMembers,   // member engagement state
   kDedup,     // event-id hashes within the dedup horizon
+  kThreads,   // open threads, waiting replies, response counters
   kCount_,
 };
 inline constexpr int kStoreCount = static_cast<int>(Store::kCount_);

@@ -1,0 +1,42 @@
+// Building Prometheus metric families from a Snapshot (internal to the
+// exporter): the sample helpers and the family builders of each view.
+#pragma once
+
+#include <prometheus/client_metric.h>
+#include <prometheus/metric_family.h>
+
+#include <string>
+#include <vector>
+
+#include "chorus/pipeline/snapshot.h"
+
+namespace chorus::metric_family {
+
+prometheus::MetricFamily Family(std::string name, std::string help, prometheus::MetricType type);
+void AddSample(prometheus::MetricFamily& f, std::vector<prometheus::ClientMetric::Label> labels,
+               double v);
+// A histogram sample from cumulative counts per upper bound (+Inf added).
+prometheus::ClientMetric Histogram(const std::vector<double>& bounds,
+                                   const std::vector<uint64_t>& cumulative, uint64_t count,
+                                   double sum);
+// The same from per-bucket counts whose last entry is the +Inf bucket.
+template <typename Bounds, typename Buckets>
+prometheus::ClientMetric HistogramFromBuckets(const Bounds& bounds, const Buckets& buckets,
+                                              double sum) {
+  std::vector<double> b(bounds.begin(), bounds.end());
+  std::vector<uint64_t> cumulative;
+  uint64_t running = 0;
+  for (size_t i = 0; i < b.size(); ++i) {
+    running += static_cast<uint64_t>(buckets[i]);
+    cumulative.push_back(running);
+  }
+  running += static_cast<uint64_t>(buckets[b.size()]);
+  return Histogram(b, cumulative, running, sum);
+}
+
+// Threads: response and first-response times, open and unanswered threads.
+void ResponsivenessFamilies(const Snapshot& s, std::vector<prometheus::MetricFamily>& out);
+// Members' relationship: welcome time, influencers, members' sentiment.
+void RelationshipFamilies(const Snapshot& s, std::vector<prometheus::MetricFamily>& out);
+
+}  // namespace chorus::metric_family
