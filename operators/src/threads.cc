@@ -103,7 +103,7 @@ void Threads::Apply(int32_t partition, const Event& e, const Sink& sink) {
       replies = false;  // nobody in particular: answers nothing
     }
     uint64_t target = StableHash64(e.reply_to_event_id);
-    if (replies && !Answer(target, r, sink)) {
+    if (replies && !Answer(target, r)) {
       // Waiting would outlast the reply's own wait: its thread is not coming.
       if (r.at_ms + options_.reply_wait.count() <= watermark_ms_) {
         StatsFor(partition, r.channel).unmatched_replies++;
@@ -117,6 +117,13 @@ void Threads::Apply(int32_t partition, const Event& e, const Sink& sink) {
     }
   }
   if (int kind = ThreadKindIndex(e); kind >= 0) Open(partition, e, kind, sink);
+  // What this event made due behind the watermark (a late reply, a waiting
+  // reply matched, a thread opened past its horizon) is settled now, not
+  // at the next advance, which may never come at the end of the input.
+  if ((!finals_.empty() && finals_.top().due_ms <= watermark_ms_) ||
+      (!expiries_.empty() && expiries_.top().due_ms <= watermark_ms_)) {
+    AdvanceWatermark(EventTime::FromMillis(watermark_ms_), sink);
+  }
 }
 
 void Threads::Open(int32_t partition, const Event& e, int kind, const Sink& sink) {
@@ -160,11 +167,11 @@ void Threads::Open(int32_t partition, const Event& e, int kind, const Sink& sink
       deletes_.push_back(
           {Mutation::Op::kDelete, ReplyKey(r.partition, r.at_ms, hash, r.self_hash), {}});
     }
-    Answer(hash, r, sink);
+    Answer(hash, r);
   }
 }
 
-bool Threads::Answer(uint64_t hash, const Reply& r, const Sink& sink) {
+bool Threads::Answer(uint64_t hash, const Reply& r) {
   auto it = threads_.find(hash);
   if (it == threads_.end()) return false;
   Thread& t = it->second;
@@ -172,37 +179,70 @@ bool Threads::Answer(uint64_t hash, const Reply& r, const Sink& sink) {
   if (r.at_ms >= t.opened_ms + options_.horizon.count()) return true;
   // The opener following up on their own thread answers nothing.
   if (r.responder == Responder::kMember && r.member_hash == t.opener_hash) return true;
-  bool closes = r.responder != Responder::kMember;
-  if (t.first_responded && !closes) return true;
-  double seconds = static_cast<double>(std::max<int64_t>(0, r.at_ms - t.opened_ms)) / 1000.0;
-  ChannelThreadStats& stats = StatsFor(t.partition, t.channel);
-  ThreadUpdate u{.kind = ThreadUpdate::Kind::kResponded,
-                 .partition = t.partition,
-                 .opener = t.opener,
-                 .opened_at = EventTime::FromMillis(t.opened_ms),
-                 .at = EventTime::FromMillis(r.at_ms),
-                 .responder = r.responder};
-  if (!t.first_responded) {
-    t.first_responded = true;
-    u.first_response = true;
-    stats.first_response[static_cast<int>(r.responder)].Observe(seconds);
+  bool changed = false;
+  if (!t.first_counted && r.at_ms < t.first_ms) {
+    t.first_ms = r.at_ms;
+    t.first_by = r.responder;
+    finals_.push({r.at_ms, t.partition, hash});
+    changed = true;
   }
-  if (closes) {
-    u.closed = true;
-    stats.response[static_cast<int>(r.responder)].Observe(seconds);
+  if (r.responder != Responder::kMember && r.at_ms < t.close_ms) {
+    t.close_ms = r.at_ms;
+    t.close_by = r.responder;
+    finals_.push({r.at_ms, t.partition, hash});
+    changed = true;
+  }
+  if (changed && !t.dirty) {
+    t.dirty = true;
+    dirty_threads_.push_back(hash);
+  }
+  return true;
+}
+
+void Threads::Finalize(EventTime watermark, const Sink& sink) {
+  const int64_t wm = watermark.millis();
+  while (!finals_.empty() && finals_.top().due_ms <= wm) {
+    Expiry x = finals_.top();
+    finals_.pop();
+    auto it = threads_.find(x.hash);
+    if (it == threads_.end() || it->second.partition != x.partition) continue;
+    Thread& t = it->second;
+    const bool first_due = !t.first_counted && t.first_ms <= wm;
+    const bool close_due = t.close_ms <= wm;
+    if (!first_due && !close_due) continue;  // done already, or superseded
+    ChannelThreadStats& stats = StatsFor(t.partition, t.channel);
+    ThreadUpdate u{.kind = ThreadUpdate::Kind::kResponded,
+                   .partition = t.partition,
+                   .opener = t.opener,
+                   .opened_at = EventTime::FromMillis(t.opened_ms)};
+    auto seconds = [&](int64_t at) {
+      return static_cast<double>(std::max<int64_t>(0, at - t.opened_ms)) / 1000.0;
+    };
+    if (first_due) {
+      stats.first_response[static_cast<int>(t.first_by)].Observe(seconds(t.first_ms));
+      t.first_counted = true;
+      u.first_response = true;
+      u.responder = t.first_by;
+      u.at = EventTime::FromMillis(t.first_ms);
+    }
+    if (!close_due) {
+      if (!t.dirty) {
+        t.dirty = true;
+        dirty_threads_.push_back(x.hash);
+      }
+      sink(u);
+      continue;
+    }
+    stats.response[static_cast<int>(t.close_by)].Observe(seconds(t.close_ms));
     stats.open--;
+    u.closed = true;
+    u.responder = t.close_by;
+    u.at = EventTime::FromMillis(t.close_ms);
     std::string opener = std::move(t.opener);
     u.opener = opener;
     Close(it);
     sink(u);
-    return true;
   }
-  if (!t.dirty) {
-    t.dirty = true;
-    dirty_threads_.push_back(hash);
-  }
-  sink(u);
-  return true;
 }
 
 void Threads::Close(std::unordered_map<uint64_t, Thread>::iterator it) {
@@ -215,6 +255,8 @@ void Threads::Close(std::unordered_map<uint64_t, Thread>::iterator it) {
 
 void Threads::AdvanceWatermark(EventTime watermark, const Sink& sink) {
   watermark_ms_ = std::max(watermark_ms_, watermark.millis());
+  // Replies before expiries: a counted reply is always before its horizon.
+  Finalize(watermark, sink);
   Expire(watermark, sink);
   DropWaiting(watermark);
 }
@@ -231,6 +273,11 @@ void Threads::Expire(EventTime watermark, const Sink& sink) {
     }
     Thread& t = it->second;
     ChannelThreadStats& stats = StatsFor(t.partition, t.channel);
+    if (!t.first_counted && t.first_ms != INT64_MAX) {
+      // A peer's answer the watermark passed in the same step as the horizon.
+      stats.first_response[static_cast<int>(t.first_by)].Observe(
+          static_cast<double>(std::max<int64_t>(0, t.first_ms - t.opened_ms)) / 1000.0);
+    }
     stats.unanswered[t.kind]++;
     stats.open--;
     std::string opener = std::move(t.opener);

@@ -61,7 +61,17 @@ std::string Threads::EncodeThread(const Thread& t) const {
   std::string out;
   PutLengthPrefixed(out, channel_ids_[t.channel]);
   PutVarint(out, t.kind);
-  PutVarint(out, t.first_responded ? 1 : 0);
+  // Flags: bit 0 first counted, bit 1 a first candidate, bit 2 a close candidate.
+  const bool has_first = t.first_ms != INT64_MAX, has_close = t.close_ms != INT64_MAX;
+  PutVarint(out, (t.first_counted ? 1 : 0) | (has_first ? 2 : 0) | (has_close ? 4 : 0));
+  if (has_first) {
+    PutSignedVarint(out, t.first_ms - t.opened_ms);
+    PutVarint(out, static_cast<uint64_t>(t.first_by));
+  }
+  if (has_close) {
+    PutSignedVarint(out, t.close_ms - t.opened_ms);
+    PutVarint(out, static_cast<uint64_t>(t.close_by));
+  }
   PutLengthPrefixed(out, t.opener);
   return out;
 }
@@ -142,17 +152,37 @@ bool Threads::RestoreThread(int32_t partition, std::string_view key, std::string
   if (!k.Fixed64BE(opened) || !k.Fixed64BE(hash) || !k.empty()) return false;
   Reader r(value);
   std::string_view channel, opener;
-  uint64_t kind = 0, flags = 0;
+  uint64_t kind = 0, flags = 0, first_by = 0, close_by = 0;
+  int64_t first_gap = 0, close_gap = 0;
   if (!r.LengthPrefixed(channel) || !r.Varint(kind) || kind >= kThreadKindCount ||
-      !r.Varint(flags) || flags > 1 || !r.LengthPrefixed(opener) || !r.empty()) {
+      !r.Varint(flags) || flags > 7) {
     return false;
   }
+  if ((flags & 2) &&
+      (!r.SignedVarint(first_gap) || !r.Varint(first_by) || first_by >= kResponderCount)) {
+    return false;
+  }
+  if ((flags & 4) &&
+      (!r.SignedVarint(close_gap) || !r.Varint(close_by) || close_by >= kResponderCount)) {
+    return false;
+  }
+  if (!r.LengthPrefixed(opener) || !r.empty()) return false;
   Thread& t = threads_[hash];
   t.opened_ms = FromOrderedBits(opened);
   t.partition = partition;
   t.channel = ChannelIndex(channel);
   t.kind = static_cast<uint8_t>(kind);
-  t.first_responded = flags == 1;
+  t.first_counted = (flags & 1) != 0;
+  if (flags & 2) {
+    t.first_ms = t.opened_ms + first_gap;
+    t.first_by = static_cast<Responder>(first_by);
+    if (!t.first_counted) finals_.push({t.first_ms, partition, hash});
+  }
+  if (flags & 4) {
+    t.close_ms = t.opened_ms + close_gap;
+    t.close_by = static_cast<Responder>(close_by);
+    finals_.push({t.close_ms, partition, hash});
+  }
   t.opener = std::string(opener);
   t.opener_hash = StableHash64(opener);
   t.stored = true;

@@ -39,5 +39,4 @@ ClientMetric Histogram(const std::vector<double>& bounds, const std::vector<uint
   return m;
 }
 
-
 }  // namespace chorus::metric_family

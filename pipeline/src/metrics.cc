@@ -94,9 +94,8 @@ void CommunityFamilies(const Snapshot& s, std::vector<MetricFamily>& out) {
   }
   auto sentiment = Family("chorus_community_sentiment", "Sentiment of scored member events.",
                           MetricType::Histogram);
-  sentiment.metric.push_back(HistogramFromBuckets(ops::kSentimentBounds,
-                                                  s.members.sentiment_buckets,
-                                                  s.members.sentiment_sum));
+  sentiment.metric.push_back(HistogramFromBuckets(
+      ops::kSentimentBounds, s.members.sentiment_buckets, s.members.sentiment_sum));
   out.push_back(std::move(sentiment));
 }
 

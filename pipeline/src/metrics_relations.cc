@@ -14,8 +14,8 @@ void ResponsivenessFamilies(const Snapshot& s, std::vector<MetricFamily>& out) {
   auto first = Family("chorus_channel_first_response_seconds",
                       "Time from a thread's opening to its first reply by anyone but the opener.",
                       MetricType::Histogram);
-  auto open = Family("chorus_channel_open_threads",
-                     "Threads waiting for a brand or team reply.", MetricType::Gauge);
+  auto open = Family("chorus_channel_open_threads", "Threads waiting for a brand or team reply.",
+                     MetricType::Gauge);
   auto opened = Family("chorus_channel_threads_opened_total",
                        "Threads opened by members, by the kind of event that opened them.",
                        MetricType::Counter);
@@ -40,7 +40,8 @@ void ResponsivenessFamilies(const Snapshot& s, std::vector<MetricFamily>& out) {
     // that never happened would be 16 zeros.
     for (int r = 0; r < ops::kResponderCount; ++r) {
       std::vector<prometheus::ClientMetric::Label> labels = {
-          {"channel", channel}, {"responder", std::string(ops::Name(static_cast<ops::Responder>(r)))}};
+          {"channel", channel},
+          {"responder", std::string(ops::Name(static_cast<ops::Responder>(r)))}};
       if (t.response[r].count > 0) {
         response.metric.push_back(
             HistogramFromBuckets(ops::kResponseBounds, t.response[r].buckets, t.response[r].sum));
@@ -56,8 +57,7 @@ void ResponsivenessFamilies(const Snapshot& s, std::vector<MetricFamily>& out) {
     for (int k = 0; k < ops::kThreadKindCount; ++k) {
       std::string kind(ops::Name(ops::kThreadKinds[k]));
       if (t.opened[k] > 0) {
-        AddSample(opened, {{"channel", channel}, {"kind", kind}},
-                  static_cast<double>(t.opened[k]));
+        AddSample(opened, {{"channel", channel}, {"kind", kind}}, static_cast<double>(t.opened[k]));
         AddSample(unanswered, {{"channel", channel}, {"kind", kind}},
                   static_cast<double>(t.unanswered[k]));
       }
@@ -78,9 +78,9 @@ void RelationshipFamilies(const Snapshot& s, std::vector<MetricFamily>& out) {
   welcome.metric.push_back(
       HistogramFromBuckets(ops::kResponseBounds, s.members.welcome.buckets, s.members.welcome.sum));
   out.push_back(std::move(welcome));
-  auto influencers = Family("chorus_community_influencers",
-                            "Members whose reach is at or above the influencer threshold, by stage.",
-                            MetricType::Gauge);
+  auto influencers = Family(
+      "chorus_community_influencers",
+      "Members whose reach is at or above the influencer threshold, by stage.", MetricType::Gauge);
   for (int i = 0; i < ops::kStageCount; ++i) {
     AddSample(influencers, {{"stage", std::string(ops::Name(static_cast<ops::Stage>(i)))}},
               static_cast<double>(s.members.influencers_by_stage[i]));
@@ -89,9 +89,8 @@ void RelationshipFamilies(const Snapshot& s, std::vector<MetricFamily>& out) {
   auto sentiment = Family("chorus_community_member_sentiment",
                           "Distribution of members' decayed average sentiment (scored members).",
                           MetricType::Histogram);
-  sentiment.metric.push_back(HistogramFromBuckets(ops::kSentimentBounds,
-                                                  s.members.member_sentiment_buckets,
-                                                  s.members.member_sentiment_sum));
+  sentiment.metric.push_back(HistogramFromBuckets(
+      ops::kSentimentBounds, s.members.member_sentiment_buckets, s.members.member_sentiment_sum));
   out.push_back(std::move(sentiment));
 }
 

@@ -90,6 +90,10 @@ size_t BucketOf(double seconds) {
 TEST_F(ThreadsTest, BrandReplyClosesTheThreadAndIsAlsoItsFirstResponse) {
   Apply(Question("q1", "ann", kT0));
   Apply(Reply("r1", "q1", ActorRole::kBrand, kT0 + 10 * kMinute));
+  // A candidate until the watermark passes it: an earlier reply may come.
+  EXPECT_EQ(S().open, 1);
+  EXPECT_EQ(S().response[static_cast<int>(Responder::kBrand)].count, 0u);
+  Advance(kT0 + 10 * kMinute);
   ChannelThreadStats s = Stats();
   EXPECT_EQ(s.opened[kForumPost], 1u);
   EXPECT_EQ(s.open, 0);
@@ -108,12 +112,14 @@ TEST_F(ThreadsTest, BrandReplyClosesTheThreadAndIsAlsoItsFirstResponse) {
   EXPECT_EQ(openers_[1], "ann");
   // A second brand reply finds no open thread and waits for one that never comes.
   Apply(Reply("r2", "q1", ActorRole::kBrand, kT0 + 20 * kMinute));
+  Advance(kT0 + 20 * kMinute);
   EXPECT_EQ(S().response[static_cast<int>(Responder::kBrand)].count, 1u);
 }
 
 TEST_F(ThreadsTest, TeamReplyCountsUnderCommunityTeam) {
   Apply(Question("q1", "ann", kT0));
   Apply(Reply("r1", "q1", ActorRole::kCommunityTeam, kT0 + 2 * kHour));
+  Advance(kT0 + 2 * kHour);
   ChannelThreadStats s = Stats();
   const ResponseHistogram& team = s.response[static_cast<int>(Responder::kCommunityTeam)];
   EXPECT_EQ(team.count, 1u);
@@ -127,6 +133,7 @@ TEST_F(ThreadsTest, PeerAnswerIsTheFirstResponseAndLeavesTheThreadOpen) {
   Apply(Reply("own", "q1", ActorRole::kMember, kT0 + kMinute, "ann"));  // the opener
   Apply(Reply("a1", "q1", ActorRole::kMember, kT0 + 2 * kMinute, "bob"));
   Apply(Reply("a2", "q1", ActorRole::kMember, kT0 + 5 * kMinute, "cy"));
+  Advance(kT0 + 5 * kMinute);
   ChannelThreadStats s = Stats();
   EXPECT_EQ(s.open, 4);  // q1 and the three comments
   EXPECT_EQ(s.first_response[static_cast<int>(Responder::kMember)].count, 1u);
@@ -134,12 +141,49 @@ TEST_F(ThreadsTest, PeerAnswerIsTheFirstResponseAndLeavesTheThreadOpen) {
   // Answers are comments by members: they open threads of their own.
   EXPECT_EQ(s.opened[kComment], 3u);
   Apply(Reply("t1", "q1", ActorRole::kCommunityTeam, kT0 + 3 * kHour));
+  Advance(kT0 + 3 * kHour);
   s = Stats();
   EXPECT_EQ(s.response[static_cast<int>(Responder::kCommunityTeam)].count, 1u);
   EXPECT_DOUBLE_EQ(s.response[static_cast<int>(Responder::kCommunityTeam)].sum, 10800.0);
   // The team's reply closed it but was not its first response.
   EXPECT_EQ(s.first_response[static_cast<int>(Responder::kCommunityTeam)].count, 0u);
   EXPECT_EQ(s.first_response[static_cast<int>(Responder::kMember)].count, 1u);
+}
+
+TEST_F(ThreadsTest, EarlierReplyReadLaterStillCountsFirst) {
+  // The brand's reply (10 min) is read before a peer's (2 min) and the
+  // team's (5 min) that came on slower partitions: event time decides.
+  Apply(Question("q1", "ann", kT0));
+  Apply(Reply("r1", "q1", ActorRole::kBrand, kT0 + 10 * kMinute));
+  Apply(Reply("a1", "q1", ActorRole::kMember, kT0 + 2 * kMinute, "bob"));
+  Apply(Reply("t1", "q1", ActorRole::kCommunityTeam, kT0 + 5 * kMinute));
+  Advance(kT0 + 3 * kMinute);  // the peer's answer is final, the thread still open
+  EXPECT_EQ(S().first_response[static_cast<int>(Responder::kMember)].count, 1u);
+  EXPECT_EQ(S().open, 2);  // q1 and bob's answer
+  Advance(kT0 + 15 * kMinute);
+  ChannelThreadStats s = Stats();
+  EXPECT_EQ(s.response[static_cast<int>(Responder::kCommunityTeam)].count, 1u);
+  EXPECT_DOUBLE_EQ(s.response[static_cast<int>(Responder::kCommunityTeam)].sum, 300.0);
+  EXPECT_EQ(s.response[static_cast<int>(Responder::kBrand)].count, 0u);
+  EXPECT_EQ(s.first_response[static_cast<int>(Responder::kBrand)].count, 0u);
+  // Once counted, a reply read behind the watermark changes nothing.
+  Apply(Reply("a0", "q1", ActorRole::kMember, kT0 + kMinute, "cy"));
+  Advance(kT0 + 20 * kMinute);
+  EXPECT_EQ(S().first_response[static_cast<int>(Responder::kMember)].count, 1u);
+}
+
+TEST_F(ThreadsTest, WhatIsAlreadyBehindTheWatermarkSettlesAtOnce) {
+  // The watermark will not move again (the input ended); a waiting reply
+  // matched now, and a thread opened past its horizon, must not hang.
+  Apply(Reply("r1", "q1", ActorRole::kBrand, kT0 + kMinute), 1);
+  Advance(kT0 + 30 * kMinute);
+  Apply(Question("q1", "ann", kT0));
+  EXPECT_EQ(S().response[static_cast<int>(Responder::kBrand)].count, 1u);
+  EXPECT_EQ(S().open, 0);
+  Advance(kT0 + 8 * kDay);
+  Apply(Question("q2", "bob", kT0 + 12 * kHour));
+  EXPECT_EQ(S().unanswered[kForumPost], 1u);
+  EXPECT_EQ(S().open, 0);
 }
 
 TEST_F(ThreadsTest, UnansweredThreadExpiresExactlyAtTheHorizon) {
@@ -190,6 +234,8 @@ TEST_F(ThreadsTest, ReplyReadBeforeItsThreadGivesTheSameResultAsInOrder) {
   Apply(in_order[1], 1);
   Apply(in_order[0], 0);
   EXPECT_EQ(threads_.waiting_replies(), 0u);
+  expected.AdvanceWatermark(kT0 + kHour, [](const ThreadUpdate&) {});
+  Advance(kT0 + kHour);
   EXPECT_EQ(Stats(), Stats(expected));
   EXPECT_EQ(S().first_response[static_cast<int>(Responder::kMember)].count, 1u);
 }
@@ -197,6 +243,7 @@ TEST_F(ThreadsTest, ReplyReadBeforeItsThreadGivesTheSameResultAsInOrder) {
 TEST_F(ThreadsTest, ReplyStampedBeforeItsThreadCountsAsZeroSeconds) {
   Apply(Question("q1", "ann", kT0));
   Apply(Reply("r1", "q1", ActorRole::kBrand, kT0 - kMinute));
+  Advance(kT0);
   const ResponseHistogram& h = S().response[static_cast<int>(Responder::kBrand)];
   EXPECT_EQ(h.count, 1u);
   EXPECT_DOUBLE_EQ(h.sum, 0.0);

@@ -7,6 +7,13 @@
 //     the thread's first response (CHAOSS's time to first response);
 //   - the first reply by BRAND or COMMUNITY_TEAM is its response and
 //     closes the thread.
+// "First" is by event time, not by arrival: a reply is a candidate until
+// the watermark passes it (an earlier reply on another partition may still
+// be on its way), and only then is it counted and the thread closed. So the
+// result is the same however partitions interleave, except for replies
+// that arrive behind the watermark, which can no longer displace a counted
+// one.
+//
 // A thread nobody from the brand or the team answers within `horizon` of
 // event time after it opened expires and is counted unanswered; a reply
 // stamped at or after that point does not answer it either, so the outcome
@@ -153,8 +160,14 @@ class Threads {
     int32_t partition = 0;
     uint32_t channel = 0;  // index into channel_ids_
     uint8_t kind = 0;      // index into kThreadKinds
-    bool first_responded = false;
-    bool stored = false;  // a put of it has been drained
+    // Earliest reply so far by anyone but the opener, and by brand or team
+    // (INT64_MAX: none); final once the watermark passes them.
+    int64_t first_ms = INT64_MAX;
+    int64_t close_ms = INT64_MAX;
+    Responder first_by = Responder::kMember;
+    Responder close_by = Responder::kBrand;
+    bool first_counted = false;  // the first response is in the histogram
+    bool stored = false;         // a put of it has been drained
     bool dirty = false;
     uint64_t opener_hash = 0;
     std::string opener;
@@ -186,7 +199,9 @@ class Threads {
   ChannelThreadStats& StatsFor(int32_t partition, uint32_t channel);
   void Open(int32_t partition, const Event& e, int kind, const Sink& sink);
   // Applies a reply to thread `hash`; false if no such thread is open.
-  bool Answer(uint64_t hash, const Reply& r, const Sink& sink);
+  bool Answer(uint64_t hash, const Reply& r);
+  // Counts the replies the watermark has made final.
+  void Finalize(EventTime watermark, const Sink& sink);
   void Close(std::unordered_map<uint64_t, Thread>::iterator it);
   void Expire(EventTime watermark, const Sink& sink);
   void DropWaiting(EventTime watermark);
@@ -206,6 +221,7 @@ class Threads {
   std::unordered_map<uint64_t, std::vector<Reply>> waiting_;
   size_t waiting_count_ = 0;
   ExpiryQueue expiries_;        // thread horizons, lazily skipped once closed
+  ExpiryQueue finals_;          // reply candidates, by reply time; lazily skipped
   ExpiryQueue reply_expiries_;  // waiting replies (hash = target)
   std::map<int32_t, PartitionStats> stats_;
   std::vector<uint64_t> dirty_threads_;
