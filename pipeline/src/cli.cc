@@ -185,6 +185,11 @@ int RunCli(int argc, char** argv) {
   CLI::App* gen = app.add_subcommand("generate", "write the synthetic workload to Kafka or a file");
   AddGenerateFlags(gen, gen_config);
 
+  ImportConfig import_config;
+  CLI::App* import =
+      app.add_subcommand("import", "convert a community's data dump to events, to Kafka or a file");
+  AddImportFlags(import, import_config);
+
   auto known = [&](const char* name) {
     for (const CLI::App* sub : app.get_subcommands({})) {
       if (sub->get_name() == name) return true;
@@ -192,8 +197,9 @@ int RunCli(int argc, char** argv) {
     return false;
   };
   if (argc > 1 && argv[1][0] != '-' && !known(argv[1])) {
-    return Fail(kWho, 2,
-                std::string("unknown command ") + argv[1] + " (expected run, demo or generate)");
+    return Fail(
+        kWho, 2,
+        std::string("unknown command ") + argv[1] + " (expected run, demo, generate or import)");
   }
   try {
     app.parse(argc, argv);
@@ -224,7 +230,8 @@ int RunCli(int argc, char** argv) {
     return RunService(std::move(run_config));
   }
   if (demo->parsed()) return RunDemo(demo_config);
-  return RunGenerate(gen_config);
+  if (gen->parsed()) return RunGenerate(gen_config);
+  return RunImport(import_config);
 }
 
 }  // namespace chorus

@@ -1,5 +1,5 @@
-// `chorus demo` and `chorus generate`: their flags and their runners, which
-// return the process exit code.
+// `chorus demo`, `chorus generate` and `chorus import`: their flags and their
+// runners, which return the process exit code.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -34,5 +34,17 @@ struct GenerateConfig {
 };
 void AddGenerateFlags(CLI::App* gen, GenerateConfig& c);
 int RunGenerate(GenerateConfig c);
+
+// `chorus import stackexchange DIR`: a Stack Exchange data dump as events.
+struct ImportConfig {
+  std::string dir;
+  std::string site;  // empty: from DIR's name
+  std::string brokers;
+  std::string topic;
+  std::string output;  // a file of length-delimited records instead of Kafka
+  std::vector<std::string> kafka;
+};
+void AddImportFlags(CLI::App* import, ImportConfig& c);
+int RunImport(const ImportConfig& c);
 
 }  // namespace chorus

@@ -10,6 +10,9 @@
 #include <string>
 
 #include "chorus/pipeline/file_source.h"
+#include "chorus/v1/engagement.pb.h"
+#include "support/mock_cluster.h"
+#include "support/stackexchange_dump.h"
 #include "support/temp_dir.h"
 
 namespace chorus::testing {
@@ -100,6 +103,97 @@ TEST(Cli, GenerateWritesReadableRecords) {
     n += batch.size();
   }
   EXPECT_EQ(n, 500u);
+}
+
+// Two members, a question, an answer, a comment on it, an up-vote and the
+// acceptance: 7 events. Plus the Community bot (skipped) and a down-vote (skipped).
+std::string WriteSmallDump(const TempDir& dir) {
+  std::string path = dir.Sub("stackexchange-tiny");
+  WriteDump(path, {.users = {R"(Id="-1" CreationDate="2018-03-09T18:48:09.477")",
+                             R"(Id="7" CreationDate="2018-03-10T09:00:00.001")",
+                             R"(Id="8" CreationDate="2018-03-11T10:00:00.250")"},
+                   .posts = {R"(Id="1" PostTypeId="1" AcceptedAnswerId="2" OwnerUserId="7" )"
+                             R"(CreationDate="2018-03-12T17:00:45.567")",
+                             R"(Id="2" PostTypeId="2" ParentId="1" OwnerUserId="8" )"
+                             R"(CreationDate="2018-03-12T18:00:00.100")"},
+                   .comments = {R"(Id="3" PostId="2" UserId="7" )"
+                                R"(CreationDate="2018-03-12T20:15:30.999")"},
+                   .votes = {R"(Id="4" PostId="2" VoteTypeId="2" )"
+                             R"(CreationDate="2018-03-13T00:00:00.000")",
+                             R"(Id="5" PostId="2" VoteTypeId="3" )"
+                             R"(CreationDate="2018-03-13T00:00:00.000")"}});
+  return path;
+}
+
+TEST(Cli, ImportStackExchangeWritesReadableRecords) {
+  TempDir dir;
+  std::string file = dir.Sub("events.bin");
+  Outcome o = RunChorus("import stackexchange " + WriteSmallDump(dir) + " --output " + file);
+  ASSERT_EQ(o.code, 0) << o.output;
+  EXPECT_EQ(std::count(o.output.begin(), o.output.end(), '\n'), 1) << o.output;
+  EXPECT_NE(o.output.find("7 events"), std::string::npos) << o.output;
+  EXPECT_NE(o.output.find("skipped 2 rows (community bot 1, vote type not imported 1)"),
+            std::string::npos)
+      << o.output;
+  auto source = FileSource::Open(file);
+  ASSERT_TRUE(source.ok());
+  std::vector<SourceRecord> batch;
+  std::vector<std::string> ids;
+  while (!source.value()->Exhausted()) {
+    ASSERT_TRUE(source.value()->Poll(batch, 100, std::chrono::milliseconds(0)).ok());
+    for (const SourceRecord& r : batch) {
+      v1::EngagementEvent e;
+      ASSERT_TRUE(e.ParseFromArray(r.value.data(), static_cast<int>(r.value.size())));
+      EXPECT_EQ(e.channel_id(), "stackexchange:tiny");
+      ids.push_back(e.event_id());
+    }
+  }
+  // In event-time order; the acceptance (no accept vote) shares its answer's
+  // time and sorts before it by event_id.
+  const std::vector<std::string> want = {"se-user-7", "se-user-8",    "se-post-1", "se-accept-2",
+                                         "se-post-2", "se-comment-3", "se-vote-4"};
+  EXPECT_EQ(ids, want);
+}
+
+TEST(Cli, ImportStackExchangeProducesRecordsKeyedByMember) {
+  TempDir dir;
+  MockCluster cluster;
+  cluster.CreateTopic("se", 3);
+  Outcome o = RunChorus("import stackexchange " + WriteSmallDump(dir) + " --site qc --brokers " +
+                        cluster.bootstrap_servers() + " --topic se");
+  ASSERT_EQ(o.code, 0) << o.output;
+  std::vector<KafkaRecord> records = cluster.ReadAll("se");
+  ASSERT_EQ(records.size(), 7u);
+  for (const KafkaRecord& r : records) {
+    v1::EngagementEvent e;
+    ASSERT_TRUE(r.value && e.ParseFromString(*r.value));
+    // The up-vote has no known member: keyed by its channel instead.
+    EXPECT_EQ(r.key, e.member_id().empty() ? "stackexchange:qc" : e.member_id()) << e.event_id();
+    EXPECT_EQ(r.timestamp_ms, e.occurred_at().seconds() * 1000 + e.occurred_at().nanos() / 1000000);
+  }
+}
+
+TEST(Cli, ImportStackExchangeErrorsAreOneLine) {
+  TempDir dir;
+  ExpectConfigError(RunChorus("import stackexchange " + dir.Sub("stackexchange-none") +
+                              " --output " + dir.Sub("x")),
+                    dir.Sub("stackexchange-none") + ": no such directory");
+  std::string dump = WriteSmallDump(dir);
+  ExpectConfigError(RunChorus("import stackexchange " + dump), "give --output FILE");
+  ExpectConfigError(RunChorus("import stackexchange " + dir.path().string() + " --output x"),
+                    "Users.xml: no such file");
+  std::filesystem::rename(dump, dir.Sub("dump"));
+  ExpectConfigError(RunChorus("import stackexchange " + dir.Sub("dump") + " --output x"),
+                    "give --site NAME");
+  ExpectConfigError(RunChorus("import"), "subcommand");
+  // A damaged table is a runtime failure, exit 1, still one line.
+  std::ofstream(dir.Sub("dump") + "/Posts.xml") << "<posts><row Id=\"1\"";
+  Outcome broken =
+      RunChorus("import stackexchange " + dir.Sub("dump") + " --site qc --output " + dir.Sub("x"));
+  EXPECT_EQ(broken.code, 1) << broken.output;
+  EXPECT_NE(broken.output.find("Posts.xml: not well-formed XML"), std::string::npos)
+      << broken.output;
+  EXPECT_EQ(std::count(broken.output.begin(), broken.output.end(), '\n'), 1) << broken.output;
 }
 
 }  // namespace
