@@ -57,6 +57,7 @@ void ChannelThreadStats::Add(const ChannelThreadStats& o) {
   for (int i = 0; i < kThreadKindCount; ++i) {
     opened[i] += o.opened[i];
     unanswered[i] += o.unanswered[i];
+    unresponded[i] += o.unresponded[i];
   }
   open += o.open;
   unmatched_replies += o.unmatched_replies;
@@ -279,6 +280,7 @@ void Threads::Expire(EventTime watermark, const Sink& sink) {
           static_cast<double>(std::max<int64_t>(0, t.first_ms - t.opened_ms)) / 1000.0);
     }
     stats.unanswered[t.kind]++;
+    if (t.first_ms == INT64_MAX) stats.unresponded[t.kind]++;
     stats.open--;
     std::string opener = std::move(t.opener);
     ThreadUpdate u{.kind = ThreadUpdate::Kind::kExpired,

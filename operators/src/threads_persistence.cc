@@ -88,6 +88,7 @@ std::string Threads::EncodeStats(const PartitionStats& p) const {
     PutLengthPrefixed(out, id);
     for (uint64_t v : s->opened) PutVarint(out, v);
     for (uint64_t v : s->unanswered) PutVarint(out, v);
+    for (uint64_t v : s->unresponded) PutVarint(out, v);
     PutSignedVarint(out, s->open);
     PutVarint(out, s->unmatched_replies);
     for (uint64_t v : s->mentions_by_band) PutVarint(out, v);
@@ -229,6 +230,9 @@ bool Threads::RestoreStats(int32_t partition, std::string_view value) {
       if (!r.Varint(v)) return false;
     }
     for (uint64_t& v : s.unanswered) {
+      if (!r.Varint(v)) return false;
+    }
+    for (uint64_t& v : s.unresponded) {
       if (!r.Varint(v)) return false;
     }
     if (!r.SignedVarint(s.open) || !r.Varint(s.unmatched_replies)) return false;

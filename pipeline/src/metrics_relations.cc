@@ -22,6 +22,10 @@ void ResponsivenessFamilies(const Snapshot& s, std::vector<MetricFamily>& out) {
   auto unanswered = Family("chorus_channel_threads_unanswered_total",
                            "Threads that reached the horizon without a brand or team reply.",
                            MetricType::Counter);
+  auto unresponded = Family("chorus_channel_threads_unresponded_total",
+                            "Threads that reached the horizon with no reply from anyone but the "
+                            "opener (peer forums: questions nobody answered).",
+                            MetricType::Counter);
   auto unmatched = Family("chorus_channel_replies_unmatched_total",
                           "Replies to events no open thread was found for.", MetricType::Counter);
   auto mentions = Family("chorus_channel_mentions_total",
@@ -60,13 +64,16 @@ void ResponsivenessFamilies(const Snapshot& s, std::vector<MetricFamily>& out) {
         AddSample(opened, {{"channel", channel}, {"kind", kind}}, static_cast<double>(t.opened[k]));
         AddSample(unanswered, {{"channel", channel}, {"kind", kind}},
                   static_cast<double>(t.unanswered[k]));
+        AddSample(unresponded, {{"channel", channel}, {"kind", kind}},
+                  static_cast<double>(t.unresponded[k]));
       }
     }
     if (t.unmatched_replies > 0) {
       AddSample(unmatched, {{"channel", channel}}, static_cast<double>(t.unmatched_replies));
     }
   }
-  for (auto* f : {&response, &first, &open, &opened, &unanswered, &unmatched, &mentions}) {
+  for (auto* f :
+       {&response, &first, &open, &opened, &unanswered, &unresponded, &unmatched, &mentions}) {
     out.push_back(std::move(*f));
   }
 }

@@ -194,6 +194,7 @@ TEST_F(ThreadsTest, UnansweredThreadExpiresExactlyAtTheHorizon) {
   Advance(kT0 + 7 * kDay);
   ChannelThreadStats s = Stats();
   EXPECT_EQ(s.unanswered[kForumPost], 1u);
+  EXPECT_EQ(s.unresponded[kForumPost], 1u);  // nobody at all answered
   EXPECT_EQ(s.open, 0);
   ASSERT_EQ(updates_.size(), 2u);
   EXPECT_EQ(updates_[1].kind, ThreadUpdate::Kind::kExpired);

@@ -91,6 +91,9 @@ struct ResponseHistogram {
 struct ChannelThreadStats {
   std::array<uint64_t, kThreadKindCount> opened{};      // by opener kind
   std::array<uint64_t, kThreadKindCount> unanswered{};  // expired, by opener kind
+  // Expired with no reply from anyone but the opener: on a peer Q&A forum,
+  // the questions nobody answered.
+  std::array<uint64_t, kThreadKindCount> unresponded{};
   int64_t open = 0;                                     // open now
   uint64_t unmatched_replies = 0;  // replies whose thread never opened here (by reply channel)
   std::array<uint64_t, 4> mentions_by_band{};  // by SentimentBand

@@ -1,0 +1,214 @@
+// A real community end to end: the Stack Exchange dump imported into Kafka
+// with `chorus import stackexchange`, consumed by `chorus run`, and its
+// time to first response and unanswered questions compared with figures
+// this test computes straight from the XML (plain text scanning, no chorus
+// code). The first-response histogram covers every thread (questions and
+// answers, which are comments replying to a question and open threads of
+// their own); unanswered questions are the forum_post threads.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <cmath>
+#include <ctime>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <set>
+
+#include "support/http_client.h"
+#include "support/mock_cluster.h"
+#include "support/process.h"
+#include "support/temp_dir.h"
+
+namespace chorus::testing {
+namespace {
+
+using Row = std::map<std::string, std::string>;
+
+// Every <row .../> of an XML table as attribute → value.
+std::vector<Row> Rows(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  std::vector<Row> rows;
+  std::regex attr("(\\w+)=\"([^\"]*)\"");
+  while (std::getline(in, line)) {
+    if (line.find("<row ") == std::string::npos) continue;
+    Row r;
+    for (auto it = std::sregex_iterator(line.begin(), line.end(), attr);
+         it != std::sregex_iterator(); ++it) {
+      r[(*it)[1]] = (*it)[2];
+    }
+    rows.push_back(std::move(r));
+  }
+  return rows;
+}
+
+// "2018-03-12T18:13:40.127" (UTC) → milliseconds since the epoch.
+int64_t Millis(const std::string& s) {
+  std::tm tm{};
+  int ms = 0;
+  std::sscanf(s.c_str(), "%d-%d-%dT%d:%d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+              &tm.tm_min, &tm.tm_sec);
+  if (auto dot = s.find('.'); dot != std::string::npos) {
+    std::string frac = s.substr(dot + 1, 3);
+    while (frac.size() < 3) frac += '0';
+    ms = std::stoi(frac);
+  }
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  return static_cast<int64_t>(timegm(&tm)) * 1000 + ms;
+}
+
+struct Question {
+  int64_t opened;
+  std::string owner;
+  std::vector<std::pair<int64_t, std::string>> replies;  // (time, replier)
+};
+
+TEST(StackExchangeE2E, FirstResponseAndUnansweredMatchTheDump) {
+  const std::string dir = CHORUS_STACKEXCHANGE_DIR;
+  std::map<std::string, Question> questions;
+  // Threads: questions and answers by known members (comments open threads
+  // too, but nothing in the dump replies to a comment).
+  std::set<std::string> question_ids;
+  for (const Row& p : Rows(dir + "/Posts.xml")) {
+    const std::string owner = p.count("OwnerUserId") ? p.at("OwnerUserId") : "";
+    const std::string& type = p.at("PostTypeId");
+    if ((type == "1" || type == "2") && !owner.empty() && owner != "-1") {
+      questions[p.at("Id")] = {Millis(p.at("CreationDate")), owner, {}};
+      if (type == "1") question_ids.insert(p.at("Id"));
+    }
+  }
+  auto reply = [&](const std::string& to, const Row& r, const std::string& user_attr) {
+    auto q = questions.find(to);
+    std::string user = r.count(user_attr) ? r.at(user_attr) : "";
+    // Deleted accounts and the community bot are nobody in particular.
+    if (q == questions.end() || user.empty() || user == "-1") return;
+    q->second.replies.emplace_back(Millis(r.at("CreationDate")), user);
+  };
+  for (const Row& p : Rows(dir + "/Posts.xml")) {
+    if (p.at("PostTypeId") == "2" && p.count("ParentId")) reply(p.at("ParentId"), p, "OwnerUserId");
+  }
+  for (const Row& c : Rows(dir + "/Comments.xml")) reply(c.at("PostId"), c, "UserId");
+  ASSERT_GT(questions.size(), 500u);
+
+  MockCluster cluster(1);
+  cluster.CreateTopic("se", 4);
+  cluster.CreateTopic("se-dlq", 1);
+  TempDir tmp;
+  ChildProcess import(
+      CHORUS_BINARY,
+      {"import", "stackexchange", dir, "--brokers", cluster.bootstrap_servers(), "--topic", "se"},
+      tmp.Sub("import.log"));
+  auto st = import.Wait(std::chrono::seconds(120));
+  ASSERT_TRUE(st && WIFEXITED(*st) && WEXITSTATUS(*st) == 0) << import.Log();
+
+  ChildProcess chorus(CHORUS_BINARY,
+                      {"run", "--brokers", cluster.bootstrap_servers(), "--topic", "se",
+                       "--state-dir", tmp.Sub("state"), "--http-addr", "127.0.0.1:0", "--dlq-topic",
+                       "se-dlq", "--commit-interval", "200ms", "--idle-timeout", "1s"},
+                      tmp.Sub("chorus.log"));
+  int port = 0;
+  std::regex port_re("http port (\\d+)");
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        std::smatch m;
+        std::string log = chorus.Log();
+        if (std::regex_search(log, m, port_re)) port = std::stoi(m[1]);
+        return port != 0 || !chorus.Running();
+      },
+      std::chrono::seconds(60)));
+  ASSERT_NE(port, 0) << chorus.Log();
+  auto end = cluster.HighWatermarks("se");
+  double records = 0;
+  for (int64_t offset : end) records += static_cast<double>(offset);
+  std::map<std::string, double> m;
+  double last_wm = -1;
+  // Settled: every record counted and the watermark has stopped moving
+  // (every partition idle: it stands at the newest event less 5 minutes).
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto r = HttpGet(port, "/metrics");
+        if (!r || r->status != 200) return false;
+        m = ParseMetrics(r->body);
+        double wm = SumSeries(m, "chorus_pipeline_watermark_timestamp_seconds");
+        bool done = SumSeries(m, "chorus_pipeline_events_total") == records && wm == last_wm;
+        last_wm = wm;
+        return done;
+      },
+      std::chrono::seconds(120), std::chrono::milliseconds(1500)))
+      << chorus.Log();
+  EXPECT_EQ(SumSeries(m, "chorus_pipeline_events_total", {"outcome=\"processed\""}), records);
+  const auto wm = static_cast<int64_t>(std::llround(last_wm * 1000));
+  const int64_t horizon = 7 * 86'400'000LL;
+
+  // The figures from the XML, with chorus's rules: a question's first
+  // response is the earliest reply by someone else within the 7-day
+  // horizon, counted once the watermark has passed it; a question whose
+  // horizon the watermark passed with no such reply went unanswered.
+  std::vector<double> first;
+  double unresponded = 0, opened = 0;
+  for (const auto& [id, q] : questions) {
+    const bool question = question_ids.count(id) > 0;
+    opened += question;
+    int64_t best = INT64_MAX;
+    for (const auto& [t, who] : q.replies) {
+      if (who != q.owner && t < q.opened + horizon) best = std::min(best, t);
+    }
+    if (best != INT64_MAX && best <= wm) {
+      first.push_back(static_cast<double>(std::max<int64_t>(0, best - q.opened)) / 1000.0);
+    } else if (best == INT64_MAX && q.opened + horizon <= wm) {
+      unresponded += question;
+    }
+  }
+  std::sort(first.begin(), first.end());
+  ASSERT_GT(first.size(), 300u);
+  auto within = [&](double s) {
+    return static_cast<double>(std::upper_bound(first.begin(), first.end(), s) - first.begin());
+  };
+  const std::vector<std::string> member = {"channel=\"stackexchange:quantumcomputing\"",
+                                           "responder=\"member\""};
+  auto bucket = [&](const std::string& le) {
+    auto labels = member;
+    labels.push_back("le=\"" + le + "\"");
+    return SumSeries(m, "chorus_channel_first_response_seconds_bucket", labels);
+  };
+  EXPECT_EQ(SumSeries(m, "chorus_channel_threads_opened_total", {"kind=\"forum_post\""}), opened);
+  EXPECT_EQ(SumSeries(m, "chorus_channel_first_response_seconds_count", member),
+            static_cast<double>(first.size()));
+  EXPECT_EQ(bucket("3600"), within(3600)) << "answered within an hour";
+  EXPECT_EQ(bucket("86400"), within(86400)) << "answered within a day";
+  EXPECT_EQ(SumSeries(m, "chorus_channel_threads_unresponded_total", {"kind=\"forum_post\""}),
+            unresponded);
+  // The median: the bucket chorus puts it in holds the exact median.
+  const double median = first[(first.size() - 1) / 2];
+  const double half = static_cast<double>(first.size()) / 2;
+  double lower = 0;
+  bool found = false;
+  for (const char* le : {"60", "300", "900", "1800", "3600", "7200", "14400", "28800", "43200",
+                         "86400", "172800", "345600", "604800"}) {
+    double cumulative = bucket(le);
+    if (cumulative >= half) {
+      EXPECT_GT(median, lower) << "median " << median << " s";
+      EXPECT_LE(median, std::stod(le)) << "median " << median << " s";
+      found = true;
+      break;
+    }
+    lower = std::stod(le);
+  }
+  EXPECT_TRUE(found);
+  // No brand or team on a peer forum: every expired question is unanswered
+  // by them, and only members answer.
+  EXPECT_EQ(SumSeries(m, "chorus_channel_response_seconds_count"), 0);
+  std::printf(
+      "questions %.0f, first responses %zu (median %.0f s, within 1 h %.0f, within 24 h "
+      "%.0f), unanswered by anyone %.0f\n",
+      opened, first.size(), median, within(3600), within(86400), unresponded);
+
+  chorus.Kill(SIGTERM);
+  ASSERT_TRUE(chorus.Wait(std::chrono::seconds(30)));
+}
+
+}  // namespace
+}  // namespace chorus::testing
