@@ -2,47 +2,56 @@
 // record keys and the compact counter encoding shared by the operator and
 // its persistence code.
 //
-// State is stored in chunks so a commit writes one key per chunk changed,
-// not one per channel and window. A channel belongs to chunk
-// StableHash64(id) % kChunks; kChunks = 64 is part of the keys' meaning
-// (the tags below say "64 chunks") and must never change for a store.
+// Totals are stored in chunks so a commit writes one key per chunk changed,
+// not one per channel. A channel belongs to chunk StableHash64(id) % kChunks;
+// kChunks = 64 is part of the keys' meaning and must never change for a
+// store. Windows are stored per (partition, size, start): the windows that
+// close together, so a commit rewrites only the groups that changed and a
+// closed group is one delete.
 //
 // Keys: partition (4 bytes BE), a record-type tag, then
 //   channel chunk: the chunk (2 BE);
-//   window chunk:  size ms (8 BE), the chunk (2 BE).
-// Values (varints; counter arrays are a bitmask of nonzero entries followed
-// by those entries, so a window of one kind of event takes a few bytes):
+//   window group:  size ms (8 BE), start ms (8 BE, sign bit flipped so keys
+//                  sort by time).
+// Values (varints; counts are, per group of counters — kinds, posts,
+// engagements — a bitmask of the nonzero ones followed by those values, so a
+// window of one kind of event takes a few bytes):
 //   channel chunk: per channel, by id: the length-prefixed id, then the
 //     channel (platform, totals, followers);
-//   window chunk: per channel with open windows of that size, by id: the
-//     length-prefixed id, the number of windows, then per window by start
-//     the start ms (signed, as a gap from the previous start) and counts.
-// A chunk left with no open windows is deleted. Tags 0x01 and 0x02 were the
-// unchunked per-channel and per-window records; they are rejected.
+//   window group: per channel with a window in the group, by id: the
+//     length-prefixed id, then its counts.
+// A group whose windows closed is deleted; an empty one is never stored.
+// Tags 0x01 and 0x02 were the unchunked per-channel and per-window records,
+// 0x04 the windows chunked by channel; they are rejected.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <string_view>
 
+#include "channel_counters.h"
 #include "chorus/operators/channel_growth.h"
 #include "chorus/operators/state.h"
 
 namespace chorus::ops::channel_codec {
 
 inline constexpr char kChannelChunkTag = 0x03;
-inline constexpr char kWindowChunkTag = 0x04;
+inline constexpr char kWindowGroupTag = 0x05;
 inline constexpr uint32_t kChunks = 64;
 
 // The chunk that stores `channel_id`.
 uint16_t ChunkOf(std::string_view channel_id);
 void PutCounts(std::string& out, const ChannelCounts& c);
+void PutCounts(std::string& out, const channel_internal::SparseCounts& c);
 bool GetCounts(Reader& r, ChannelCounts& c);
+bool GetCounts(Reader& r, channel_internal::SparseCounts& c);
 std::string ChannelChunkKey(int32_t partition, uint16_t chunk);
-std::string WindowChunkKey(int32_t partition, int spec_index, uint16_t chunk);
+std::string WindowGroupKey(int32_t partition, int spec_index, int64_t start_ms);
 // Reads a chunk (2 BE) that must end the key; false if out of range.
 bool GetChunk(Reader& r, uint16_t& chunk);
-// The index in kWindowSpecs of the window size `size_ms`, or -1.
-int SpecIndexOfSize(uint64_t size_ms);
+// Reads what follows the tag of a window group key, which it must end:
+// false unless the size is one of kWindowSpecs and the start one of its
+// window boundaries.
+bool GetWindowGroup(Reader& r, int& spec_index, int64_t& start_ms);
 
 }  // namespace chorus::ops::channel_codec

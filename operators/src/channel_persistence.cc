@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "channel_codec.h"
-#include "chorus/operators/channel_growth.h"
+#include "channel_state.h"
 
 namespace chorus::ops {
 
@@ -11,13 +11,13 @@ using channel_codec::ChannelChunkKey;
 using channel_codec::ChunkOf;
 using channel_codec::GetChunk;
 using channel_codec::GetCounts;
+using channel_codec::GetWindowGroup;
 using channel_codec::kChannelChunkTag;
-using channel_codec::kWindowChunkTag;
+using channel_codec::kWindowGroupTag;
 using channel_codec::PutCounts;
-using channel_codec::SpecIndexOfSize;
-using channel_codec::WindowChunkKey;
+using channel_codec::WindowGroupKey;
 
-void ChannelGrowth::EncodeChannel(std::string& out, const PartialChannel& c) {
+void ChannelGrowth::State::EncodeChannel(std::string& out, const PartialChannel& c) {
   PutVarint(out, static_cast<uint64_t>(c.platform));
   PutCounts(out, c.totals);
   const FollowerState& f = c.followers;
@@ -37,7 +37,7 @@ void ChannelGrowth::EncodeChannel(std::string& out, const PartialChannel& c) {
   }
 }
 
-bool ChannelGrowth::DecodeChannel(Reader& r, PartialChannel& c) {
+bool ChannelGrowth::State::DecodeChannel(Reader& r, PartialChannel& c) {
   uint64_t platform = 0, flags = 0, n = 0;
   FollowerState& f = c.followers;
   if (!r.Varint(platform) || !GetCounts(r, c.totals) || !r.Varint(flags) || flags > 1) {
@@ -62,59 +62,55 @@ bool ChannelGrowth::DecodeChannel(Reader& r, PartialChannel& c) {
   return true;
 }
 
-std::string ChannelGrowth::EncodeWindowChunk(const Partition& part, int spec_index,
-                                             uint16_t chunk) const {
+std::string ChannelGrowth::State::EncodeGroup(WindowGroup& group) {
+  catalog_.RefreshRanks();
+  sorted_.clear();
+  AddSorted(group);
+  std::sort(sorted_.begin(), sorted_.end(),
+            [](const SortedEntry& a, const SortedEntry& b) { return a.key < b.key; });
   std::string out;
-  for (const ChannelEntry* ch : part.chunk_channels[chunk]) {
-    const std::vector<OpenWindow>& open = ch->second.windows[spec_index];
-    if (open.empty()) continue;
-    PutLengthPrefixed(out, ch->first);
-    PutVarint(out, open.size());
-    int64_t prev = 0;
-    for (const OpenWindow& w : open) {
-      PutSignedVarint(out, w.start_ms - prev);
-      PutCounts(out, window_pool_[w.slot].counts);
-      prev = w.start_ms;
-    }
+  for (const SortedEntry& s : sorted_) {
+    const WindowEntry& e = group.entries[s.entry];
+    PutLengthPrefixed(out, catalog_.id(e.channel));
+    PutCounts(out, e.counts);
   }
   return out;
 }
 
-void ChannelGrowth::DrainDirty(Mutations& out) {
+void ChannelGrowth::State::DrainDirty(Mutations& out) {
   for (auto& [id, part] : partitions_) {
     for (uint16_t chunk : part.dirty_totals) {
       part.totals_dirty[chunk] = false;
       std::string value;
-      for (const ChannelEntry* ch : part.chunk_channels[chunk]) {
-        PutLengthPrefixed(value, ch->first);
-        EncodeChannel(value, ch->second);
+      for (LocalIndex local : part.chunk_channels[chunk]) {
+        const PartialChannel& channel = part.channels[local];
+        PutLengthPrefixed(value, catalog_.id(channel.channel));
+        EncodeChannel(value, channel);
       }
       // A chunk marked dirty holds the channel that marked it: never empty.
       out.push_back(Mutation{Mutation::Op::kPut, ChannelChunkKey(id, chunk), std::move(value)});
     }
     part.dirty_totals.clear();
-    for (const DirtyWindowChunk& d : part.dirty_windows) {
-      part.windows_dirty[d.spec_index][d.chunk] = false;
-      bool& persisted = part.windows_persisted[d.spec_index][d.chunk];
-      std::string value = EncodeWindowChunk(part, d.spec_index, d.chunk);
-      if (value.empty()) {
-        // Every window of the chunk closed: delete it if the store has it.
-        if (persisted) {
-          out.push_back(
-              Mutation{Mutation::Op::kDelete, WindowChunkKey(id, d.spec_index, d.chunk), {}});
-        }
-        persisted = false;
-        continue;
-      }
-      persisted = true;
-      out.push_back(Mutation{Mutation::Op::kPut, WindowChunkKey(id, d.spec_index, d.chunk),
-                             std::move(value)});
+    // Deletes first: a group may be stored again in the same drain.
+    for (const GroupKey& k : part.deleted_groups) {
+      out.push_back(
+          Mutation{Mutation::Op::kDelete, WindowGroupKey(id, k.spec_index, k.start_ms), {}});
     }
-    part.dirty_windows.clear();
+    part.deleted_groups.clear();
+    for (const GroupKey& k : part.dirty_groups) {
+      auto it = part.groups[k.spec_index].find(k.start_ms);
+      if (it == part.groups[k.spec_index].end() || !it->second.dirty) continue;  // closed since
+      WindowGroup& group = it->second;
+      group.dirty = false;
+      group.persisted = true;
+      out.push_back(Mutation{Mutation::Op::kPut, WindowGroupKey(id, k.spec_index, k.start_ms),
+                             EncodeGroup(group)});
+    }
+    part.dirty_groups.clear();
   }
 }
 
-bool ChannelGrowth::Restore(std::string_view key, std::string_view value) {
+bool ChannelGrowth::State::Restore(std::string_view key, std::string_view value) {
   int32_t partition = 0;
   if (!ParsePartitionPrefix(key, partition) || key.size() < 5) return false;
   char tag = key[4];
@@ -123,15 +119,16 @@ bool ChannelGrowth::Restore(std::string_view key, std::string_view value) {
   if (tag == kChannelChunkTag) {
     return GetChunk(r, chunk) && RestoreChannelChunk(partition, chunk, value);
   }
-  uint64_t size_ms = 0;
-  if (tag != kWindowChunkTag || !r.Fixed64BE(size_ms) || !GetChunk(r, chunk)) return false;
-  int spec_index = SpecIndexOfSize(size_ms);
-  return spec_index >= 0 && RestoreWindowChunk(partition, spec_index, chunk, value);
+  int spec_index = 0;
+  int64_t start_ms = 0;
+  return tag == kWindowGroupTag && GetWindowGroup(r, spec_index, start_ms) &&
+         RestoreWindowGroup(partition, spec_index, start_ms, value);
 }
 
 // Chunk values are decoded in full before any state changes, so a corrupt
 // value leaves the operator as it was.
-bool ChannelGrowth::RestoreChannelChunk(int32_t partition, uint16_t chunk, std::string_view value) {
+bool ChannelGrowth::State::RestoreChannelChunk(int32_t partition, uint16_t chunk,
+                                               std::string_view value) {
   std::vector<std::pair<std::string_view, PartialChannel>> decoded;
   Reader r(value);
   std::string_view id;
@@ -145,54 +142,44 @@ bool ChannelGrowth::RestoreChannelChunk(int32_t partition, uint16_t chunk, std::
     decoded.emplace_back(id, std::move(c));
   }
   if (decoded.empty()) return false;  // empty chunks are deleted, not stored
-  Partition& part = partitions_[partition];
+  Partition& part = PartitionFor(partition);
   for (auto& [channel_id, d] : decoded) {
-    PartialChannel& c = FindOrAddChannel(part, channel_id).second;
+    ChannelIndex index = catalog_.Intern(channel_id);
+    PartialChannel& c = part.channels[FindOrAddChannel(part, index)];
     c.platform = d.platform;
     c.totals = d.totals;
     c.followers = std::move(d.followers);
+    merged_[index].stale = true;
   }
   return true;
 }
 
-bool ChannelGrowth::RestoreWindowChunk(int32_t partition, int spec_index, uint16_t chunk,
-                                       std::string_view value) {
-  struct Decoded {
-    std::string_view channel_id;
-    int64_t start_ms;
-    ChannelCounts counts;
-  };
-  std::vector<Decoded> decoded;
-  Millis size = kWindowSpecs[spec_index].size;
+bool ChannelGrowth::State::RestoreWindowGroup(int32_t partition, int spec_index, int64_t start_ms,
+                                              std::string_view value) {
+  std::vector<std::pair<std::string_view, SparseCounts>> decoded;
   Reader r(value);
   std::string_view id;
   while (!r.empty()) {
-    uint64_t n = 0;
-    // Ids strictly increasing, each in this chunk, each with a window or more.
-    if (!r.LengthPrefixed(id) || ChunkOf(id) != chunk ||
-        (!decoded.empty() && decoded.back().channel_id >= id) || !r.Varint(n) || n == 0 ||
-        n > r.rest().size()) {
+    SparseCounts counts;
+    // Ids in strictly increasing order.
+    if (!r.LengthPrefixed(id) || (!decoded.empty() && decoded.back().first >= id) ||
+        !GetCounts(r, counts)) {
       return false;
     }
-    int64_t start_ms = 0;
-    for (uint64_t i = 0; i < n; ++i) {
-      int64_t gap = 0;
-      ChannelCounts counts;
-      if (!r.SignedVarint(gap) || (i > 0 && gap <= 0) || !GetCounts(r, counts)) return false;
-      start_ms += gap;
-      if (WindowStart(EventTime::FromMillis(start_ms), size).millis() != start_ms) {
-        return false;  // not a window boundary: corrupt
-      }
-      decoded.push_back(Decoded{id, start_ms, counts});
-    }
+    decoded.emplace_back(id, std::move(counts));
   }
-  if (decoded.empty()) return false;  // empty chunks are deleted, not stored
-  Partition& part = partitions_[partition];
-  for (const Decoded& d : decoded) {
-    ChannelEntry& channel = FindOrAddChannel(part, d.channel_id);
-    FindOrOpenWindow(partition, channel, spec_index, d.start_ms).counts = d.counts;
+  if (decoded.empty()) return false;  // empty groups are deleted, not stored
+  Partition& part = PartitionFor(partition);
+  WindowGroup& group = FindOrAddGroup(part, spec_index, start_ms);
+  for (auto& [channel_id, counts] : decoded) {
+    ChannelIndex c = catalog_.Intern(channel_id);
+    FindOrOpenWindow(group, c, FindOrAddChannel(part, c)) = std::move(counts);
   }
-  part.windows_persisted[spec_index][chunk] = true;
+  group.persisted = true;
+  // Stored again: a delete pending from an earlier group of the key must go.
+  std::erase_if(part.deleted_groups, [&](const GroupKey& k) {
+    return k.spec_index == spec_index && k.start_ms == start_ms;
+  });
   return true;
 }
 

@@ -1,6 +1,10 @@
-// Channel growth state as stored: chunked keys and values, drains that
+// Channel growth state as stored: totals chunks and window groups, drains that
 // keep a store in step, restore, and rejection of malformed entries.
 #include <gtest/gtest.h>
+
+#include <set>
+#include <string>
+#include <tuple>
 
 #include "channel_test_util.h"
 #include "chorus/operators/channel_growth.h"
@@ -12,12 +16,12 @@ using namespace channel_test;  // NOLINT: test helpers
 
 // ---- Persistence -----------------------------------------------------------
 
-TEST(ChannelPersistence, KeysArePartitionTagAndChunkValuesAreCompact) {
+TEST(ChannelPersistence, KeysArePartitionTagAndChunkOrWindowGroupValuesAreCompact) {
   ChannelGrowth g;
   g.Apply(2, ByMember(K::kReaction, kMin, C::kText, "a"), false);
   Mutations out;
   g.DrainDirty(out);
-  ASSERT_EQ(out.size(), 4u) << "the channel's chunk and three window chunks";
+  ASSERT_EQ(out.size(), 4u) << "the channel's chunk and one window group per size";
   uint16_t chunk = ChunkOf("a");
   auto hi = static_cast<uint8_t>(chunk >> 8), lo = static_cast<uint8_t>(chunk & 0xff);
   EXPECT_EQ(out[0].key, Bytes({0, 0, 0, 2, 0x03, hi, lo}));
@@ -25,10 +29,19 @@ TEST(ChannelPersistence, KeysArePartitionTagAndChunkValuesAreCompact) {
   // posts mask 0; engagements mask bit 1 (text) then 1; no snapshot; net
   // follows 0; no deltas.
   EXPECT_EQ(out[0].value, Bytes({0x01, 'a', 0x01, 0x20, 0x01, 0x00, 0x02, 0x01, 0x00, 0x00, 0x00}));
-  // The minute windows of the chunk: size 60,000 = 0xea60.
-  EXPECT_EQ(out[1].key, Bytes({0, 0, 0, 2, 0x04, 0, 0, 0, 0, 0, 0, 0xea, 0x60, hi, lo}));
-  // Id "a"; one window; start 60,000 zigzagged (120,000 = c0 a9 07); counts.
-  EXPECT_EQ(out[1].value, Bytes({0x01, 'a', 0x01, 0xc0, 0xa9, 0x07, 0x20, 0x01, 0x00, 0x02, 0x01}));
+  // The minute windows of partition 2 starting at 60,000 ms: size 60,000 =
+  // 0xea60, then the start with its sign bit flipped.
+  EXPECT_EQ(out[1].key, Bytes({0,    0,    0,    2, 0x05, 0, 0, 0, 0,    0,   0,
+                               0xea, 0x60, 0x80, 0, 0,    0, 0, 0, 0xea, 0x60}));
+  // Id "a", then its counts.
+  EXPECT_EQ(out[1].value, Bytes({0x01, 'a', 0x20, 0x01, 0x00, 0x02, 0x01}));
+  // The hour (3,600,000 = 0x36ee80) and day (86,400,000 = 0x5265c00) windows
+  // starting at 0.
+  EXPECT_EQ(out[2].key,
+            Bytes({0, 0, 0, 2, 0x05, 0, 0, 0, 0, 0, 0x36, 0xee, 0x80, 0x80, 0, 0, 0, 0, 0, 0, 0}));
+  EXPECT_EQ(out[3].key, Bytes({0,    0,    0,    2, 0x05, 0, 0, 0, 0, 0x05, 0x26,
+                               0x5c, 0x00, 0x80, 0, 0,    0, 0, 0, 0, 0}));
+  EXPECT_EQ(out[3].value, out[1].value);
   for (const Mutation& m : out) EXPECT_EQ(m.op, Mutation::Op::kPut);
   out.clear();
   g.DrainDirty(out);
@@ -94,17 +107,17 @@ TEST(ChannelPersistence, ClosedWindowsAreDeletedFromTheStore) {
   g.Apply(0, Post(0, C::kText, "a"), false);
   g.Apply(1, Post(0, C::kText, "a"), false);
   Drain(g, store);
-  ASSERT_EQ(CountWithTag(store, kWindowChunkTag), 6u);
+  ASSERT_EQ(CountWithTag(store, kWindowGroupTag), 6u);
   ASSERT_EQ(Advance(g, kMin + kHr).size(), 1u);
   Mutations out;
   g.DrainDirty(out);
-  ASSERT_EQ(out.size(), 2u) << "the minute chunks, now empty";
+  ASSERT_EQ(out.size(), 2u) << "the closed minute groups";
   EXPECT_EQ(out[0].op, Mutation::Op::kDelete);
-  EXPECT_EQ(out[0].key, WindowChunkKeyOf(0, kMin, ChunkOf("a")));
+  EXPECT_EQ(out[0].key, WindowGroupKeyOf(0, kMin, 0));
   EXPECT_EQ(out[1].op, Mutation::Op::kDelete);
-  EXPECT_EQ(out[1].key, WindowChunkKeyOf(1, kMin, ChunkOf("a")));
+  EXPECT_EQ(out[1].key, WindowGroupKeyOf(1, kMin, 0));
   ApplyTo(store, out);
-  EXPECT_EQ(CountWithTag(store, kWindowChunkTag), 4u);
+  EXPECT_EQ(CountWithTag(store, kWindowGroupTag), 4u);
   EXPECT_EQ(CountWithTag(store, kChannelChunkTag), 2u) << "channel totals stay";
   ChannelGrowth r = RestoreFrom(store);
   EXPECT_EQ(r.open_windows(), 4u);
@@ -123,29 +136,48 @@ TEST(ChannelPersistence, WindowsClosedBeforeTheirFirstDrainLeaveNoMutations) {
   EXPECT_EQ(out[0].key, ChannelChunkKeyOf(0, ChunkOf("a")));
 }
 
-TEST(ChannelPersistence, ClosingOneWindowRewritesItsChunkWithoutIt) {
-  // Two channels in one chunk: closing one's windows keeps the other's.
-  std::string a = "a", b;
-  for (int i = 0; b.empty(); ++i) {
-    std::string id = "c" + std::to_string(i);
-    if (ChunkOf(id) == ChunkOf(a)) b = id;
-  }
+TEST(ChannelPersistence, AGroupHoldsItsPartitionsChannelsInIdOrder) {
+  ChannelGrowth g;
+  g.Apply(0, Post(0, C::kText, "b"), false);
+  g.Apply(0, ByMember(K::kReaction, 30 * kSec, C::kText, "a"), false);
+  g.Apply(1, Post(0, C::kText, "a"), false);
+  Store store;
+  Drain(g, store);
+  ASSERT_EQ(store.count(WindowGroupKeyOf(0, kMin, 0)), 1u);
+  // a: a reaction (kinds bit 5) to text by a member; b: a text post (kinds
+  // bit 1, posts bit 1).
+  EXPECT_EQ(store[WindowGroupKeyOf(0, kMin, 0)],
+            GroupEntry("a", Bytes({0x20, 0x01, 0x00, 0x02, 0x01})) +
+                GroupEntry("b", Bytes({0x02, 0x01, 0x02, 0x01, 0x00})));
+  EXPECT_EQ(store[WindowGroupKeyOf(1, kMin, 0)],
+            GroupEntry("a", Bytes({0x02, 0x01, 0x02, 0x01, 0x00})));
+}
+
+TEST(ChannelPersistence, ADrainRewritesOnlyTheGroupsThatChanged) {
   ChannelGrowth g;
   Store store;
-  g.Apply(0, Post(0, C::kText, a), false);
+  g.Apply(0, Post(0, C::kText, "a"), false);
+  g.Apply(0, Post(2 * kMin, C::kText, "b"), false);
+  g.Apply(1, Post(2 * kMin, C::kText, "b"), false);
   Drain(g, store);
-  g.Apply(0, Post(2 * kMin, C::kText, b), false);
-  ASSERT_EQ(Advance(g, kMin + kHr).size(), 1u);
+  // One more event in open windows of partition 0: its totals chunk and the
+  // three groups holding those windows.
+  g.Apply(0, Post(2 * kMin + 1, C::kText, "b"), false);
   Mutations out;
   g.DrainDirty(out);
-  ASSERT_EQ(out.size(), 4u) << "totals, and the three window chunks rewritten";
-  for (const Mutation& m : out) EXPECT_EQ(m.op, Mutation::Op::kPut);
-  EXPECT_EQ(out[1].key, WindowChunkKeyOf(0, kMin, ChunkOf(a)));
-  std::string only_b;
-  PutLengthPrefixed(only_b, b);
-  PutVarint(only_b, 1);
-  PutSignedVarint(only_b, 2 * kMin);
-  EXPECT_EQ(out[1].value.substr(0, only_b.size()), only_b) << "b's window alone";
+  ASSERT_EQ(out.size(), 4u);
+  EXPECT_EQ(out[0].key, ChannelChunkKeyOf(0, ChunkOf("b")));
+  EXPECT_EQ(out[1].key, WindowGroupKeyOf(0, kMin, 2 * kMin));
+  EXPECT_EQ(out[2].key, WindowGroupKeyOf(0, kHr, 0));
+  EXPECT_EQ(out[3].key, WindowGroupKeyOf(0, kDy, 0));
+  ApplyTo(store, out);
+  // Closing a's minute window deletes its group and rewrites nothing else.
+  ASSERT_EQ(Advance(g, kMin + kHr).size(), 1u);
+  out.clear();
+  g.DrainDirty(out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].op, Mutation::Op::kDelete);
+  EXPECT_EQ(out[0].key, WindowGroupKeyOf(0, kMin, 0));
   ApplyTo(store, out);
   ChannelGrowth r = RestoreFrom(store);
   EXPECT_EQ(Views(r), Views(g));
@@ -153,23 +185,26 @@ TEST(ChannelPersistence, ClosingOneWindowRewritesItsChunkWithoutIt) {
   EXPECT_EQ(Advance(r, 10 * kDy), Advance(g, 10 * kDy));
 }
 
-TEST(ChannelPersistence, ADrainWritesOneKeyPerChunkTouched) {
+TEST(ChannelPersistence, ADrainWritesOneKeyPerChunkAndWindowGroupTouched) {
   ChannelGrowth g;
-  std::set<std::pair<int32_t, uint16_t>> touched;
+  std::set<std::pair<int32_t, uint16_t>> chunks;
+  std::set<std::tuple<int32_t, int, int64_t>> groups;
   constexpr int kPartitions = 3;
   constexpr int kChannels = 2'000;
   for (int i = 0; i < 30'000; ++i) {
     auto partition = static_cast<int32_t>(i % kPartitions);
     std::string channel = "ch-" + std::to_string((i * 7919) % kChannels);
     g.Apply(partition, Post(i * 10, C::kText, channel), false);
-    touched.emplace(partition, ChunkOf(channel));
+    chunks.emplace(partition, ChunkOf(channel));
+    for (int s = 0; s < kWindowSpecCount; ++s) {
+      groups.emplace(partition, s,
+                     WindowStart(EventTime::FromMillis(i * 10), kWindowSpecs[s].size).millis());
+    }
   }
   Mutations out;
   g.DrainDirty(out);
-  // Per (partition, chunk): the totals and one chunk per window size.
-  EXPECT_LE(out.size(), touched.size() * (1 + kWindowSpecs.size()));
-  EXPECT_EQ(out.size(), touched.size() * (1 + kWindowSpecs.size()));
-  EXPECT_LE(touched.size(), size_t{kPartitions * 64});
+  EXPECT_EQ(out.size(), chunks.size() + groups.size());
+  EXPECT_LE(chunks.size(), size_t{kPartitions * 64});
   std::set<std::string> keys;
   for (const Mutation& m : out) EXPECT_TRUE(keys.insert(m.key).second) << "each key once";
   Store store;
@@ -178,11 +213,11 @@ TEST(ChannelPersistence, ADrainWritesOneKeyPerChunkTouched) {
   EXPECT_EQ(Views(r), Views(g));
   EXPECT_EQ(r.open_windows(), g.open_windows());
 
-  // Closing every window: at most one delete per window chunk.
+  // Closing every window: one delete per group.
   EXPECT_EQ(Advance(r, 10 * kDy), Advance(g, 10 * kDy));
   out.clear();
   g.DrainDirty(out);
-  EXPECT_EQ(out.size(), touched.size() * kWindowSpecs.size());
+  EXPECT_EQ(out.size(), groups.size());
   for (const Mutation& m : out) EXPECT_EQ(m.op, Mutation::Op::kDelete);
 }
 
@@ -192,7 +227,8 @@ TEST(ChannelPersistence, RestoreRejectsMalformedEntries) {
   ChannelGrowth g;
   EXPECT_FALSE(g.Restore(Bytes({0, 0, 0}), ""));
   EXPECT_FALSE(g.Restore(Bytes({0, 0, 0, 0, 0x07, 'a'}), ""));
-  // The unchunked layout (tag 1: channel id; tag 2: size, start, id).
+  // Earlier layouts: unchunked (tag 1: channel id; tag 2: size, start, id)
+  // and windows chunked by channel (tag 4: size, chunk).
   EXPECT_FALSE(
       g.Restore(Bytes({0, 0, 0, 0, 0x01, 'a'}), Bytes({0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00})));
   std::string old_window = Bytes({0, 0, 0, 0, 0x02});
@@ -200,6 +236,12 @@ TEST(ChannelPersistence, RestoreRejectsMalformedEntries) {
   PutFixed64BE(old_window, OrderedBits(0));
   old_window.push_back('a');
   EXPECT_FALSE(g.Restore(old_window, counts));
+  std::string chunked = Bytes({0, 0, 0, 0, 0x04});
+  PutFixed64BE(chunked, kMin);
+  PutChunk(chunked, chunk);
+  std::string chunked_value = Bytes({0x01, 'a', 0x01});
+  PutSignedVarint(chunked_value, 0);
+  EXPECT_FALSE(g.Restore(chunked, chunked_value + counts));
   // A chunk out of range, a key too long, a channel in the wrong chunk.
   std::string channel = Bytes({0x01, 'a', 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00});
   EXPECT_FALSE(g.Restore(ChannelChunkKeyOf(0, 64), channel));
@@ -209,21 +251,23 @@ TEST(ChannelPersistence, RestoreRejectsMalformedEntries) {
   EXPECT_FALSE(g.Restore(ChannelChunkKeyOf(0, chunk), ""));
   EXPECT_FALSE(g.Restore(ChannelChunkKeyOf(0, chunk), channel.substr(0, 5)));
   EXPECT_FALSE(g.Restore(ChannelChunkKeyOf(0, chunk), channel + channel));
-  // A window of an unknown size, one whose start is not a boundary, an
-  // empty or truncated chunk, and windows out of order.
-  EXPECT_FALSE(g.Restore(WindowChunkKeyOf(0, 7, chunk), OneWindow("a", 0, counts)));
-  EXPECT_FALSE(g.Restore(WindowChunkKeyOf(0, kMin, chunk), OneWindow("a", 1, counts)));
-  EXPECT_FALSE(g.Restore(WindowChunkKeyOf(0, kMin, chunk), ""));
-  EXPECT_FALSE(g.Restore(WindowChunkKeyOf(0, kMin, chunk), OneWindow("a", 0, "")));
-  std::string two = Bytes({0x01, 'a', 0x02});
-  PutSignedVarint(two, kMin);
-  two += counts;
-  PutSignedVarint(two, -kMin);
-  two += counts;
-  EXPECT_FALSE(g.Restore(WindowChunkKeyOf(0, kMin, chunk), two));
+  // A group of an unknown size, one whose start is not a boundary, keys cut
+  // short or too long.
+  EXPECT_FALSE(g.Restore(WindowGroupKeyOf(0, 7, 0), GroupEntry("a", counts)));
+  EXPECT_FALSE(g.Restore(WindowGroupKeyOf(0, kMin, 1), GroupEntry("a", counts)));
+  std::string key = WindowGroupKeyOf(0, kMin, 0);
+  EXPECT_FALSE(g.Restore(key.substr(0, key.size() - 1), GroupEntry("a", counts)));
+  EXPECT_FALSE(g.Restore(key + "a", GroupEntry("a", counts)));
+  // An empty group, truncated counts, a zero counter, unsorted or
+  // duplicated channels.
+  EXPECT_FALSE(g.Restore(key, ""));
+  EXPECT_FALSE(g.Restore(key, GroupEntry("a", counts.substr(0, 2))));
+  EXPECT_FALSE(g.Restore(key, GroupEntry("a", Bytes({0x01, 0x00, 0x00, 0x00}))));
+  EXPECT_FALSE(g.Restore(key, GroupEntry("b", counts) + GroupEntry("a", counts)));
+  EXPECT_FALSE(g.Restore(key, GroupEntry("a", counts) + GroupEntry("a", counts)));
   EXPECT_EQ(g.open_windows(), 0u);
   EXPECT_TRUE(Views(g).empty()) << "rejected entries leave no state";
-  EXPECT_TRUE(g.Restore(WindowChunkKeyOf(0, kMin, chunk), OneWindow("a", -kMin, counts)));
+  EXPECT_TRUE(g.Restore(WindowGroupKeyOf(0, kMin, -kMin), GroupEntry("a", counts)));
   EXPECT_EQ(g.open_windows(), 1u);
   EXPECT_TRUE(g.Restore(ChannelChunkKeyOf(0, chunk), channel));
   EXPECT_EQ(Views(g).size(), 1u);

@@ -142,9 +142,9 @@ inline std::string Bytes(std::initializer_list<uint8_t> b) {
 }
 
 constexpr char kChannelChunkTag = 0x03;
-constexpr char kWindowChunkTag = 0x04;
+constexpr char kWindowGroupTag = 0x05;
 
-// The chunk storing `channel`: its stable hash modulo the 64 chunks.
+// The chunk storing `channel`'s totals: its stable hash modulo the 64 chunks.
 inline uint16_t ChunkOf(std::string_view channel) {
   return static_cast<uint16_t>(StableHash64(channel) % 64);
 }
@@ -154,7 +154,7 @@ inline void PutChunk(std::string& key, uint16_t chunk) {
   key.push_back(static_cast<char>(chunk & 0xff));
 }
 
-// Keys as KeysArePartitionTagAndChunkValuesAreCompact spells them out.
+// Keys as KeysArePartitionTagAndChunkOrWindowGroup spells them out.
 inline std::string ChannelChunkKeyOf(int32_t partition, uint16_t chunk) {
   std::string key;
   AppendPartitionPrefix(key, partition);
@@ -163,21 +163,19 @@ inline std::string ChannelChunkKeyOf(int32_t partition, uint16_t chunk) {
   return key;
 }
 
-inline std::string WindowChunkKeyOf(int32_t partition, uint64_t size_ms, uint16_t chunk) {
+inline std::string WindowGroupKeyOf(int32_t partition, uint64_t size_ms, int64_t start_ms) {
   std::string key;
   AppendPartitionPrefix(key, partition);
-  key.push_back(kWindowChunkTag);
+  key.push_back(kWindowGroupTag);
   PutFixed64BE(key, size_ms);
-  PutChunk(key, chunk);
+  PutFixed64BE(key, OrderedBits(start_ms));
   return key;
 }
 
-// A window chunk value holding one window of `channel`.
-inline std::string OneWindow(std::string_view channel, int64_t start_ms, std::string_view counts) {
+// A window group value's entry: `channel` and its encoded counts.
+inline std::string GroupEntry(std::string_view channel, std::string_view counts) {
   std::string value;
   PutLengthPrefixed(value, channel);
-  PutVarint(value, 1);
-  PutSignedVarint(value, start_ms);
   value.append(counts);
   return value;
 }

@@ -23,12 +23,8 @@
 #include <array>
 #include <cstdint>
 #include <functional>
-#include <map>
-#include <string>
+#include <memory>
 #include <string_view>
-#include <unordered_map>
-#include <utility>
-#include <vector>
 
 #include "chorus/operators/event.h"
 #include "chorus/operators/state.h"
@@ -69,9 +65,10 @@ struct ChannelView {
 class ChannelGrowth {
  public:
   explicit ChannelGrowth(WindowOptions options = {});
-  // Move-only: dirty lists point into its own maps.
-  ChannelGrowth(ChannelGrowth&&) = default;
-  ChannelGrowth& operator=(ChannelGrowth&&) = default;
+  ~ChannelGrowth();
+  // Move-only. A moved-from ChannelGrowth may only be assigned or destroyed.
+  ChannelGrowth(ChannelGrowth&&) noexcept;
+  ChannelGrowth& operator=(ChannelGrowth&&) noexcept;
   ChannelGrowth(const ChannelGrowth&) = delete;
   ChannelGrowth& operator=(const ChannelGrowth&) = delete;
 
@@ -80,10 +77,12 @@ class ChannelGrowth {
   void Apply(int32_t partition, const Event& e, bool late);
 
   // Closes every window with end + lateness <= `watermark`, calling `sink`
-  // once per (channel, window) in (end, size, channel) order.
+  // once per (channel, window) in (end, size, channel) order. The views in
+  // a ClosedWindow are valid during the call.
   void AdvanceWatermark(EventTime watermark, const std::function<void(const ClosedWindow&)>& sink);
 
   // Calls `fn` for each channel in channel id order, merged over partitions.
+  // Costs one step per channel: merges are kept up to date as events apply.
   void ForEachChannel(const std::function<void(const ChannelView&)>& fn) const;
 
   // Number of open (not yet closed) per-partition windows.
@@ -97,109 +96,8 @@ class ChannelGrowth {
   void DropPartition(int32_t partition);
 
  private:
-  struct FollowerState {
-    bool has_snapshot = false;
-    int64_t snapshot_value = 0;
-    int64_t snapshot_ms = 0;  // event time of the newest snapshot seen here
-    int64_t net_follows = 0;  // lifetime follows − unfollows
-    // (second, net follows) after the channel's newest known snapshot, by
-    // second. A sorted vector: follows mostly arrive in time order, so an
-    // insert is usually an append. A snapshot anywhere prunes every
-    // partition's deltas up to it, so they span one snapshot interval (all
-    // seconds with follows, for a channel that never sends snapshots).
-    std::vector<std::pair<int64_t, int64_t>> deltas;
-  };
-  struct PartialWindow {
-    ChannelCounts counts;
-  };
-  // An open window of a channel: its start and its slot in window_pool_.
-  struct OpenWindow {
-    int64_t start_ms;
-    uint32_t slot;
-  };
-  struct PartialChannel {
-    Platform platform = Platform::kUnspecified;
-    uint16_t chunk = 0;  // channel_codec::ChunkOf(id): where it is stored
-    ChannelCounts totals;
-    FollowerState followers;
-    // Open windows by start time, one sorted vector per entry of kWindowSpecs.
-    // About lateness / size + 1 are open at once and they open mostly in time
-    // order, so opening is usually an append and closing takes the front.
-    std::array<std::vector<OpenWindow>, kWindowSpecCount> windows;
-  };
-  // Transparent, so Apply looks channels up by string_view without a copy.
-  struct StringHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
-  using ChannelMap = std::unordered_map<std::string, PartialChannel, StringHash, std::equal_to<>>;
-  // Node-based maps keep entries in place, so chunk lists and close buckets
-  // may point at them.
-  using ChannelEntry = ChannelMap::value_type;
-  // State is stored in chunks of channels (see channel_codec.h): a commit
-  // rewrites each changed chunk once instead of one key per channel/window.
-  static constexpr int kChunks = 64;
-  struct DirtyWindowChunk {
-    uint8_t spec_index;
-    uint16_t chunk;
-  };
-  struct Partition {
-    ChannelMap channels;
-    // Each chunk's channels, by id, so a chunk encodes the same way always.
-    std::array<std::vector<ChannelEntry*>, kChunks> chunk_channels;
-    std::array<bool, kChunks> totals_dirty{};
-    std::vector<uint16_t> dirty_totals;  // chunks, pending drain
-    // Per (spec, chunk): changed since the last drain; held by the store.
-    std::array<std::array<bool, kChunks>, kWindowSpecCount> windows_dirty{};
-    std::array<std::array<bool, kChunks>, kWindowSpecCount> windows_persisted{};
-    std::vector<DirtyWindowChunk> dirty_windows;
-  };
-  // One open per-partition window, listed once in the bucket of its end.
-  struct CloseEntry {
-    ChannelEntry* channel;
-    int32_t partition;
-    uint32_t slot;  // in window_pool_, so closing reads it without a search
-  };
-  // Per window spec: open windows by end time, in the order they opened.
-  // Closing sorts a bucket by (channel, partition) and merges each channel's
-  // parts, so results come in (end, size, channel) order; kWindowSpecs is
-  // sorted by size, so its index orders by size.
-  using CloseBuckets = std::map<int64_t, std::vector<CloseEntry>>;
-
-  ChannelEntry& FindOrAddChannel(Partition& part, std::string_view channel_id);
-  void ApplyFollowers(int32_t partition, PartialChannel& channel, const Event& e);
-  void PruneOtherPartitions(int32_t partition, std::string_view channel_id, int64_t second);
-  // The returned reference is valid until the next window opens.
-  PartialWindow& FindOrOpenWindow(int32_t partition, ChannelEntry& channel, int spec_index,
-                                  int64_t start_ms);
-  void AddToCloseBucket(int spec_index, int64_t end_ms, CloseEntry entry);
-  void CloseBucket(int spec_index, const std::function<void(const ClosedWindow&)>& sink);
-  void TakeWindow(const CloseEntry& entry, int spec_index, ClosedWindow& out);
-  static void MarkDirty(Partition& part, const PartialChannel& channel);
-  static void MarkWindowsDirty(Partition& part, int spec_index, uint16_t chunk);
-  static void EncodeChannel(std::string& out, const PartialChannel& c);
-  static bool DecodeChannel(Reader& r, PartialChannel& c);
-  std::string EncodeWindowChunk(const Partition& part, int spec_index, uint16_t chunk) const;
-  bool RestoreChannelChunk(int32_t partition, uint16_t chunk, std::string_view value);
-  bool RestoreWindowChunk(int32_t partition, int spec_index, uint16_t chunk,
-                          std::string_view value);
-  static ChannelView Merge(std::string_view channel_id,
-                           const std::vector<const PartialChannel*>& parts);
-
-  WindowOptions options_;
-  std::map<int32_t, Partition> partitions_;
-  std::array<CloseBuckets, kWindowSpecCount> close_buckets_;
-  // Emptied bucket vectors kept for reuse, so buckets rarely allocate.
-  std::vector<std::vector<CloseEntry>> spare_buckets_;
-  // Every open window's state, by slot; freed slots are reused.
-  std::vector<PartialWindow> window_pool_;
-  std::vector<uint32_t> free_slots_;
-  size_t open_windows_ = 0;
-  // The largest watermark windows were closed at. A window closed under it
-  // is not reopened even if a caller misjudges an event as not late, so no
-  // window is ever reported twice. Not persisted: the runtime restores the
-  // watermark and advances before it processes.
-  EventTime closed_through_ = EventTime::Min();
+  class State;  // operators/src/channel_state.h
+  std::unique_ptr<State> state_;
 };
 
 }  // namespace chorus::ops

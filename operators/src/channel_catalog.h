@@ -1,0 +1,46 @@
+// Channel ids interned once for all partitions (internal to operators/):
+// each id seen gets a dense index, so per-partition state is found by
+// indexing instead of hashing strings, and a rank, its position in id order,
+// so results come in id order without comparing strings.
+//
+// Ids are never forgotten: channels are a bounded set (they are metric
+// labels), and a partition that returns finds its index again.
+// Not thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace chorus::ops::channel_internal {
+
+using ChannelIndex = uint32_t;
+
+class ChannelCatalog {
+ public:
+  // The index of `id`, interning it if new.
+  ChannelIndex Intern(std::string_view id);
+  size_t size() const { return ids_.size(); }
+  // Valid as long as the catalog.
+  std::string_view id(ChannelIndex c) const { return ids_[c]; }
+  // channel_codec::ChunkOf(id), computed once.
+  uint16_t chunk(ChannelIndex c) const { return chunks_[c]; }
+  // Every index, in id order.
+  const std::vector<ChannelIndex>& in_id_order() const { return by_id_; }
+  // Position in id order. REQUIRES: RefreshRanks() since the last Intern().
+  uint32_t rank(ChannelIndex c) const { return ranks_[c]; }
+  void RefreshRanks();
+
+ private:
+  std::deque<std::string> ids_;  // a deque: its strings never move
+  std::unordered_map<std::string_view, ChannelIndex> index_;
+  std::vector<uint16_t> chunks_;
+  std::vector<ChannelIndex> by_id_;
+  std::vector<uint32_t> ranks_;
+  size_t ranks_stale_from_ = 0;  // positions of by_id_ from here need renumbering
+};
+
+}  // namespace chorus::ops::channel_internal

@@ -1,0 +1,205 @@
+// ChannelGrowth's state and the declarations its source files share
+// (internal to operators/): channel_growth.cc applies events and keeps the
+// merged views, channel_windows.cc opens and closes windows,
+// channel_persistence.cc drains and restores.
+//
+// Windows are held in groups, one per (partition, size, start): the windows
+// of a group close together, so closing reads whole groups in sequence and
+// deletes each as one stored record, and a commit rewrites only the groups
+// that changed. A partition's latest group per size is at hand, and a
+// group finds a channel's entry by a small hash table, so an event reaches
+// its windows without touching memory that only its channel uses.
+//
+// Channel ids are interned once (channel_catalog.h); everything else refers
+// to a channel by its index. Each partition keeps its channels' partial
+// state in a vector, found through a table indexed by channel. Beside the
+// partial state, each channel keeps its merge over the partitions holding
+// it, updated with every event, so listing channels costs one step per
+// channel rather than one per (partition, channel). Dropping or restoring a
+// partition marks the merges it touches stale; they are recomputed from the
+// partitions on next use.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "channel_catalog.h"
+#include "channel_counters.h"
+#include "chorus/operators/channel_growth.h"
+#include "index_map.h"
+
+namespace chorus::ops {
+
+class ChannelGrowth::State {
+ public:
+  explicit State(WindowOptions options) : options_(options) {}
+
+  void Apply(int32_t partition, const Event& e, bool late);
+  void AdvanceWatermark(EventTime watermark, const std::function<void(const ClosedWindow&)>& sink);
+  void ForEachChannel(const std::function<void(const ChannelView&)>& fn) const;
+  size_t open_windows() const { return open_windows_; }
+  void DrainDirty(Mutations& out);
+  bool Restore(std::string_view key, std::string_view value);
+  void DropPartition(int32_t partition);
+
+ private:
+  using ChannelIndex = channel_internal::ChannelIndex;
+  using SparseCounts = channel_internal::SparseCounts;
+  // A channel's place in its partition's `channels`.
+  using LocalIndex = uint32_t;
+  static constexpr LocalIndex kAbsent = ~LocalIndex{0};
+
+  struct FollowerState {
+    bool has_snapshot = false;
+    int64_t snapshot_value = 0;
+    int64_t snapshot_ms = 0;  // event time of the newest snapshot seen here
+    int64_t net_follows = 0;  // lifetime follows − unfollows
+    // (second, net follows) after the channel's newest known snapshot, by
+    // second. A sorted vector: follows mostly arrive in time order, so an
+    // insert is usually an append. A snapshot anywhere prunes every
+    // partition's deltas up to it, so they span one snapshot interval (all
+    // seconds with follows, for a channel that never sends snapshots).
+    std::vector<std::pair<int64_t, int64_t>> deltas;
+  };
+  struct PartialChannel {
+    ChannelIndex channel = 0;
+    Platform platform = Platform::kUnspecified;
+    ChannelCounts totals;
+    FollowerState followers;
+  };
+  // One partition's windows of one size and start, one entry per channel:
+  // they close together and are stored as one record (channel_codec.h).
+  struct WindowEntry {
+    ChannelIndex channel;
+    LocalIndex local;
+    SparseCounts counts;
+  };
+  struct Partition;
+  struct WindowGroup {
+    Partition* partition = nullptr;
+    int spec_index = 0;
+    int64_t start_ms = 0;
+    std::vector<WindowEntry> entries;     // in the order they opened
+    channel_internal::IndexMap entry_of;  // by channel
+    bool dirty = false;                   // changed since the last drain
+    bool persisted = false;               // the store holds it
+  };
+  // Totals are stored in chunks of channels (see channel_codec.h): a commit
+  // rewrites each changed chunk once instead of one key per channel.
+  static constexpr int kChunks = 64;
+  struct GroupKey {
+    int spec_index;
+    int64_t start_ms;
+  };
+  struct Partition {
+    int32_t id = 0;
+    std::vector<LocalIndex> local_of;  // by channel; kAbsent, or past its end, if not held
+    std::vector<PartialChannel> channels;
+    // Each chunk's channels, by id, so a chunk encodes the same way always.
+    std::array<std::vector<LocalIndex>, kChunks> chunk_channels;
+    std::array<bool, kChunks> totals_dirty{};
+    std::vector<uint16_t> dirty_totals;  // chunks, pending drain
+    // Open window groups by start, per entry of kWindowSpecs. Map nodes stay
+    // in place: close buckets point at them.
+    std::array<std::map<int64_t, WindowGroup>, kWindowSpecCount> groups;
+    std::array<WindowGroup*, kWindowSpecCount> last_group{};  // the last one an event used
+    std::vector<GroupKey> dirty_groups;    // pending drain; closed ones are skipped
+    std::vector<GroupKey> deleted_groups;  // closed since the last drain, stored
+
+    LocalIndex Find(ChannelIndex c) const { return c < local_of.size() ? local_of[c] : kAbsent; }
+  };
+  // A channel merged over the partitions holding it (see the header of
+  // channel_growth.h for the followers). Valid unless `stale`.
+  struct MergedChannel {
+    std::vector<Partition*> holders;      // by partition id
+    std::vector<Partition*> with_deltas;  // the holders with follower deltas
+    bool stale = false;
+    // The platform of the first holder, by partition id, that has one.
+    Platform platform = Platform::kUnspecified;
+    int32_t platform_partition = 0;
+    ChannelCounts totals;
+    int64_t net_follows = 0;
+    // The newest snapshot of any holder.
+    bool has_snapshot = false;
+    int64_t snapshot_ms = 0;
+    int64_t snapshot_value = 0;
+    // The holders' deltas after the snapshot's second, summed.
+    int64_t follows_after = 0;
+  };
+  // Per window spec: the groups of every partition by end time. Closing
+  // orders a bucket's entries by (channel rank, partition) and merges each
+  // channel's parts, so results come in (end, size, channel) order;
+  // kWindowSpecs is sorted by size, so its index orders by size.
+  using CloseBuckets = std::map<int64_t, std::vector<WindowGroup*>>;
+  // An entry of a closing bucket or of a group being encoded, in sort order.
+  struct SortedEntry {
+    uint64_t key;
+    WindowGroup* group;
+    uint32_t entry;
+  };
+
+  // channel_growth.cc
+  Partition& PartitionFor(int32_t id);
+  LocalIndex FindOrAddChannel(Partition& part, ChannelIndex c);
+  MergedChannel& Merged(ChannelIndex c) const;  // recomputed first if stale
+  void Recompute(ChannelIndex c, MergedChannel& m) const;
+  void ApplyFollowers(Partition& part, PartialChannel& channel, MergedChannel& m, const Event& e);
+  // Returns every holder's remaining deltas, summed.
+  int64_t PruneOtherPartitions(const Partition& part, ChannelIndex c, MergedChannel& m,
+                               int64_t second);
+  void MarkDirty(Partition& part, ChannelIndex c) const;
+
+  // channel_windows.cc
+  WindowGroup& FindOrAddGroup(Partition& part, int spec_index, int64_t start_ms);
+  // The counts of the channel's window in `group`, opened if new. Valid
+  // until a window opens in the group.
+  SparseCounts& FindOrOpenWindow(WindowGroup& group, ChannelIndex c, LocalIndex local);
+  void CloseBucket(int spec_index, const std::function<void(const ClosedWindow&)>& sink);
+  void RemoveGroup(WindowGroup& group);
+  void ForgetWindows(Partition& part);
+  // Fills sorted_ with `group`'s entries by (channel rank, partition).
+  void AddSorted(WindowGroup& group);
+
+  // channel_persistence.cc
+  std::string EncodeGroup(WindowGroup& group);
+  bool RestoreChannelChunk(int32_t partition, uint16_t chunk, std::string_view value);
+  bool RestoreWindowGroup(int32_t partition, int spec_index, int64_t start_ms,
+                          std::string_view value);
+  static void EncodeChannel(std::string& out, const PartialChannel& c);
+  static bool DecodeChannel(Reader& r, PartialChannel& c);
+
+  WindowOptions options_;
+  channel_internal::ChannelCatalog catalog_;
+  // Map nodes stay in place: holders, close entries and the cache point at them.
+  std::map<int32_t, Partition> partitions_;
+  Partition* last_partition_ = nullptr;  // the last one Apply used
+  // By channel index. Mutable: ForEachChannel recomputes stale merges.
+  mutable std::vector<MergedChannel> merged_;
+  std::array<CloseBuckets, kWindowSpecCount> close_buckets_;
+  // Emptied bucket vectors kept for reuse, so buckets rarely allocate.
+  std::vector<std::vector<WindowGroup*>> spare_buckets_;
+  // The storage of closed groups, emptied, kept for new groups of the same
+  // size, so opening a group rarely allocates.
+  struct SpareGroup {
+    std::vector<WindowEntry> entries;
+    channel_internal::IndexMap entry_of;
+  };
+  std::array<std::vector<SpareGroup>, kWindowSpecCount> spare_groups_;
+  // Entries in order while a bucket closes or a group encodes; kept for its
+  // capacity.
+  std::vector<SortedEntry> sorted_;
+  size_t open_windows_ = 0;
+  // The largest watermark windows were closed at. A window closed under it
+  // is not reopened even if a caller misjudges an event as not late, so no
+  // window is ever reported twice. Not persisted: the runtime restores the
+  // watermark and advances before it processes.
+  EventTime closed_through_ = EventTime::Min();
+};
+
+}  // namespace chorus::ops

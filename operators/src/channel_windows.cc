@@ -1,0 +1,169 @@
+// ChannelGrowth's windows: opening them as events arrive, closing them as
+// the watermark passes, merging each closed window over partitions.
+#include <algorithm>
+#include <cstdlib>
+#include <iterator>
+#include <utility>
+
+#include "channel_state.h"
+
+namespace chorus::ops {
+
+namespace {
+
+static_assert(std::is_sorted(kWindowSpecs.begin(), kWindowSpecs.end(),
+                             [](const WindowSpec& a, const WindowSpec& b) {
+                               return a.size < b.size;
+                             }),
+              "closing order (end, size, channel) relies on specs sorted by size");
+
+// Emptied close buckets kept for reuse: a few cover the buckets open at once
+// for the common case of one bucket per size per window end.
+constexpr size_t kSpareBuckets = 16;
+// Closed groups' storage kept per size: about what one bucket of groups frees.
+constexpr size_t kSpareGroups = 128;
+
+}  // namespace
+
+ChannelGrowth::State::WindowGroup& ChannelGrowth::State::FindOrAddGroup(Partition& part,
+                                                                        int spec_index,
+                                                                        int64_t start_ms) {
+  WindowGroup*& last = part.last_group[spec_index];
+  if (last != nullptr && last->start_ms == start_ms) return *last;
+  std::map<int64_t, WindowGroup>& groups = part.groups[spec_index];
+  // Events come mostly in time order: the newest group, or a new one after it.
+  auto hint = !groups.empty() && groups.rbegin()->first < start_ms ? groups.end()
+                                                                   : groups.lower_bound(start_ms);
+  if (hint != groups.end() && hint->first == start_ms) return *(last = &hint->second);
+  WindowGroup& group = groups.emplace_hint(hint, start_ms, WindowGroup{})->second;
+  group.partition = &part;
+  group.spec_index = spec_index;
+  group.start_ms = start_ms;
+  if (std::vector<SpareGroup>& spares = spare_groups_[spec_index]; !spares.empty()) {
+    group.entries = std::move(spares.back().entries);
+    group.entry_of = std::move(spares.back().entry_of);
+    spares.pop_back();
+  }
+  last = &group;
+  CloseBuckets& buckets = close_buckets_[spec_index];
+  int64_t end_ms = start_ms + kWindowSpecs[spec_index].size.count();
+  auto it = buckets.find(end_ms);
+  if (it == buckets.end()) {
+    it = buckets.emplace_hint(buckets.upper_bound(end_ms), end_ms, std::vector<WindowGroup*>{});
+    if (!spare_buckets_.empty()) {
+      it->second = std::move(spare_buckets_.back());  // keeps its capacity
+      spare_buckets_.pop_back();
+    }
+  }
+  it->second.push_back(&group);
+  return group;
+}
+
+channel_internal::SparseCounts& ChannelGrowth::State::FindOrOpenWindow(WindowGroup& group,
+                                                                       ChannelIndex c,
+                                                                       LocalIndex local) {
+  uint32_t entry = group.entry_of.Find(c);
+  if (entry == channel_internal::IndexMap::kNotFound) {
+    entry = static_cast<uint32_t>(group.entries.size());
+    group.entries.push_back(WindowEntry{c, local, {}});
+    group.entry_of.Insert(c, entry);
+    ++open_windows_;
+  }
+  return group.entries[entry].counts;
+}
+
+void ChannelGrowth::State::AdvanceWatermark(EventTime watermark,
+                                            const std::function<void(const ClosedWindow&)>& sink) {
+  closed_through_ = std::max(closed_through_, watermark);
+  for (;;) {
+    // The earliest end over all specs; on a tie, the smaller size first.
+    int next = -1;
+    for (int s = 0; s < kWindowSpecCount; ++s) {
+      if (!close_buckets_[s].empty() &&
+          (next < 0 || close_buckets_[s].begin()->first < close_buckets_[next].begin()->first)) {
+        next = s;
+      }
+    }
+    if (next < 0 || !IsClosed(EventTime::FromMillis(close_buckets_[next].begin()->first), watermark,
+                              options_.allowed_lateness)) {
+      return;
+    }
+    CloseBucket(next, sink);
+  }
+}
+
+void ChannelGrowth::State::AddSorted(WindowGroup& group) {
+  // The partition's sign bit flipped, so unsigned order is signed order.
+  uint64_t partition = static_cast<uint32_t>(group.partition->id) ^ 0x80000000u;
+  for (uint32_t i = 0; i < group.entries.size(); ++i) {
+    uint64_t rank = catalog_.rank(group.entries[i].channel);
+    sorted_.push_back(SortedEntry{rank << 32 | partition, &group, i});
+  }
+}
+
+void ChannelGrowth::State::CloseBucket(int spec_index,
+                                       const std::function<void(const ClosedWindow&)>& sink) {
+  CloseBuckets& buckets = close_buckets_[spec_index];
+  int64_t end_ms = buckets.begin()->first;
+  std::vector<WindowGroup*> groups = std::move(buckets.begin()->second);
+  buckets.erase(buckets.begin());
+  // Channel order for the sink, by rank rather than by comparing ids; each
+  // channel's parts side by side, by partition. Keys are unique: a group
+  // has one entry per channel, a partition one group per bucket.
+  catalog_.RefreshRanks();
+  sorted_.clear();
+  for (WindowGroup* g : groups) AddSorted(*g);
+  std::sort(sorted_.begin(), sorted_.end(),
+            [](const SortedEntry& a, const SortedEntry& b) { return a.key < b.key; });
+  const WindowSpec& spec = kWindowSpecs[spec_index];
+  for (size_t i = 0; i < sorted_.size();) {
+    uint64_t rank = sorted_[i].key >> 32;
+    ClosedWindow out;
+    out.channel_id = catalog_.id(sorted_[i].group->entries[sorted_[i].entry].channel);
+    out.spec = &spec;
+    out.end = EventTime::FromMillis(end_ms);
+    out.start = out.end - spec.size;
+    for (; i < sorted_.size() && sorted_[i].key >> 32 == rank; ++i) {
+      const WindowGroup& g = *sorted_[i].group;
+      const WindowEntry& e = g.entries[sorted_[i].entry];
+      e.counts.AddTo(out.counts);
+      if (out.platform == Platform::kUnspecified) {
+        out.platform = g.partition->channels[e.local].platform;
+      }
+    }
+    sink(out);
+  }
+  for (WindowGroup* g : groups) RemoveGroup(*g);
+  groups.clear();
+  if (spare_buckets_.size() < kSpareBuckets) spare_buckets_.push_back(std::move(groups));
+}
+
+// Forgets a closed group.
+void ChannelGrowth::State::RemoveGroup(WindowGroup& group) {
+  Partition& part = *group.partition;
+  open_windows_ -= group.entries.size();
+  // The store drops it at the next drain.
+  if (group.persisted) part.deleted_groups.push_back(GroupKey{group.spec_index, group.start_ms});
+  if (part.last_group[group.spec_index] == &group) part.last_group[group.spec_index] = nullptr;
+  if (std::vector<SpareGroup>& spares = spare_groups_[group.spec_index];
+      spares.size() < kSpareGroups) {
+    group.entries.clear();
+    group.entry_of.Clear();
+    spares.push_back(SpareGroup{std::move(group.entries), std::move(group.entry_of)});
+  }
+  part.groups[group.spec_index].erase(group.start_ms);
+}
+
+void ChannelGrowth::State::ForgetWindows(Partition& part) {
+  for (const auto& groups : part.groups) {
+    for (const auto& [start, group] : groups) open_windows_ -= group.entries.size();
+  }
+  for (CloseBuckets& buckets : close_buckets_) {
+    for (auto b = buckets.begin(); b != buckets.end();) {
+      std::erase_if(b->second, [&](const WindowGroup* g) { return g->partition == &part; });
+      b = b->second.empty() ? buckets.erase(b) : std::next(b);
+    }
+  }
+}
+
+}  // namespace chorus::ops
