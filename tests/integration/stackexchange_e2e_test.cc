@@ -4,11 +4,15 @@
 // this test computes straight from the XML (plain text scanning, no chorus
 // code). The first-response histogram covers every thread (questions and
 // answers, which are comments replying to a question and open threads of
-// their own); unanswered questions are the forum_post threads.
+// their own); unanswered questions are the forum_post threads. Members per
+// lifecycle stage at the settled watermark are compared with the test's own
+// lifecycle evaluator (stackexchange_lifecycle.h) over each member's
+// activity times read from the XML.
 #include <gtest/gtest.h>
 #include <signal.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <ctime>
 #include <fstream>
@@ -16,6 +20,7 @@
 #include <regex>
 #include <set>
 
+#include "stackexchange_lifecycle.h"
 #include "support/http_client.h"
 #include "support/mock_cluster.h"
 #include "support/process.h"
@@ -60,6 +65,56 @@ int64_t Millis(const std::string& s) {
   return static_cast<int64_t>(timegm(&tm)) * 1000 + ms;
 }
 
+// A user id of a member: not empty and not the Community bot (-1), whose
+// rows the import skips; an empty one is a deleted account.
+bool IsMember(const Row& r, const std::string& attr) {
+  auto it = r.find(attr);
+  return it != r.end() && !it->second.empty() && it->second != "-1";
+}
+
+// Each member's activity times as the import gives them: joining
+// (Users.xml), questions and answers, comments, and an accepted answer's
+// acceptance (a CONTRIBUTION by its author at the latest accept vote's day,
+// or at the answer's creation if that is later or there is no vote).
+// Up-votes have no member; deleted accounts and the Community bot are no
+// members.
+std::map<std::string, std::vector<int64_t>> MemberActivity(const std::string& dir,
+                                                           const std::vector<Row>& posts) {
+  std::map<std::string, std::vector<int64_t>> activity;
+  for (const Row& u : Rows(dir + "/Users.xml")) {
+    if (IsMember(u, "Id")) activity[u.at("Id")].push_back(Millis(u.at("CreationDate")));
+  }
+  std::map<std::string, const Row*> answers;
+  for (const Row& p : posts) {
+    const std::string& type = p.at("PostTypeId");
+    if (type != "1" && type != "2") continue;  // tag wikis
+    if (type == "2") answers[p.at("Id")] = &p;
+    if (IsMember(p, "OwnerUserId")) {
+      activity[p.at("OwnerUserId")].push_back(Millis(p.at("CreationDate")));
+    }
+  }
+  for (const Row& c : Rows(dir + "/Comments.xml")) {
+    if (IsMember(c, "UserId")) activity[c.at("UserId")].push_back(Millis(c.at("CreationDate")));
+  }
+  std::map<std::string, int64_t> accept_vote;  // post id -> its latest accept vote
+  for (const Row& v : Rows(dir + "/Votes.xml")) {
+    if (v.at("VoteTypeId") != "1") continue;
+    int64_t at = Millis(v.at("CreationDate"));
+    auto [it, fresh] = accept_vote.emplace(v.at("PostId"), at);
+    if (!fresh) it->second = std::max(it->second, at);
+  }
+  for (const Row& q : posts) {
+    if (q.at("PostTypeId") != "1" || !q.count("AcceptedAnswerId")) continue;
+    auto a = answers.find(q.at("AcceptedAnswerId"));
+    if (a == answers.end() || !IsMember(*a->second, "OwnerUserId")) continue;
+    const int64_t created = Millis(a->second->at("CreationDate"));
+    auto vote = accept_vote.find(a->first);
+    const int64_t at = vote == accept_vote.end() ? created : std::max(vote->second, created);
+    activity[a->second->at("OwnerUserId")].push_back(at);
+  }
+  return activity;
+}
+
 struct Question {
   int64_t opened;
   std::string owner;
@@ -72,7 +127,8 @@ TEST(StackExchangeE2E, FirstResponseAndUnansweredMatchTheDump) {
   // Threads: questions and answers by known members (comments open threads
   // too, but nothing in the dump replies to a comment).
   std::set<std::string> question_ids;
-  for (const Row& p : Rows(dir + "/Posts.xml")) {
+  const std::vector<Row> posts = Rows(dir + "/Posts.xml");
+  for (const Row& p : posts) {
     const std::string owner = p.count("OwnerUserId") ? p.at("OwnerUserId") : "";
     const std::string& type = p.at("PostTypeId");
     if ((type == "1" || type == "2") && !owner.empty() && owner != "-1") {
@@ -87,7 +143,7 @@ TEST(StackExchangeE2E, FirstResponseAndUnansweredMatchTheDump) {
     if (q == questions.end() || user.empty() || user == "-1") return;
     q->second.replies.emplace_back(Millis(r.at("CreationDate")), user);
   };
-  for (const Row& p : Rows(dir + "/Posts.xml")) {
+  for (const Row& p : posts) {
     if (p.at("PostTypeId") == "2" && p.count("ParentId")) reply(p.at("ParentId"), p, "OwnerUserId");
   }
   for (const Row& c : Rows(dir + "/Comments.xml")) reply(c.at("PostId"), c, "UserId");
@@ -205,6 +261,42 @@ TEST(StackExchangeE2E, FirstResponseAndUnansweredMatchTheDump) {
       "questions %.0f, first responses %zu (median %.0f s, within 1 h %.0f, within 24 h "
       "%.0f), unanswered by anyone %.0f\n",
       opened, first.size(), median, within(3600), within(86400), unresponded);
+
+  // Members per stage at the watermark, from the XML with the test's own
+  // lifecycle evaluator; every member is in exactly one stage. The stage
+  // transitions pin each member's history too: they tell a promotion at a
+  // day boundary (which chorus leaves to the member's next event) apart.
+  const auto activity = MemberActivity(dir, posts);
+  ASSERT_GT(activity.size(), 3000u);
+  std::array<double, lifecycle::kStages> want{};
+  std::array<std::array<double, lifecycle::kStages>, lifecycle::kStages> moves{};
+  for (const auto& [id, times] : activity) {
+    const lifecycle::Result r = lifecycle::Evaluate(times, wm);
+    ++want[static_cast<size_t>(r.stage)];
+    for (const lifecycle::Change& c : r.changes) {
+      ++moves[static_cast<size_t>(c.from)][static_cast<size_t>(c.to)];
+    }
+  }
+  auto label = [](const char* key, int stage) {
+    return std::string(key) + "=\"" + lifecycle::kStageNames[stage] + "\"";
+  };
+  std::string counts;
+  for (int s = 0; s < lifecycle::kStages; ++s) {
+    const double got = SumSeries(m, "chorus_community_members", {label("stage", s)});
+    EXPECT_EQ(got, want[s]) << lifecycle::kStageNames[s];
+    counts += std::string(" ") + lifecycle::kStageNames[s] + " " +
+              std::to_string(static_cast<int64_t>(want[s])) + "/" +
+              std::to_string(static_cast<int64_t>(got));
+    for (int t = 0; t < lifecycle::kStages; ++t) {
+      EXPECT_EQ(SumSeries(m, "chorus_community_stage_transitions_total",
+                          {label("from", s), label("to", t)}),
+                moves[s][t])
+          << lifecycle::kStageNames[s] << " -> " << lifecycle::kStageNames[t];
+    }
+  }
+  EXPECT_EQ(SumSeries(m, "chorus_community_members"), static_cast<double>(activity.size()));
+  std::printf("members %zu at %s, by stage (XML/chorus):%s\n", activity.size(),
+              lifecycle::Iso(wm).c_str(), counts.c_str());
 
   chorus.Kill(SIGTERM);
   ASSERT_TRUE(chorus.Wait(std::chrono::seconds(30)));
