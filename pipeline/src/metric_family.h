@@ -34,6 +34,9 @@ prometheus::ClientMetric HistogramFromBuckets(const Bounds& bounds, const Bucket
   return Histogram(b, cumulative, running, sum);
 }
 
+// Appends `families` in the Prometheus text format (0.0.4).
+void AppendText(const std::vector<prometheus::MetricFamily>& families, std::string& out);
+
 // Threads: response and first-response times, open and unanswered threads.
 void ResponsivenessFamilies(const Snapshot& s, std::vector<prometheus::MetricFamily>& out);
 // Members' relationship: welcome time, influencers, members' sentiment.

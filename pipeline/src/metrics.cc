@@ -5,9 +5,6 @@
 #include <prometheus/histogram.h>
 #include <prometheus/metric_family.h>
 #include <prometheus/registry.h>
-#include <prometheus/text_serializer.h>
-
-#include <sstream>
 
 #include "metric_family.h"
 
@@ -175,9 +172,12 @@ std::string MetricsExporter::Render() const {
     RelationshipFamilies(*s, families);
     PipelineFamilies(*s, families);
   }
-  std::ostringstream out;
-  prometheus::TextSerializer().Serialize(out, families);
-  return out.str();
+  std::string out;
+  const size_t last = last_size_.load(std::memory_order_relaxed);
+  out.reserve(last + last / 8);  // one scrape is much like the last: one allocation
+  AppendText(families, out);
+  last_size_.store(out.size(), std::memory_order_relaxed);
+  return out;
 }
 
 }  // namespace chorus

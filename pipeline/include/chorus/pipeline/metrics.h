@@ -7,6 +7,7 @@
 // registry owned here. No metric carries a member id.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -41,6 +42,7 @@ class MetricsExporter {
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Histogram* commit_seconds_ = nullptr;
   prometheus::Gauge* replay_in_progress_ = nullptr;
+  mutable std::atomic<size_t> last_size_{0};  // the previous scrape's size, to reserve
 };
 
 }  // namespace chorus
