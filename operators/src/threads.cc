@@ -82,7 +82,14 @@ uint32_t Threads::ChannelIndex(std::string_view channel_id) {
 ChannelThreadStats& Threads::StatsFor(int32_t partition, uint32_t channel) {
   PartitionStats& p = stats_[partition];
   p.dirty = true;
-  return p.by_channel[channel];
+  if (last_stats_ != nullptr && last_stats_partition_ == partition &&
+      last_stats_channel_ == channel) {
+    return *last_stats_;
+  }
+  last_stats_ = &p.by_channel[channel];  // unordered_map: references survive rehashing
+  last_stats_partition_ = partition;
+  last_stats_channel_ = channel;
+  return *last_stats_;
 }
 
 void Threads::Apply(int32_t partition, const Event& e, const Sink& sink) {
@@ -326,8 +333,18 @@ void Threads::DropWaiting(EventTime watermark) {
 
 std::map<std::string, ChannelThreadStats, std::less<>> Threads::Stats() const {
   std::map<std::string, ChannelThreadStats, std::less<>> out;
+  // Merged by channel index first: a string-keyed insert per partition and
+  // channel would cost more than the additions.
+  std::vector<ChannelThreadStats> merged(channel_ids_.size());
+  std::vector<bool> seen(channel_ids_.size());
   for (const auto& [partition, p] : stats_) {
-    for (const auto& [channel, s] : p.by_channel) out[channel_ids_[channel]].Add(s);
+    for (const auto& [channel, s] : p.by_channel) {
+      merged[channel].Add(s);
+      seen[channel] = true;
+    }
+  }
+  for (size_t c = 0; c < merged.size(); ++c) {
+    if (seen[c]) out.emplace(channel_ids_[c], merged[c]);
   }
   return out;
 }
@@ -340,6 +357,7 @@ void Threads::DropPartition(int32_t partition) {
     w = w->second.empty() ? waiting_.erase(w) : std::next(w);
   }
   stats_.erase(partition);
+  last_stats_ = nullptr;
 }
 
 }  // namespace chorus::ops

@@ -185,7 +185,7 @@ class Threads {
     bool stored = false;
   };
   struct PartitionStats {
-    std::map<uint32_t, ChannelThreadStats> by_channel;  // channel index →
+    std::unordered_map<uint32_t, ChannelThreadStats> by_channel;  // channel index →
     bool dirty = false;
   };
   struct Expiry {
@@ -226,7 +226,11 @@ class Threads {
   ExpiryQueue expiries_;        // thread horizons, lazily skipped once closed
   ExpiryQueue finals_;          // reply candidates, by reply time; lazily skipped
   ExpiryQueue reply_expiries_;  // waiting replies (hash = target)
-  std::map<int32_t, PartitionStats> stats_;
+  std::map<int32_t, PartitionStats> stats_;  // node-based: last_stats_ stays valid
+  // The last StatsFor lookup: consecutive events mostly share partition and channel.
+  int32_t last_stats_partition_ = 0;
+  uint32_t last_stats_channel_ = 0;
+  ChannelThreadStats* last_stats_ = nullptr;
   std::vector<uint64_t> dirty_threads_;
   std::vector<uint64_t> dirty_waiting_;  // targets with replies not yet stored
   Mutations deletes_;                    // of stored threads and replies that went away
