@@ -56,6 +56,13 @@ TEST(Cli, BadDurationNamesItsFlag) {
                     "--commit-interval 5x");
 }
 
+TEST(Cli, BadLoveWeightNamesItsFlag) {
+  ExpectConfigError(RunChorus("run --brokers 127.0.0.1:1 --topic t --love-weight hug=2"),
+                    "--love-weight hug=2");
+  ExpectConfigError(RunChorus("run --brokers 127.0.0.1:1 --topic t --love-weight comment=-1"),
+                    "--love-weight comment=-1");
+}
+
 TEST(Cli, EnvironmentVariablesAreFlags) {
   ExpectConfigError(RunChorus("run --brokers 127.0.0.1:1 --topic t", "CHORUS_DEDUP_HORIZON=soon"),
                     "--dedup-horizon soon");

@@ -185,16 +185,7 @@ TEST(CommunityE2E, StagesThreadsAndWelcomeMatchTheScript) {
                        "--state-dir", dir.Sub("state"), "--http-addr", "127.0.0.1:0", "--dlq-topic",
                        "community-dlq", "--commit-interval", "200ms", "--idle-timeout", "1s"},
                       dir.Sub("chorus.log"));
-  int port = 0;
-  std::regex port_re("http port (\\d+)");
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        std::smatch m;
-        std::string log = chorus.Log();
-        if (std::regex_search(log, m, port_re)) port = std::stoi(m[1]);
-        return port != 0 || !chorus.Running();
-      },
-      std::chrono::seconds(60)));
+  const int port = WaitForHttpPort(chorus, std::chrono::seconds(60));
   ASSERT_NE(port, 0) << chorus.Log();
 
   // Done once every record is counted and the watermark has reached the
@@ -217,8 +208,8 @@ TEST(CommunityE2E, StagesThreadsAndWelcomeMatchTheScript) {
                        << SumSeries(m, "chorus_pipeline_events_total", {"outcome=\"processed\""})
                        << " of " << total << ", at_risk "
                        << SumSeries(m, "chorus_community_members", {"stage=\"at_risk\""})
-                       << ", outcomes " << SumSeries(m, "chorus_pipeline_events_total")
-                       << "\n" << chorus.Log();
+                       << ", outcomes " << SumSeries(m, "chorus_pipeline_events_total") << "\n"
+                       << chorus.Log();
 
   const std::map<std::string, double> stages = {{"new", 6},      {"active", 4},  {"regular", 4},
                                                 {"champion", 5}, {"at_risk", 3}, {"lapsed", 10},

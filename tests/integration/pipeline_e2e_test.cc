@@ -9,7 +9,6 @@
 #include <algorithm>
 #include <fstream>
 #include <random>
-#include <regex>
 
 #include "integration/workload.h"
 #include "support/http_client.h"
@@ -65,17 +64,8 @@ class PipelineE2E : public ::testing::Test {
             "-X", "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=500"},
         log_, env);
     // The service logs the port it bound (we asked for any free one).
-    std::regex port_re("http port (\\d+)");
-    EXPECT_TRUE(WaitFor(
-        [&] {
-          std::smatch m;
-          std::string log = p->Log();
-          if (!std::regex_search(log, m, port_re)) return !p->Running();
-          port_ = std::stoi(m[1]);
-          return true;
-        },
-        kDeadline))
-        << p->Log();
+    port_ = WaitForHttpPort(*p, kDeadline);
+    EXPECT_NE(port_, 0) << p->Log();
     return p;
   }
 

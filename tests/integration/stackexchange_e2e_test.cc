@@ -165,16 +165,7 @@ TEST(StackExchangeE2E, FirstResponseAndUnansweredMatchTheDump) {
                        "--state-dir", tmp.Sub("state"), "--http-addr", "127.0.0.1:0", "--dlq-topic",
                        "se-dlq", "--commit-interval", "200ms", "--idle-timeout", "1s"},
                       tmp.Sub("chorus.log"));
-  int port = 0;
-  std::regex port_re("http port (\\d+)");
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        std::smatch m;
-        std::string log = chorus.Log();
-        if (std::regex_search(log, m, port_re)) port = std::stoi(m[1]);
-        return port != 0 || !chorus.Running();
-      },
-      std::chrono::seconds(60)));
+  const int port = WaitForHttpPort(chorus, std::chrono::seconds(60));
   ASSERT_NE(port, 0) << chorus.Log();
   auto end = cluster.HighWatermarks("se");
   double records = 0;

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <regex>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -73,6 +74,20 @@ bool WaitFor(const std::function<bool()>& condition, std::chrono::milliseconds t
     if (std::chrono::steady_clock::now() >= deadline) return false;
     std::this_thread::sleep_for(interval);
   }
+}
+
+int WaitForHttpPort(ChildProcess& p, std::chrono::milliseconds timeout) {
+  const std::regex port_re("http port (\\d+)");
+  int port = 0;
+  WaitFor(
+      [&] {
+        std::smatch m;
+        const std::string log = p.Log();
+        if (std::regex_search(log, m, port_re)) port = std::stoi(m[1]);
+        return port != 0 || !p.Running();
+      },
+      timeout);
+  return port;
 }
 
 }  // namespace chorus::testing

@@ -34,6 +34,10 @@ class ChildProcess {
   std::optional<int> status_;
 };
 
+// The HTTP port a `chorus run` child logged ("http port N": it was asked
+// for port 0), waiting up to `timeout`; 0 if it exited or never said.
+int WaitForHttpPort(ChildProcess& p, std::chrono::milliseconds timeout);
+
 // Polls `condition` until it is true or `timeout` passes; true if it held.
 bool WaitFor(const std::function<bool()>& condition, std::chrono::milliseconds timeout,
              std::chrono::milliseconds interval = std::chrono::milliseconds(50));
