@@ -65,8 +65,25 @@ void PrintUrls(const std::string& host, int port, const std::string& bootstraps,
             << "  channels    " << base << "/api/v1/channels\n"
             << "  champions   " << base << "/api/v1/members?stage=champion&sort=love&limit=10\n"
             << "  at risk     " << base << "/api/v1/members?stage=at_risk&sort=last_seen\n"
+            << "  influencers " << base << "/api/v1/members?sort=reach&limit=10\n"
             << "  a member    " << base << "/api/v1/members/m-000001\n"
             << "Ctrl-C stops it." << std::endl;
+}
+
+// The smallest bucket bound that holds half the observations, as "1h".
+std::string MedianBound(const ops::ResponseHistogram& h) {
+  if (h.count == 0) return "-";
+  uint64_t running = 0;
+  for (size_t i = 0; i < ops::kResponseBounds.size(); ++i) {
+    running += h.buckets[i];
+    if (2 * running >= h.count) {
+      auto secs = static_cast<int64_t>(ops::kResponseBounds[i]);
+      if (secs % 86400 == 0) return std::to_string(secs / 86400) + "d";
+      if (secs % 3600 == 0) return std::to_string(secs / 3600) + "h";
+      return std::to_string(secs / 60) + "m";
+    }
+  }
+  return "over 7d";
 }
 
 void PrintSummary(const Snapshot& s) {
@@ -79,6 +96,21 @@ void PrintSummary(const Snapshot& s) {
               << s.members.members_by_stage[i];
   }
   std::cout << ")" << std::endl;
+  // How fast members were answered, over every channel.
+  ops::ChannelThreadStats all;
+  for (const auto& [channel, t] : s.threads) all.Add(t);
+  ops::ResponseHistogram answered;
+  for (const ops::ResponseHistogram& h : all.response) answered.Add(h);
+  uint64_t opened = 0, unanswered = 0;
+  for (int k = 0; k < ops::kThreadKindCount; ++k) {
+    opened += all.opened[k];
+    unanswered += all.unanswered[k];
+  }
+  std::cout << "  threads: " << opened << " opened, " << answered.count
+            << " answered by the brand or team (half within " << MedianBound(answered) << "), "
+            << unanswered << " unanswered after the horizon, " << all.open << " open; welcomed "
+            << s.members.welcome.count << " newcomers (half within "
+            << MedianBound(s.members.welcome) << ")" << std::endl;
 }
 
 }  // namespace
