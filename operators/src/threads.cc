@@ -65,7 +65,13 @@ void ChannelThreadStats::Add(const ChannelThreadStats& o) {
   for (int i = 0; i < kResponderCount; ++i) {
     response[i].Add(o.response[i]);
     first_response[i].Add(o.first_response[i]);
+    reply_first_response[i].Add(o.reply_first_response[i]);
   }
+}
+
+std::array<ResponseHistogram, kResponderCount>& Threads::FirstResponses(ChannelThreadStats& s,
+                                                                        const Thread& t) {
+  return t.is_reply ? s.reply_first_response : s.first_response;
 }
 
 Threads::Threads(ThreadOptions options) : options_(options) {}
@@ -144,6 +150,7 @@ void Threads::Open(int32_t partition, const Event& e, int kind, const Sink& sink
   t.channel = ChannelIndex(e.channel_id);
   t.kind = static_cast<uint8_t>(kind);
   t.opener = std::string(e.member_id);
+  t.is_reply = !e.reply_to_event_id.empty();
   t.opener_hash = StableHash64(e.member_id);
   t.dirty = true;
   dirty_threads_.push_back(hash);
@@ -227,7 +234,7 @@ void Threads::Finalize(EventTime watermark, const Sink& sink) {
       return static_cast<double>(std::max<int64_t>(0, at - t.opened_ms)) / 1000.0;
     };
     if (first_due) {
-      stats.first_response[static_cast<int>(t.first_by)].Observe(seconds(t.first_ms));
+      FirstResponses(stats, t)[static_cast<int>(t.first_by)].Observe(seconds(t.first_ms));
       t.first_counted = true;
       u.first_response = true;
       u.responder = t.first_by;
@@ -283,7 +290,7 @@ void Threads::Expire(EventTime watermark, const Sink& sink) {
     ChannelThreadStats& stats = StatsFor(t.partition, t.channel);
     if (!t.first_counted && t.first_ms != INT64_MAX) {
       // A peer's answer the watermark passed in the same step as the horizon.
-      stats.first_response[static_cast<int>(t.first_by)].Observe(
+      FirstResponses(stats, t)[static_cast<int>(t.first_by)].Observe(
           static_cast<double>(std::max<int64_t>(0, t.first_ms - t.opened_ms)) / 1000.0);
     }
     stats.unanswered[t.kind]++;

@@ -61,9 +61,11 @@ std::string Threads::EncodeThread(const Thread& t) const {
   std::string out;
   PutLengthPrefixed(out, channel_ids_[t.channel]);
   PutVarint(out, t.kind);
-  // Flags: bit 0 first counted, bit 1 a first candidate, bit 2 a close candidate.
+  // Flags: bit 0 first counted, bit 1 a first candidate, bit 2 a close
+  // candidate, bit 3 the opener was a reply.
   const bool has_first = t.first_ms != INT64_MAX, has_close = t.close_ms != INT64_MAX;
-  PutVarint(out, (t.first_counted ? 1 : 0) | (has_first ? 2 : 0) | (has_close ? 4 : 0));
+  PutVarint(out, (t.first_counted ? 1 : 0) | (has_first ? 2 : 0) | (has_close ? 4 : 0) |
+                     (t.is_reply ? 8 : 0));
   if (has_first) {
     PutSignedVarint(out, t.first_ms - t.opened_ms);
     PutVarint(out, static_cast<uint64_t>(t.first_by));
@@ -94,6 +96,7 @@ std::string Threads::EncodeStats(const PartitionStats& p) const {
     for (uint64_t v : s->mentions_by_band) PutVarint(out, v);
     for (const ResponseHistogram& h : s->response) PutHistogram(out, h);
     for (const ResponseHistogram& h : s->first_response) PutHistogram(out, h);
+    for (const ResponseHistogram& h : s->reply_first_response) PutHistogram(out, h);
   }
   return out;
 }
@@ -156,7 +159,7 @@ bool Threads::RestoreThread(int32_t partition, std::string_view key, std::string
   uint64_t kind = 0, flags = 0, first_by = 0, close_by = 0;
   int64_t first_gap = 0, close_gap = 0;
   if (!r.LengthPrefixed(channel) || !r.Varint(kind) || kind >= kThreadKindCount ||
-      !r.Varint(flags) || flags > 7) {
+      !r.Varint(flags) || flags > 15) {
     return false;
   }
   if ((flags & 2) &&
@@ -174,6 +177,7 @@ bool Threads::RestoreThread(int32_t partition, std::string_view key, std::string
   t.channel = ChannelIndex(channel);
   t.kind = static_cast<uint8_t>(kind);
   t.first_counted = (flags & 1) != 0;
+  t.is_reply = (flags & 8) != 0;
   if (flags & 2) {
     t.first_ms = t.opened_ms + first_gap;
     t.first_by = static_cast<Responder>(first_by);
@@ -243,6 +247,9 @@ bool Threads::RestoreStats(int32_t partition, std::string_view value) {
       if (!GetHistogram(r, h)) return false;
     }
     for (ResponseHistogram& h : s.first_response) {
+      if (!GetHistogram(r, h)) return false;
+    }
+    for (ResponseHistogram& h : s.reply_first_response) {
       if (!GetHistogram(r, h)) return false;
     }
   }

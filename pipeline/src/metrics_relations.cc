@@ -51,10 +51,14 @@ void ResponsivenessFamilies(const Snapshot& s, std::vector<MetricFamily>& out) {
             HistogramFromBuckets(ops::kResponseBounds, t.response[r].buckets, t.response[r].sum));
         response.metric.back().label = labels;
       }
-      if (t.first_response[r].count > 0) {
-        first.metric.push_back(HistogramFromBuckets(
-            ops::kResponseBounds, t.first_response[r].buckets, t.first_response[r].sum));
+      // thread="starter": the opener replied to nothing (a question);
+      // "reply": it was itself a reply (an answer, a comment on a post).
+      for (const auto& [thread, h] : {std::pair{"starter", &t.first_response[r]},
+                                      std::pair{"reply", &t.reply_first_response[r]}}) {
+        if (h->count == 0) continue;
+        first.metric.push_back(HistogramFromBuckets(ops::kResponseBounds, h->buckets, h->sum));
         first.metric.back().label = labels;
+        first.metric.back().label.push_back({"thread", thread});
       }
     }
     AddSample(open, {{"channel", channel}}, static_cast<double>(t.open));

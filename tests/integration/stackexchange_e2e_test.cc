@@ -2,11 +2,11 @@
 // with `chorus import stackexchange`, consumed by `chorus run`, and its
 // time to first response and unanswered questions compared with figures
 // this test computes straight from the XML (plain text scanning, no chorus
-// code). The first-response histogram covers every thread (questions and
-// answers, which are comments replying to a question and open threads of
-// their own); unanswered questions are the forum_post threads. Members per
-// lifecycle stage at the settled watermark are compared with the test's own
-// lifecycle evaluator (stackexchange_lifecycle.h) over each member's
+// code). Questions are the threads that start a conversation
+// (thread="starter"); answers reply to a question and open threads of their
+// own (thread="reply"); unanswered questions are the forum_post threads.
+// Members per lifecycle stage at the settled watermark are compared with the
+// test's own lifecycle evaluator (stackexchange_lifecycle.h) over each member's
 // activity times read from the XML.
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -194,7 +194,7 @@ TEST(StackExchangeE2E, FirstResponseAndUnansweredMatchTheDump) {
   // response is the earliest reply by someone else within the 7-day
   // horizon, counted once the watermark has passed it; a question whose
   // horizon the watermark passed with no such reply went unanswered.
-  std::vector<double> first;
+  std::vector<double> first, answers_first;  // questions' and answers' threads
   double unresponded = 0, opened = 0;
   for (const auto& [id, q] : questions) {
     const bool question = question_ids.count(id) > 0;
@@ -204,18 +204,22 @@ TEST(StackExchangeE2E, FirstResponseAndUnansweredMatchTheDump) {
       if (who != q.owner && t < q.opened + horizon) best = std::min(best, t);
     }
     if (best != INT64_MAX && best <= wm) {
-      first.push_back(static_cast<double>(std::max<int64_t>(0, best - q.opened)) / 1000.0);
+      (question ? first : answers_first)
+          .push_back(static_cast<double>(std::max<int64_t>(0, best - q.opened)) / 1000.0);
     } else if (best == INT64_MAX && q.opened + horizon <= wm) {
       unresponded += question;
     }
   }
   std::sort(first.begin(), first.end());
   ASSERT_GT(first.size(), 300u);
+  ASSERT_GT(answers_first.size(), 100u);
   auto within = [&](double s) {
     return static_cast<double>(std::upper_bound(first.begin(), first.end(), s) - first.begin());
   };
+  // Questions start conversations; answers are replies that open threads
+  // of their own: chorus keeps their first responses apart.
   const std::vector<std::string> member = {"channel=\"stackexchange:quantumcomputing\"",
-                                           "responder=\"member\""};
+                                           "responder=\"member\"", "thread=\"starter\""};
   auto bucket = [&](const std::string& le) {
     auto labels = member;
     labels.push_back("le=\"" + le + "\"");
@@ -224,6 +228,9 @@ TEST(StackExchangeE2E, FirstResponseAndUnansweredMatchTheDump) {
   EXPECT_EQ(SumSeries(m, "chorus_channel_threads_opened_total", {"kind=\"forum_post\""}), opened);
   EXPECT_EQ(SumSeries(m, "chorus_channel_first_response_seconds_count", member),
             static_cast<double>(first.size()));
+  EXPECT_EQ(SumSeries(m, "chorus_channel_first_response_seconds_count",
+                      {"responder=\"member\"", "thread=\"reply\""}),
+            static_cast<double>(answers_first.size()));
   EXPECT_EQ(bucket("3600"), within(3600)) << "answered within an hour";
   EXPECT_EQ(bucket("86400"), within(86400)) << "answered within a day";
   EXPECT_EQ(SumSeries(m, "chorus_channel_threads_unresponded_total", {"kind=\"forum_post\""}),
@@ -249,7 +256,7 @@ TEST(StackExchangeE2E, FirstResponseAndUnansweredMatchTheDump) {
   // by them, and only members answer.
   EXPECT_EQ(SumSeries(m, "chorus_channel_response_seconds_count"), 0);
   std::printf(
-      "questions %.0f, first responses %zu (median %.0f s, within 1 h %.0f, within 24 h "
+      "questions %.0f, first answers %zu (median %.0f s, within 1 h %.0f, within 24 h "
       "%.0f), unanswered by anyone %.0f\n",
       opened, first.size(), median, within(3600), within(86400), unresponded);
 

@@ -186,6 +186,19 @@ TEST_F(ThreadsTest, WhatIsAlreadyBehindTheWatermarkSettlesAtOnce) {
   EXPECT_EQ(S().open, 0);
 }
 
+TEST_F(ThreadsTest, RepliesThatOpenThreadsKeepTheirFirstResponsesApart) {
+  Apply(Question("q1", "ann", kT0));
+  Apply(Reply("a1", "q1", ActorRole::kMember, kT0 + 10 * kMinute, "bob"));  // bob's answer
+  Apply(Reply("c1", "a1", ActorRole::kMember, kT0 + 15 * kMinute, "cy"));   // cy on the answer
+  Advance(kT0 + kHour);
+  ChannelThreadStats s = Stats();
+  const int member = static_cast<int>(Responder::kMember);
+  EXPECT_EQ(s.first_response[member].count, 1u);  // the question: 600 s
+  EXPECT_DOUBLE_EQ(s.first_response[member].sum, 600.0);
+  EXPECT_EQ(s.reply_first_response[member].count, 1u);  // the answer: 300 s
+  EXPECT_DOUBLE_EQ(s.reply_first_response[member].sum, 300.0);
+}
+
 TEST_F(ThreadsTest, UnansweredThreadExpiresExactlyAtTheHorizon) {
   Apply(Question("q1", "ann", kT0));
   Advance(kT0 + 7 * kDay - Millis(1));

@@ -94,12 +94,18 @@ struct ChannelThreadStats {
   // Expired with no reply from anyone but the opener: on a peer Q&A forum,
   // the questions nobody answered.
   std::array<uint64_t, kThreadKindCount> unresponded{};
-  int64_t open = 0;                                     // open now
+  int64_t open = 0;                // open now
   uint64_t unmatched_replies = 0;  // replies whose thread never opened here (by reply channel)
   std::array<uint64_t, 4> mentions_by_band{};  // by SentimentBand
   // Brand or team reply that closed the thread; index kMember stays empty.
   std::array<ResponseHistogram, kResponderCount> response;
+  // First responses of threads whose opener started a conversation (it
+  // replied to nothing: a question, a mention), and of threads whose opener
+  // was itself a reply (an answer, a comment on a post), kept apart so a
+  // forum's time to a question's first answer is not mixed with the time to
+  // an answer's first comment.
   std::array<ResponseHistogram, kResponderCount> first_response;
+  std::array<ResponseHistogram, kResponderCount> reply_first_response;
 
   void Add(const ChannelThreadStats& o);
   bool operator==(const ChannelThreadStats&) const = default;
@@ -170,6 +176,7 @@ class Threads {
     Responder first_by = Responder::kMember;
     Responder close_by = Responder::kBrand;
     bool first_counted = false;  // the first response is in the histogram
+    bool is_reply = false;       // the opener replied to something
     bool stored = false;         // a put of it has been drained
     bool dirty = false;
     uint64_t opener_hash = 0;
@@ -200,6 +207,8 @@ class Threads {
 
   uint32_t ChannelIndex(std::string_view channel_id);
   ChannelThreadStats& StatsFor(int32_t partition, uint32_t channel);
+  static std::array<ResponseHistogram, kResponderCount>& FirstResponses(ChannelThreadStats& s,
+                                                                        const Thread& t);
   void Open(int32_t partition, const Event& e, int kind, const Sink& sink);
   // Applies a reply to thread `hash`; false if no such thread is open.
   bool Answer(uint64_t hash, const Reply& r);
@@ -223,9 +232,9 @@ class Threads {
   // Replies waiting for their thread, by the hash of the event they answer.
   std::unordered_map<uint64_t, std::vector<Reply>> waiting_;
   size_t waiting_count_ = 0;
-  ExpiryQueue expiries_;        // thread horizons, lazily skipped once closed
-  ExpiryQueue finals_;          // reply candidates, by reply time; lazily skipped
-  ExpiryQueue reply_expiries_;  // waiting replies (hash = target)
+  ExpiryQueue expiries_;                     // thread horizons, lazily skipped once closed
+  ExpiryQueue finals_;                       // reply candidates, by reply time; lazily skipped
+  ExpiryQueue reply_expiries_;               // waiting replies (hash = target)
   std::map<int32_t, PartitionStats> stats_;  // node-based: last_stats_ stays valid
   // The last StatsFor lookup: consecutive events mostly share partition and channel.
   int32_t last_stats_partition_ = 0;
