@@ -17,7 +17,6 @@
 #include <ctime>
 #include <fstream>
 #include <map>
-#include <regex>
 #include <set>
 
 #include "stackexchange_lifecycle.h"
@@ -31,18 +30,25 @@ namespace {
 
 using Row = std::map<std::string, std::string>;
 
-// Every <row .../> of an XML table as attribute → value.
+// Every <row .../> of an XML table as attribute → value (entities left
+// as written). A plain scan: std::regex recurses per character and runs
+// out of stack on the dump's long post bodies.
 std::vector<Row> Rows(const std::string& path) {
   std::ifstream in(path);
   std::string line;
   std::vector<Row> rows;
-  std::regex attr("(\\w+)=\"([^\"]*)\"");
   while (std::getline(in, line)) {
-    if (line.find("<row ") == std::string::npos) continue;
+    size_t at = line.find("<row ");
+    if (at == std::string::npos) continue;
     Row r;
-    for (auto it = std::sregex_iterator(line.begin(), line.end(), attr);
-         it != std::sregex_iterator(); ++it) {
-      r[(*it)[1]] = (*it)[2];
+    for (at += 5;;) {
+      size_t eq = line.find("=\"", at);
+      if (eq == std::string::npos) break;
+      size_t end = line.find('"', eq + 2);
+      if (end == std::string::npos) break;
+      size_t name = line.find_last_of(' ', eq);
+      r[line.substr(name + 1, eq - name - 1)] = line.substr(eq + 2, end - eq - 2);
+      at = end + 1;
     }
     rows.push_back(std::move(r));
   }
