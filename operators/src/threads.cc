@@ -69,9 +69,20 @@ void ChannelThreadStats::Add(const ChannelThreadStats& o) {
   }
 }
 
-std::array<ResponseHistogram, kResponderCount>& Threads::FirstResponses(ChannelThreadStats& s,
-                                                                        const Thread& t) {
-  return t.is_reply ? s.reply_first_response : s.first_response;
+double Threads::SecondsAfterOpening(const Thread& t, int64_t at_ms) {
+  return static_cast<double>(std::max<int64_t>(0, at_ms - t.opened_ms)) / 1000.0;
+}
+
+void Threads::CountFirstResponse(ChannelThreadStats& s, Thread& t) {
+  auto& histograms = t.is_reply ? s.reply_first_response : s.first_response;
+  histograms[static_cast<int>(t.first_by)].Observe(SecondsAfterOpening(t, t.first_ms));
+  t.first_counted = true;
+}
+
+void Threads::MarkDirty(uint64_t hash, Thread& t) {
+  if (t.dirty) return;
+  t.dirty = true;
+  dirty_threads_.push_back(hash);
 }
 
 Threads::Threads(ThreadOptions options) : options_(options) {}
@@ -86,12 +97,14 @@ uint32_t Threads::ChannelIndex(std::string_view channel_id) {
 }
 
 ChannelThreadStats& Threads::StatsFor(int32_t partition, uint32_t channel) {
-  PartitionStats& p = stats_[partition];
-  p.dirty = true;
   if (last_stats_ != nullptr && last_stats_partition_ == partition &&
       last_stats_channel_ == channel) {
+    last_partition_stats_->dirty = true;
     return *last_stats_;
   }
+  PartitionStats& p = stats_[partition];
+  p.dirty = true;
+  last_partition_stats_ = &p;
   last_stats_ = &p.by_channel[channel];  // unordered_map: references survive rehashing
   last_stats_partition_ = partition;
   last_stats_channel_ = channel;
@@ -99,11 +112,12 @@ ChannelThreadStats& Threads::StatsFor(int32_t partition, uint32_t channel) {
 }
 
 void Threads::Apply(int32_t partition, const Event& e, const Sink& sink) {
+  const uint64_t self_hash = StableHash64(e.event_id);
   if (!e.reply_to_event_id.empty()) {
     Reply r;
     r.at_ms = e.occurred_at.millis();
     r.partition = partition;
-    r.self_hash = StableHash64(e.event_id);
+    r.self_hash = self_hash;
     r.channel = ChannelIndex(e.channel_id);
     bool replies = true;
     if (IsMemberAction(e)) {
@@ -130,7 +144,7 @@ void Threads::Apply(int32_t partition, const Event& e, const Sink& sink) {
       }
     }
   }
-  if (int kind = ThreadKindIndex(e); kind >= 0) Open(partition, e, kind, sink);
+  if (int kind = ThreadKindIndex(e); kind >= 0) Open(partition, e, self_hash, kind, sink);
   // What this event made due behind the watermark (a late reply, a waiting
   // reply matched, a thread opened past its horizon) is settled now, not
   // at the next advance, which may never come at the end of the input.
@@ -140,8 +154,7 @@ void Threads::Apply(int32_t partition, const Event& e, const Sink& sink) {
   }
 }
 
-void Threads::Open(int32_t partition, const Event& e, int kind, const Sink& sink) {
-  uint64_t hash = StableHash64(e.event_id);
+void Threads::Open(int32_t partition, const Event& e, uint64_t hash, int kind, const Sink& sink) {
   auto [it, inserted] = threads_.try_emplace(hash);
   if (!inserted) return;  // the same id again: dedup let a 2^-64 collision through
   Thread& t = it->second;
@@ -152,8 +165,7 @@ void Threads::Open(int32_t partition, const Event& e, int kind, const Sink& sink
   t.opener = std::string(e.member_id);
   t.is_reply = !e.reply_to_event_id.empty();
   t.opener_hash = StableHash64(e.member_id);
-  t.dirty = true;
-  dirty_threads_.push_back(hash);
+  MarkDirty(hash, t);
   ChannelThreadStats& stats = StatsFor(partition, t.channel);
   stats.opened[kind]++;
   stats.open++;
@@ -198,18 +210,17 @@ bool Threads::Answer(uint64_t hash, const Reply& r) {
   if (!t.first_counted && r.at_ms < t.first_ms) {
     t.first_ms = r.at_ms;
     t.first_by = r.responder;
-    finals_.push({r.at_ms, t.partition, hash});
     changed = true;
   }
   if (r.responder != Responder::kMember && r.at_ms < t.close_ms) {
     t.close_ms = r.at_ms;
     t.close_by = r.responder;
-    finals_.push({r.at_ms, t.partition, hash});
     changed = true;
   }
-  if (changed && !t.dirty) {
-    t.dirty = true;
-    dirty_threads_.push_back(hash);
+  if (changed) {
+    // Whichever candidate moved, it moved to this reply's time.
+    finals_.push({r.at_ms, t.partition, hash});
+    MarkDirty(hash, t);
   }
   return true;
 }
@@ -230,25 +241,18 @@ void Threads::Finalize(EventTime watermark, const Sink& sink) {
                    .partition = t.partition,
                    .opener = t.opener,
                    .opened_at = EventTime::FromMillis(t.opened_ms)};
-    auto seconds = [&](int64_t at) {
-      return static_cast<double>(std::max<int64_t>(0, at - t.opened_ms)) / 1000.0;
-    };
     if (first_due) {
-      FirstResponses(stats, t)[static_cast<int>(t.first_by)].Observe(seconds(t.first_ms));
-      t.first_counted = true;
+      CountFirstResponse(stats, t);
       u.first_response = true;
       u.responder = t.first_by;
       u.at = EventTime::FromMillis(t.first_ms);
     }
     if (!close_due) {
-      if (!t.dirty) {
-        t.dirty = true;
-        dirty_threads_.push_back(x.hash);
-      }
+      MarkDirty(x.hash, t);
       sink(u);
       continue;
     }
-    stats.response[static_cast<int>(t.close_by)].Observe(seconds(t.close_ms));
+    stats.response[static_cast<int>(t.close_by)].Observe(SecondsAfterOpening(t, t.close_ms));
     stats.open--;
     u.closed = true;
     u.responder = t.close_by;
@@ -288,11 +292,8 @@ void Threads::Expire(EventTime watermark, const Sink& sink) {
     }
     Thread& t = it->second;
     ChannelThreadStats& stats = StatsFor(t.partition, t.channel);
-    if (!t.first_counted && t.first_ms != INT64_MAX) {
-      // A peer's answer the watermark passed in the same step as the horizon.
-      FirstResponses(stats, t)[static_cast<int>(t.first_by)].Observe(
-          static_cast<double>(std::max<int64_t>(0, t.first_ms - t.opened_ms)) / 1000.0);
-    }
+    // A peer's answer the watermark passed in the same step as the horizon.
+    if (!t.first_counted && t.first_ms != INT64_MAX) CountFirstResponse(stats, t);
     stats.unanswered[t.kind]++;
     if (t.first_ms == INT64_MAX) stats.unresponded[t.kind]++;
     stats.open--;

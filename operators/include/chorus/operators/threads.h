@@ -207,9 +207,12 @@ class Threads {
 
   uint32_t ChannelIndex(std::string_view channel_id);
   ChannelThreadStats& StatsFor(int32_t partition, uint32_t channel);
-  static std::array<ResponseHistogram, kResponderCount>& FirstResponses(ChannelThreadStats& s,
-                                                                        const Thread& t);
-  void Open(int32_t partition, const Event& e, int kind, const Sink& sink);
+  // Time from the thread's opening to `at_ms`, never negative.
+  static double SecondsAfterOpening(const Thread& t, int64_t at_ms);
+  // Counts the thread's first response in the histogram of its kind of opener.
+  static void CountFirstResponse(ChannelThreadStats& s, Thread& t);
+  void MarkDirty(uint64_t hash, Thread& t);
+  void Open(int32_t partition, const Event& e, uint64_t hash, int kind, const Sink& sink);
   // Applies a reply to thread `hash`; false if no such thread is open.
   bool Answer(uint64_t hash, const Reply& r);
   // Counts the replies the watermark has made final.
@@ -240,6 +243,7 @@ class Threads {
   int32_t last_stats_partition_ = 0;
   uint32_t last_stats_channel_ = 0;
   ChannelThreadStats* last_stats_ = nullptr;
+  PartitionStats* last_partition_stats_ = nullptr;
   std::vector<uint64_t> dirty_threads_;
   std::vector<uint64_t> dirty_waiting_;  // targets with replies not yet stored
   Mutations deletes_;                    // of stored threads and replies that went away
