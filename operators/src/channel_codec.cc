@@ -122,11 +122,11 @@ std::string ChannelChunkKey(int32_t partition, uint16_t chunk) {
   return key;
 }
 
-std::string WindowGroupKey(int32_t partition, int spec_index, int64_t start_ms) {
+std::string WindowGroupKey(int32_t partition, int spec_index, int64_t start_ms, char tag) {
   std::string key;
   key.reserve(21);
   AppendPartitionPrefix(key, partition);
-  key.push_back(kWindowGroupTag);
+  key.push_back(tag);
   // The size, not the spec's index, so keys keep their meaning if the set
   // of window sizes changes.
   PutFixed64BE(key, static_cast<uint64_t>(kWindowSpecs[spec_index].size.count()));

@@ -19,10 +19,12 @@
 //   channel chunk: per channel, by id: the length-prefixed id, then the
 //     channel (platform, totals, followers);
 //   window group: per channel with a window in the group, by id: the
-//     length-prefixed id, then its counts.
+//     length-prefixed id, its counts, then corrections made << 1 | pending.
 // A group whose windows closed is deleted; an empty one is never stored.
 // Tags 0x01 and 0x02 were the unchunked per-channel and per-window records,
-// 0x04 the windows chunked by channel; they are rejected.
+// 0x04 the windows chunked by channel; they are rejected. Tag 0x05 window
+// groups had no corrections field; they are read as none made, none pending,
+// and rewritten under 0x06.
 #pragma once
 
 #include <cstdint>
@@ -36,7 +38,8 @@
 namespace chorus::ops::channel_codec {
 
 inline constexpr char kChannelChunkTag = 0x03;
-inline constexpr char kWindowGroupTag = 0x05;
+inline constexpr char kWindowGroupTag = 0x06;
+inline constexpr char kWindowGroupV1Tag = 0x05;
 inline constexpr uint32_t kChunks = 64;
 
 // The chunk that stores `channel_id`.
@@ -46,7 +49,8 @@ void PutCounts(std::string& out, const channel_internal::SparseCounts& c);
 bool GetCounts(Reader& r, ChannelCounts& c);
 bool GetCounts(Reader& r, channel_internal::SparseCounts& c);
 std::string ChannelChunkKey(int32_t partition, uint16_t chunk);
-std::string WindowGroupKey(int32_t partition, int spec_index, int64_t start_ms);
+std::string WindowGroupKey(int32_t partition, int spec_index, int64_t start_ms,
+                           char tag = kWindowGroupTag);
 // Reads a chunk (2 BE) that must end the key; false if out of range.
 bool GetChunk(Reader& r, uint16_t& chunk);
 // Reads what follows the tag of a window group key, which it must end:

@@ -60,9 +60,10 @@ void ChannelGrowth::Apply(int32_t partition, const Event& e, bool late) {
   state_->Apply(partition, e, late);
 }
 void ChannelGrowth::AdvanceWatermark(EventTime watermark,
-                                     const std::function<void(const ClosedWindow&)>& sink) {
+                                     const std::function<void(const WindowResult&)>& sink) {
   state_->AdvanceWatermark(watermark, sink);
 }
+void ChannelGrowth::RestoreWatermark(EventTime watermark) { state_->RestoreWatermark(watermark); }
 void ChannelGrowth::ForEachChannel(const std::function<void(const ChannelView&)>& fn) const {
   state_->ForEachChannel(fn);
 }
@@ -133,16 +134,17 @@ void ChannelGrowth::State::Apply(int32_t partition, const Event& e, bool late) {
   if (late) return;
   for (int s = 0; s < kWindowSpecCount; ++s) {
     EventTime start = WindowStart(e.occurred_at, kWindowSpecs[s].size);
-    // A caller that misjudged lateness must not reopen a reported window.
-    if (IsClosed(start + kWindowSpecs[s].size, closed_through_, options_.allowed_lateness)) {
-      continue;
-    }
+    EventTime end = start + kWindowSpecs[s].size;
+    // A caller that misjudged lateness must not reopen a closed window.
+    if (IsClosed(end, watermark_, options_.allowed_lateness)) continue;
     WindowGroup& group = FindOrAddGroup(part, s, start.millis());
-    FindOrOpenWindow(group, c, local).Add(x);
-    if (!group.dirty) {
-      group.dirty = true;
-      part.dirty_groups.push_back(GroupKey{s, start.millis()});
+    WindowEntry& entry = FindOrOpenWindow(group, c, local);
+    entry.counts.Add(x);
+    if (HasFired(end, watermark_) && !entry.pending) {
+      entry.pending = true;
+      pending_buckets_.emplace(end.millis(), s);
     }
+    MarkGroupDirty(group);
   }
 }
 
@@ -241,6 +243,23 @@ void ChannelGrowth::State::Recompute(ChannelIndex c, MergedChannel& m) const {
   for (const Partition* p : m.with_deltas) {
     m.follows_after += SumAfter(p->channels[p->Find(c)].followers.deltas, Second(m.snapshot_ms));
   }
+}
+
+int64_t ChannelGrowth::State::FollowersAt(ChannelIndex c, int64_t ms) const {
+  const MergedChannel& m = Merged(c);
+  if (m.has_snapshot && m.snapshot_ms >= ms) return m.snapshot_value;
+  // The follows at or after `ms` come off the current count; they are the
+  // newest, so each holder's deltas are read from the back.
+  const int64_t second = FloorDiv(ms, 1000);
+  int64_t after = 0;
+  for (const Partition* p : m.with_deltas) {
+    const Deltas& deltas = p->channels[p->Find(c)].followers.deltas;
+    for (auto it = deltas.rbegin(); it != deltas.rend() && it->first >= second; ++it) {
+      after += it->second;
+    }
+  }
+  int64_t now = m.has_snapshot ? m.snapshot_value + m.follows_after : m.net_follows;
+  return now - after;
 }
 
 void ChannelGrowth::State::ForEachChannel(const std::function<void(const ChannelView&)>& fn) const {

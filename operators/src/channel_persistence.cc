@@ -14,6 +14,7 @@ using channel_codec::GetCounts;
 using channel_codec::GetWindowGroup;
 using channel_codec::kChannelChunkTag;
 using channel_codec::kWindowGroupTag;
+using channel_codec::kWindowGroupV1Tag;
 using channel_codec::PutCounts;
 using channel_codec::WindowGroupKey;
 
@@ -73,6 +74,7 @@ std::string ChannelGrowth::State::EncodeGroup(WindowGroup& group) {
     const WindowEntry& e = group.entries[s.entry];
     PutLengthPrefixed(out, catalog_.id(e.channel));
     PutCounts(out, e.counts);
+    PutVarint(out, uint64_t{e.corrections} << 1 | (e.pending ? 1 : 0));
   }
   return out;
 }
@@ -97,6 +99,11 @@ void ChannelGrowth::State::DrainDirty(Mutations& out) {
           Mutation{Mutation::Op::kDelete, WindowGroupKey(id, k.spec_index, k.start_ms), {}});
     }
     part.deleted_groups.clear();
+    for (const GroupKey& k : part.legacy_groups) {
+      out.push_back(Mutation{Mutation::Op::kDelete,
+                             WindowGroupKey(id, k.spec_index, k.start_ms, kWindowGroupV1Tag), {}});
+    }
+    part.legacy_groups.clear();
     for (const GroupKey& k : part.dirty_groups) {
       auto it = part.groups[k.spec_index].find(k.start_ms);
       if (it == part.groups[k.spec_index].end() || !it->second.dirty) continue;  // closed since
@@ -121,8 +128,9 @@ bool ChannelGrowth::State::Restore(std::string_view key, std::string_view value)
   }
   int spec_index = 0;
   int64_t start_ms = 0;
-  return tag == kWindowGroupTag && GetWindowGroup(r, spec_index, start_ms) &&
-         RestoreWindowGroup(partition, spec_index, start_ms, value);
+  return (tag == kWindowGroupTag || tag == kWindowGroupV1Tag) &&
+         GetWindowGroup(r, spec_index, start_ms) &&
+         RestoreWindowGroup(partition, spec_index, start_ms, value, tag == kWindowGroupTag);
 }
 
 // Chunk values are decoded in full before any state changes, so a corrupt
@@ -155,27 +163,42 @@ bool ChannelGrowth::State::RestoreChannelChunk(int32_t partition, uint16_t chunk
 }
 
 bool ChannelGrowth::State::RestoreWindowGroup(int32_t partition, int spec_index, int64_t start_ms,
-                                              std::string_view value) {
-  std::vector<std::pair<std::string_view, SparseCounts>> decoded;
-  Reader r(value);
-  std::string_view id;
-  while (!r.empty()) {
+                                              std::string_view value, bool with_corrections) {
+  struct Decoded {
+    std::string_view id;
     SparseCounts counts;
+    uint64_t corrections = 0;  // corrections << 1 | pending
+  };
+  std::vector<Decoded> decoded;
+  Reader r(value);
+  while (!r.empty()) {
+    Decoded d;
     // Ids in strictly increasing order.
-    if (!r.LengthPrefixed(id) || (!decoded.empty() && decoded.back().first >= id) ||
-        !GetCounts(r, counts)) {
+    if (!r.LengthPrefixed(d.id) || (!decoded.empty() && decoded.back().id >= d.id) ||
+        !GetCounts(r, d.counts) || (with_corrections && !r.Varint(d.corrections)) ||
+        d.corrections >> 1 > UINT32_MAX) {
       return false;
     }
-    decoded.emplace_back(id, std::move(counts));
+    decoded.push_back(std::move(d));
   }
   if (decoded.empty()) return false;  // empty groups are deleted, not stored
   Partition& part = PartitionFor(partition);
   WindowGroup& group = FindOrAddGroup(part, spec_index, start_ms);
-  for (auto& [channel_id, counts] : decoded) {
-    ChannelIndex c = catalog_.Intern(channel_id);
-    FindOrOpenWindow(group, c, FindOrAddChannel(part, c)) = std::move(counts);
+  const int64_t end_ms = start_ms + kWindowSpecs[spec_index].size.count();
+  for (Decoded& d : decoded) {
+    ChannelIndex c = catalog_.Intern(d.id);
+    WindowEntry& e = FindOrOpenWindow(group, c, FindOrAddChannel(part, c));
+    e.counts = std::move(d.counts);
+    e.corrections = static_cast<uint32_t>(d.corrections >> 1);
+    e.pending = (d.corrections & 1) != 0;
+    if (e.pending) pending_buckets_.emplace(end_ms, spec_index);
   }
   group.persisted = true;
+  if (!with_corrections) {
+    // Rewritten under the current tag; the old record goes.
+    part.legacy_groups.push_back(GroupKey{spec_index, start_ms});
+    MarkGroupDirty(group);
+  }
   // Stored again: a delete pending from an earlier group of the key must go.
   std::erase_if(part.deleted_groups, [&](const GroupKey& k) {
     return k.spec_index == spec_index && k.start_ms == start_ms;

@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -41,7 +42,9 @@ class ChannelGrowth::State {
   explicit State(WindowOptions options) : options_(options) {}
 
   void Apply(int32_t partition, const Event& e, bool late);
-  void AdvanceWatermark(EventTime watermark, const std::function<void(const ClosedWindow&)>& sink);
+  using ResultSink = std::function<void(const WindowResult&)>;
+  void AdvanceWatermark(EventTime watermark, const ResultSink& sink);
+  void RestoreWatermark(EventTime watermark) { watermark_ = std::max(watermark_, watermark); }
   void ForEachChannel(const std::function<void(const ChannelView&)>& fn) const;
   size_t open_windows() const { return open_windows_; }
   void DrainDirty(Mutations& out);
@@ -79,6 +82,11 @@ class ChannelGrowth::State {
     ChannelIndex channel;
     LocalIndex local;
     SparseCounts counts;
+    // Corrections of the channel's window handed out so far; every part of
+    // a window holds the count once a correction is made.
+    uint32_t corrections = 0;
+    // Updated after the window fired, and no correction made since.
+    bool pending = false;
   };
   struct Partition;
   struct WindowGroup {
@@ -111,6 +119,7 @@ class ChannelGrowth::State {
     std::array<WindowGroup*, kWindowSpecCount> last_group{};  // the last one an event used
     std::vector<GroupKey> dirty_groups;    // pending drain; closed ones are skipped
     std::vector<GroupKey> deleted_groups;  // closed since the last drain, stored
+    std::vector<GroupKey> legacy_groups;   // restored from tag 0x05 records, to delete
 
     LocalIndex Find(ChannelIndex c) const { return c < local_of.size() ? local_of[c] : kAbsent; }
   };
@@ -132,11 +141,13 @@ class ChannelGrowth::State {
     // The holders' deltas after the snapshot's second, summed.
     int64_t follows_after = 0;
   };
-  // Per window spec: the groups of every partition by end time. Closing
+  // Per window spec: the groups of every partition by end time. Firing
   // orders a bucket's entries by (channel rank, partition) and merges each
   // channel's parts, so results come in (end, size, channel) order;
   // kWindowSpecs is sorted by size, so its index orders by size.
   using CloseBuckets = std::map<int64_t, std::vector<WindowGroup*>>;
+  // A fired bucket with an entry pending correction: (end ms, spec index).
+  using BucketKey = std::pair<int64_t, int>;
   // An entry of a closing bucket or of a group being encoded, in sort order.
   struct SortedEntry {
     uint64_t key;
@@ -157,10 +168,17 @@ class ChannelGrowth::State {
 
   // channel_windows.cc
   WindowGroup& FindOrAddGroup(Partition& part, int spec_index, int64_t start_ms);
-  // The counts of the channel's window in `group`, opened if new. Valid
-  // until a window opens in the group.
-  SparseCounts& FindOrOpenWindow(WindowGroup& group, ChannelIndex c, LocalIndex local);
-  void CloseBucket(int spec_index, const std::function<void(const ClosedWindow&)>& sink);
+  // The channel's window in `group`, opened if new. Valid until a window
+  // opens in the group.
+  WindowEntry& FindOrOpenWindow(WindowGroup& group, ChannelIndex c, LocalIndex local);
+  // Hands out the merged results of the bucket's windows: all of them
+  // (firing), or only the ones pending correction.
+  enum class Emit { kAll, kCorrections };
+  void EmitBucket(int spec_index, int64_t end_ms, Emit which, const ResultSink& sink);
+  void CloseBucket(int spec_index);
+  void MarkGroupDirty(WindowGroup& group);
+  // Followers of merged channel `c` at `ms` (see WindowResult).
+  int64_t FollowersAt(ChannelIndex c, int64_t ms) const;
   void RemoveGroup(WindowGroup& group);
   void ForgetWindows(Partition& part);
   // Fills sorted_ with `group`'s entries by (channel rank, partition).
@@ -170,7 +188,7 @@ class ChannelGrowth::State {
   std::string EncodeGroup(WindowGroup& group);
   bool RestoreChannelChunk(int32_t partition, uint16_t chunk, std::string_view value);
   bool RestoreWindowGroup(int32_t partition, int spec_index, int64_t start_ms,
-                          std::string_view value);
+                          std::string_view value, bool with_corrections);
   static void EncodeChannel(std::string& out, const PartialChannel& c);
   static bool DecodeChannel(Reader& r, PartialChannel& c);
 
@@ -195,11 +213,13 @@ class ChannelGrowth::State {
   // capacity.
   std::vector<SortedEntry> sorted_;
   size_t open_windows_ = 0;
-  // The largest watermark windows were closed at. A window closed under it
-  // is not reopened even if a caller misjudges an event as not late, so no
-  // window is ever reported twice. Not persisted: the runtime restores the
-  // watermark and advances before it processes.
-  EventTime closed_through_ = EventTime::Min();
+  // Fired buckets holding entries pending correction, in emission order.
+  std::set<BucketKey> pending_buckets_;
+  // The largest watermark windows were advanced to (or restored at): the
+  // windows ending at or before it have fired. A window closed under it is
+  // not reopened even if a caller misjudges an event as not late, so no
+  // window is ever reported after it closed.
+  EventTime watermark_ = EventTime::Min();
 };
 
 }  // namespace chorus::ops

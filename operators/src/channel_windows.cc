@@ -59,9 +59,9 @@ ChannelGrowth::State::WindowGroup& ChannelGrowth::State::FindOrAddGroup(Partitio
   return group;
 }
 
-channel_internal::SparseCounts& ChannelGrowth::State::FindOrOpenWindow(WindowGroup& group,
-                                                                       ChannelIndex c,
-                                                                       LocalIndex local) {
+ChannelGrowth::State::WindowEntry& ChannelGrowth::State::FindOrOpenWindow(WindowGroup& group,
+                                                                          ChannelIndex c,
+                                                                          LocalIndex local) {
   uint32_t entry = group.entry_of.Find(c);
   if (entry == channel_internal::IndexMap::kNotFound) {
     entry = static_cast<uint32_t>(group.entries.size());
@@ -69,26 +69,41 @@ channel_internal::SparseCounts& ChannelGrowth::State::FindOrOpenWindow(WindowGro
     group.entry_of.Insert(c, entry);
     ++open_windows_;
   }
-  return group.entries[entry].counts;
+  return group.entries[entry];
 }
 
-void ChannelGrowth::State::AdvanceWatermark(EventTime watermark,
-                                            const std::function<void(const ClosedWindow&)>& sink) {
-  closed_through_ = std::max(closed_through_, watermark);
+void ChannelGrowth::State::AdvanceWatermark(EventTime watermark, const ResultSink& sink) {
+  // Corrections first: they concern windows that fired before, so they sort
+  // before the windows firing now.
+  for (const auto& [end_ms, s] : pending_buckets_) EmitBucket(s, end_ms, Emit::kCorrections, sink);
+  pending_buckets_.clear();
+  if (watermark <= watermark_) return;
+  const EventTime fired_before = watermark_;
+  watermark_ = watermark;
+  // Fire the buckets ending in (fired_before, watermark], merged by (end, size).
+  std::array<CloseBuckets::iterator, kWindowSpecCount> next;
+  for (int s = 0; s < kWindowSpecCount; ++s) {
+    next[s] = fired_before == EventTime::Min()
+                  ? close_buckets_[s].begin()
+                  : close_buckets_[s].upper_bound(fired_before.millis());
+  }
   for (;;) {
-    // The earliest end over all specs; on a tie, the smaller size first.
-    int next = -1;
+    int pick = -1;
     for (int s = 0; s < kWindowSpecCount; ++s) {
-      if (!close_buckets_[s].empty() &&
-          (next < 0 || close_buckets_[s].begin()->first < close_buckets_[next].begin()->first)) {
-        next = s;
-      }
+      if (next[s] == close_buckets_[s].end() || next[s]->first > watermark.millis()) continue;
+      if (pick < 0 || next[s]->first < next[pick]->first) pick = s;
     }
-    if (next < 0 || !IsClosed(EventTime::FromMillis(close_buckets_[next].begin()->first), watermark,
-                              options_.allowed_lateness)) {
-      return;
+    if (pick < 0) break;
+    int64_t end_ms = next[pick]->first;
+    ++next[pick];
+    EmitBucket(pick, end_ms, Emit::kAll, sink);
+  }
+  for (int s = 0; s < kWindowSpecCount; ++s) {
+    CloseBuckets& buckets = close_buckets_[s];
+    while (!buckets.empty() && IsClosed(EventTime::FromMillis(buckets.begin()->first), watermark,
+                                        options_.allowed_lateness)) {
+      CloseBucket(s);
     }
-    CloseBucket(next, sink);
   }
 }
 
@@ -101,41 +116,72 @@ void ChannelGrowth::State::AddSorted(WindowGroup& group) {
   }
 }
 
-void ChannelGrowth::State::CloseBucket(int spec_index,
-                                       const std::function<void(const ClosedWindow&)>& sink) {
-  CloseBuckets& buckets = close_buckets_[spec_index];
-  int64_t end_ms = buckets.begin()->first;
-  std::vector<WindowGroup*> groups = std::move(buckets.begin()->second);
-  buckets.erase(buckets.begin());
+void ChannelGrowth::State::EmitBucket(int spec_index, int64_t end_ms, Emit which,
+                                      const ResultSink& sink) {
+  auto bucket = close_buckets_[spec_index].find(end_ms);
+  if (bucket == close_buckets_[spec_index].end()) return;
   // Channel order for the sink, by rank rather than by comparing ids; each
   // channel's parts side by side, by partition. Keys are unique: a group
   // has one entry per channel, a partition one group per bucket.
   catalog_.RefreshRanks();
   sorted_.clear();
-  for (WindowGroup* g : groups) AddSorted(*g);
+  for (WindowGroup* g : bucket->second) AddSorted(*g);
   std::sort(sorted_.begin(), sorted_.end(),
             [](const SortedEntry& a, const SortedEntry& b) { return a.key < b.key; });
   const WindowSpec& spec = kWindowSpecs[spec_index];
+  WindowResult out;
+  out.spec = &spec;
+  out.end = EventTime::FromMillis(end_ms);
+  out.start = out.end - spec.size;
   for (size_t i = 0; i < sorted_.size();) {
     uint64_t rank = sorted_[i].key >> 32;
-    ClosedWindow out;
-    out.channel_id = catalog_.id(sorted_[i].group->entries[sorted_[i].entry].channel);
-    out.spec = &spec;
-    out.end = EventTime::FromMillis(end_ms);
-    out.start = out.end - spec.size;
+    size_t first = i;
+    bool pending = false;
+    uint32_t corrections = 0;
     for (; i < sorted_.size() && sorted_[i].key >> 32 == rank; ++i) {
-      const WindowGroup& g = *sorted_[i].group;
-      const WindowEntry& e = g.entries[sorted_[i].entry];
+      const WindowEntry& e = sorted_[i].group->entries[sorted_[i].entry];
+      pending |= e.pending;
+      corrections = std::max(corrections, e.corrections);
+    }
+    if (which == Emit::kCorrections && !pending) continue;
+    const ChannelIndex c = sorted_[first].group->entries[sorted_[first].entry].channel;
+    out.channel_id = catalog_.id(c);
+    out.platform = Platform::kUnspecified;
+    out.counts = ChannelCounts{};
+    out.revision = which == Emit::kAll ? 0 : corrections + 1;
+    for (size_t j = first; j < i; ++j) {
+      WindowGroup& g = *sorted_[j].group;
+      WindowEntry& e = g.entries[sorted_[j].entry];
       e.counts.AddTo(out.counts);
       if (out.platform == Platform::kUnspecified) {
         out.platform = g.partition->channels[e.local].platform;
       }
+      if (which == Emit::kCorrections) {
+        // Stored, so a restart numbers the next correction on from here.
+        e.corrections = out.revision;
+        e.pending = false;
+        MarkGroupDirty(g);
+      }
     }
+    out.followers_start = FollowersAt(c, out.start.millis());
+    out.followers_end = FollowersAt(c, end_ms);
     sink(out);
   }
+}
+
+void ChannelGrowth::State::CloseBucket(int spec_index) {
+  CloseBuckets& buckets = close_buckets_[spec_index];
+  std::vector<WindowGroup*> groups = std::move(buckets.begin()->second);
+  buckets.erase(buckets.begin());
   for (WindowGroup* g : groups) RemoveGroup(*g);
   groups.clear();
   if (spare_buckets_.size() < kSpareBuckets) spare_buckets_.push_back(std::move(groups));
+}
+
+void ChannelGrowth::State::MarkGroupDirty(WindowGroup& group) {
+  if (group.dirty) return;
+  group.dirty = true;
+  group.partition->dirty_groups.push_back(GroupKey{group.spec_index, group.start_ms});
 }
 
 // Forgets a closed group.

@@ -22,8 +22,8 @@ Processor::Processor(ProcessorOptions options, StateStore& store, EventSource& s
       snapshot_(std::make_shared<Snapshot>()) {
   on_transition_ = [](const ops::StageTransition&) {};
   on_thread_ = [this](const ops::ThreadUpdate& u) { members_.OnThread(u); };
-  on_window_ = [this](const ops::ClosedWindow& w) {
-    windows_closed_[w.spec - ops::kWindowSpecs.data()]++;
+  on_window_ = [this](const ops::WindowResult& w) {
+    if (w.revision == 0) windows_closed_[w.spec - ops::kWindowSpecs.data()]++;
   };
   last_commit_ = clock_.Now();
   source_.SetListener(this);

@@ -18,6 +18,7 @@ Status Processor::LoadDirectory() {
     }
     if (entry->global) {
       watermark_.Restore(entry->global->watermark);
+      channels_.RestoreWatermark(entry->global->watermark);
       windows_closed_ = entry->global->windows_closed;
     }
     if (entry->partition) {

@@ -173,29 +173,86 @@ TEST(ChannelWindows, LateEventsUpdateTotalsButNoWindow) {
   EXPECT_TRUE(Advance(g, 10 * kDy).empty());
 }
 
-TEST(ChannelWindows, CloseAtEndPlusLatenessMergedOverPartitions) {
+TEST(ChannelWindows, FireAtEndMergedOverPartitionsCloseAtEndPlusLateness) {
   ChannelGrowth g;
   g.Apply(0, ByMember(K::kReaction, 30 * kSec, C::kText, "twitter:b"), false);
   g.Apply(1, Ev(K::kImpression, 59 * kSec + 999, "twitter:b", 2), false);
   g.Apply(0, Post(0, C::kVideo, "forum:a"), false);
   ASSERT_EQ(g.open_windows(), 9u);
-  EXPECT_TRUE(Advance(g, kMin + kHr - 1).empty());
-  std::vector<Closed> closed = Advance(g, kMin + kHr);
-  ASSERT_EQ(closed.size(), 2u);
+  EXPECT_TRUE(Advance(g, kMin - 1).empty()) << "an event at 59.999 s is inside [0, 1 min)";
+  std::vector<Closed> fired = Advance(g, kMin);
+  ASSERT_EQ(fired.size(), 2u);
   ChannelCounts a, b;
   a.events_by_kind[I(K::kPostPublished)] = 1;
   a.posts_by_content_type[I(C::kVideo)] = 1;
   b.events_by_kind[I(K::kReaction)] = 1;
   b.events_by_kind[I(K::kImpression)] = 2;
   b.engagements_by_content_type[I(C::kText)] = 1;
-  EXPECT_EQ(closed[0], (Closed{"forum:a", "1m", 0, kMin, Platform::kTwitter, a}));
-  EXPECT_EQ(closed[1], (Closed{"twitter:b", "1m", 0, kMin, Platform::kTwitter, b}));
+  EXPECT_EQ(fired[0], (Closed{"forum:a", "1m", 0, kMin, Platform::kTwitter, a}));
+  EXPECT_EQ(fired[1], (Closed{"twitter:b", "1m", 0, kMin, Platform::kTwitter, b}));
+  EXPECT_EQ(g.open_windows(), 9u) << "fired windows stay open for the allowed lateness";
+  EXPECT_TRUE(Advance(g, kHr - 1).empty()) << "each window fires once";
+  fired = Advance(g, kHr);
+  ASSERT_EQ(fired.size(), 2u) << "the hour windows";
+  EXPECT_EQ(fired[1], (Closed{"twitter:b", "1h", 0, kHr, Platform::kTwitter, b}));
+  EXPECT_TRUE(Advance(g, kMin + kHr).empty()) << "closing hands out nothing new";
   EXPECT_EQ(g.open_windows(), 6u) << "three per-partition minute windows closed";
-  EXPECT_TRUE(Advance(g, kMin + kHr).empty()) << "each window closes once";
-  closed = Advance(g, 2 * kHr);
-  ASSERT_EQ(closed.size(), 2u);
-  EXPECT_EQ(closed[1], (Closed{"twitter:b", "1h", 0, kHr, Platform::kTwitter, b}));
-  EXPECT_EQ(g.open_windows(), 3u);
+  EXPECT_TRUE(Advance(g, 2 * kHr).empty());
+  EXPECT_EQ(g.open_windows(), 3u) << "the hour windows closed at 2 h";
+}
+
+TEST(ChannelWindows, UpdatesWithinTheLatenessComeOutAsNumberedCorrections) {
+  ChannelGrowth g;
+  g.Apply(0, Post(10 * kSec, C::kText), false);
+  ASSERT_EQ(Advance(g, 2 * kMin).size(), 1u);
+  // Two events for the fired minute (not late: within the hour's lateness),
+  // one from a partition that had no part of it yet.
+  g.Apply(0, Post(20 * kSec, C::kImage), false);
+  g.Apply(3, Post(30 * kSec, C::kImage), false);
+  g.Apply(0, Post(90 * kSec, C::kText), false);  // fired minute [1, 2 min) too
+  std::vector<Closed> corrections = Advance(g, 2 * kMin + 1);
+  ASSERT_EQ(corrections.size(), 2u);
+  ChannelCounts first;
+  first.events_by_kind[I(K::kPostPublished)] = 3;
+  first.posts_by_content_type[I(C::kText)] = 1;
+  first.posts_by_content_type[I(C::kImage)] = 2;
+  EXPECT_EQ(corrections[0], (Closed{"twitter:acme", "1m", 0, kMin, Platform::kTwitter, first, 1}));
+  EXPECT_EQ(corrections[1].start, kMin);
+  EXPECT_EQ(corrections[1].revision, 1u) << "the second minute's first correction";
+  EXPECT_TRUE(Advance(g, 3 * kMin).empty()) << "nothing pending, nothing in [2, 3 min)";
+  g.Apply(3, Post(40 * kSec, C::kText), false);
+  corrections = Advance(g, 3 * kMin + 1);
+  ASSERT_EQ(corrections.size(), 1u);
+  EXPECT_EQ(corrections[0].revision, 2u);
+  EXPECT_EQ(corrections[0].counts.events_by_kind[I(K::kPostPublished)], 4u);
+  // A correction still pending when the window closes comes out first.
+  g.Apply(1, Post(50 * kSec, C::kText), false);
+  std::vector<Closed> last = Advance(g, kMin + kHr);
+  ASSERT_GE(last.size(), 1u);
+  EXPECT_EQ(last[0].start, 0);
+  EXPECT_EQ(last[0].revision, 3u);
+  EXPECT_EQ(last[0].counts.events_by_kind[I(K::kPostPublished)], 5u);
+}
+
+TEST(ChannelWindows, FollowersAtStartAndEndOfAWindow) {
+  ChannelGrowth g;
+  std::vector<WindowResult> results;
+  auto advance = [&](int64_t ms) {
+    results.clear();
+    g.AdvanceWatermark(EventTime::FromMillis(ms), [&](const WindowResult& w) {
+      if (w.spec->name == "1m") results.push_back(w);
+    });
+  };
+  g.Apply(0, Ev(K::kFollowerCount, 10 * kSec, "twitter:acme", 1000), false);
+  g.Apply(1, Ev(K::kFollow, 70 * kSec, "twitter:acme", 5), false);
+  g.Apply(0, Ev(K::kUnfollow, 80 * kSec, "twitter:acme", 2), false);
+  g.Apply(2, Ev(K::kFollow, 130 * kSec, "twitter:acme", 7), false);  // the minute after
+  advance(2 * kMin);
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_EQ(results[0].followers_start, 1000) << "the snapshot stands in before it";
+  EXPECT_EQ(results[0].followers_end, 1000);
+  EXPECT_EQ(results[1].followers_start, 1000);
+  EXPECT_EQ(results[1].followers_end, 1003) << "+5 −2, not the follows after the end";
 }
 
 TEST(ChannelWindows, ClosingOrderIsEndThenSizeThenChannel) {
@@ -204,7 +261,7 @@ TEST(ChannelWindows, ClosingOrderIsEndThenSizeThenChannel) {
   g.Apply(1, Post(last_half_minute, C::kText, "twitter:b"), false);
   g.Apply(0, Post(last_half_minute, C::kText, "forum:a"), false);
   g.Apply(0, Post(kDy + 5 * kSec, C::kText, "forum:a"), false);  // day 1: closes later
-  std::vector<Closed> closed = Advance(g, kDy + kHr);
+  std::vector<Closed> closed = Advance(g, kDy);
   std::vector<std::pair<std::string, std::string>> order;
   for (const Closed& c : closed) order.emplace_back(c.spec, c.channel);
   using P = std::pair<std::string, std::string>;
@@ -217,16 +274,16 @@ TEST(ChannelWindows, ClosingOrderIsEndThenSizeThenChannel) {
   EXPECT_EQ(closed[0].start, kDy - kMin);
   EXPECT_EQ(closed[2].start, kDy - kHr);
   EXPECT_EQ(closed[4].start, 0);
-  for (const Closed& c : closed) EXPECT_EQ(c.end, kDy);
-  EXPECT_EQ(g.open_windows(), 3u);
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(closed[i].end, kDy);
+  EXPECT_EQ(g.open_windows(), 9u) << "fired, not yet closed";
 }
 
 TEST(ChannelWindows, NegativeTimesUseFlooredWindows) {
   ChannelGrowth g;
   g.Apply(0, Post(-1, C::kText), false);
-  // Every window of t = −1 ms ends at the epoch, so all close together.
-  EXPECT_TRUE(Advance(g, kHr - 1).empty());
-  std::vector<Closed> closed = Advance(g, kHr);
+  // Every window of t = −1 ms ends at the epoch, so all fire together.
+  EXPECT_TRUE(Advance(g, -1).empty());
+  std::vector<Closed> closed = Advance(g, 0);
   ASSERT_EQ(closed.size(), 3u);
   EXPECT_EQ(closed[0].spec, "1m");
   EXPECT_EQ(closed[0].start, -kMin);
@@ -238,10 +295,14 @@ TEST(ChannelWindows, NegativeTimesUseFlooredWindows) {
 TEST(ChannelWindows, AnEventMisjudgedAsNotLateDoesNotReopenAClosedWindow) {
   ChannelGrowth g;
   g.Apply(0, Post(0, C::kText), false);
-  ASSERT_EQ(Advance(g, kMin + kHr).size(), 1u);
+  ASSERT_EQ(Advance(g, kMin).size(), 1u);
+  ASSERT_EQ(Advance(g, kMin + kHr).size(), 1u) << "the hour fires";
   g.Apply(0, Post(1, C::kText), false);
   EXPECT_EQ(g.open_windows(), 2u) << "the hour and day windows only";
-  EXPECT_EQ(Advance(g, 2 * kHr).size(), 1u);
+  std::vector<Closed> out = Advance(g, 2 * kHr);
+  ASSERT_EQ(out.size(), 1u) << "only the hour's correction";
+  EXPECT_EQ(out[0].spec, "1h");
+  EXPECT_EQ(out[0].revision, 1u);
 }
 
 }  // namespace

@@ -89,18 +89,20 @@ struct Closed {
   int64_t end;
   Platform platform;
   ChannelCounts counts;
+  uint32_t revision = 0;
   bool operator==(const Closed&) const = default;
 };
 
 inline std::ostream& operator<<(std::ostream& os, const Closed& c) {
-  return os << c.channel << " " << c.spec << " [" << c.start << ", " << c.end << ")";
+  return os << c.channel << " " << c.spec << " [" << c.start << ", " << c.end << ") r"
+            << c.revision;
 }
 
 inline std::vector<Closed> Advance(ChannelGrowth& g, int64_t watermark_ms) {
   std::vector<Closed> out;
-  g.AdvanceWatermark(EventTime::FromMillis(watermark_ms), [&](const ClosedWindow& w) {
+  g.AdvanceWatermark(EventTime::FromMillis(watermark_ms), [&](const WindowResult& w) {
     out.push_back(Closed{std::string(w.channel_id), std::string(w.spec->name), w.start.millis(),
-                         w.end.millis(), w.platform, w.counts});
+                         w.end.millis(), w.platform, w.counts, w.revision});
   });
   return out;
 }
@@ -142,7 +144,8 @@ inline std::string Bytes(std::initializer_list<uint8_t> b) {
 }
 
 constexpr char kChannelChunkTag = 0x03;
-constexpr char kWindowGroupTag = 0x05;
+constexpr char kWindowGroupTag = 0x06;
+constexpr char kWindowGroupV1Tag = 0x05;  // before corrections
 
 // The chunk storing `channel`'s totals: its stable hash modulo the 64 chunks.
 inline uint16_t ChunkOf(std::string_view channel) {
@@ -163,20 +166,24 @@ inline std::string ChannelChunkKeyOf(int32_t partition, uint16_t chunk) {
   return key;
 }
 
-inline std::string WindowGroupKeyOf(int32_t partition, uint64_t size_ms, int64_t start_ms) {
+inline std::string WindowGroupKeyOf(int32_t partition, uint64_t size_ms, int64_t start_ms,
+                                    char tag = kWindowGroupTag) {
   std::string key;
   AppendPartitionPrefix(key, partition);
-  key.push_back(kWindowGroupTag);
+  key.push_back(tag);
   PutFixed64BE(key, size_ms);
   PutFixed64BE(key, OrderedBits(start_ms));
   return key;
 }
 
-// A window group value's entry: `channel` and its encoded counts.
-inline std::string GroupEntry(std::string_view channel, std::string_view counts) {
+// A window group value's entry: `channel`, its encoded counts, then the
+// corrections made << 1 | pending (absent under kWindowGroupV1Tag).
+inline std::string GroupEntry(std::string_view channel, std::string_view counts,
+                              std::string_view corrections = std::string_view("\0", 1)) {
   std::string value;
   PutLengthPrefixed(value, channel);
   value.append(counts);
+  value.append(corrections);
   return value;
 }
 

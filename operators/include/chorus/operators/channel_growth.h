@@ -13,9 +13,15 @@
 // time are already in that snapshot. Without any snapshot, followers are
 // follows − unfollows. Deltas are kept at one-second resolution.
 //
-// Windows (see windows.h) hold the same counters per (channel, size, start);
-// when the watermark closes a window, its merged result across partitions is
-// handed to the caller and its state is deleted.
+// Windows (see windows.h) hold the same counters per (channel, size, start).
+// When the watermark reaches a window's end the window *fires*: its result,
+// merged across partitions, is handed to the caller as revision 0. Events
+// that still reach it (not late: within the allowed lateness) update it, and
+// the next watermark advance hands over a correction with the next revision.
+// When the watermark passes end + lateness the window closes and its state
+// is deleted. Which windows fired is a function of the watermark alone, and
+// which need a correction is stored with the windows, so a restart on
+// restored state emits neither a result twice nor a correction too few.
 //
 // Not thread-safe: owned by the processing thread.
 #pragma once
@@ -43,14 +49,23 @@ struct ChannelCounts {
   bool operator==(const ChannelCounts&) const = default;
 };
 
-// One closed window of one channel, merged over partitions.
-struct ClosedWindow {
+// One result of one channel's window, merged over partitions.
+struct WindowResult {
   std::string_view channel_id;
   Platform platform = Platform::kUnspecified;
   const WindowSpec* spec = nullptr;
   EventTime start;
   EventTime end;
+  // 0 for the result the window fired with; corrections count up from 1.
+  uint32_t revision = 0;
   ChannelCounts counts;
+  // Followers at the window's start and end: the newest snapshot before
+  // that time plus the follows and unfollows between it and that time, as
+  // known when the result is made. Follows are kept per second only after
+  // the newest snapshot, so when a snapshot stamped at or after that time
+  // has already arrived, its value stands in.
+  int64_t followers_start = 0;
+  int64_t followers_end = 0;
 };
 
 // A channel's lifetime totals merged over partitions.
@@ -76,10 +91,15 @@ class ChannelGrowth {
   // event (see windows.h) updates lifetime totals and followers only.
   void Apply(int32_t partition, const Event& e, bool late);
 
-  // Closes every window with end + lateness <= `watermark`, calling `sink`
-  // once per (channel, window) in (end, size, channel) order. The views in
-  // a ClosedWindow are valid during the call.
-  void AdvanceWatermark(EventTime watermark, const std::function<void(const ClosedWindow&)>& sink);
+  // Hands `sink` the corrections of fired windows updated since their last
+  // result, then fires every window with end <= `watermark`, in (end, size,
+  // channel) order, then closes every window with end + lateness <=
+  // `watermark`. The views in a WindowResult are valid during the call.
+  void AdvanceWatermark(EventTime watermark, const std::function<void(const WindowResult&)>& sink);
+
+  // The watermark the restored state was committed at: its windows up to
+  // it have fired already. Call before the first AdvanceWatermark.
+  void RestoreWatermark(EventTime watermark);
 
   // Calls `fn` for each channel in channel id order, merged over partitions.
   // Costs one step per channel: merges are kept up to date as events apply.

@@ -116,7 +116,7 @@ class Processor final : public PartitionListener {
   ops::Threads threads_;
   ops::Threads::Sink on_thread_;
   ops::MemberEngagement::TransitionSink on_transition_;
-  std::function<void(const ops::ClosedWindow&)> on_window_;
+  std::function<void(const ops::WindowResult&)> on_window_;
 
   std::map<TopicPartition, std::unique_ptr<Slot>> slots_;
   int32_t next_slot_id_ = 0;
