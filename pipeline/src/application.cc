@@ -14,6 +14,7 @@ struct Application::Parts {
   std::unique_ptr<StateStore> store;
   std::unique_ptr<EventSource> source;
   std::unique_ptr<DlqSink> dlq;
+  std::unique_ptr<WindowOutput> output;
   std::unique_ptr<Processor> processor;
   std::unique_ptr<MetricsExporter> metrics;
   std::unique_ptr<HttpServer> http;
@@ -50,9 +51,16 @@ Result<std::unique_ptr<Application>> Application::Start(const RunConfig& config)
   if (!dlq.ok()) return dlq.status();
   p.dlq = std::move(dlq.value());
 
+  if (!config.output_topic.empty()) {
+    auto output = OpenKafkaWindowOutput(config.output_topic, props);
+    if (!output.ok()) return output.status();
+    p.output = std::move(output.value());
+  }
+
   p.processor =
       std::make_unique<Processor>(config.processor, *p.store, *p.source, *p.dlq, SystemClock());
   Processor* processor = p.processor.get();
+  processor->SetOutput(p.output.get());
   if (Status s = processor->Restore(); !s.ok()) return s;
   p.metrics = std::make_unique<MetricsExporter>([processor] { return processor->snapshot(); });
   MetricsExporter* metrics = p.metrics.get();
@@ -61,10 +69,6 @@ Result<std::unique_ptr<Application>> Application::Start(const RunConfig& config)
   auto http = HttpServer::Start(config.http_addr, ApiRoutes(*processor, *p.store, *metrics));
   if (!http.ok()) return http.status();
   p.http = std::move(http.value());
-  if (!config.output_topic.empty()) {
-    spdlog::warn("--output-topic {}: window results are not emitted by this version",
-                 config.output_topic);
-  }
   return app;
 }
 

@@ -46,6 +46,8 @@ ops::Mutation EncodeGlobalMeta(const GlobalMeta& g) {
   mu.key.push_back(kGlobalTag);
   ops::PutSignedVarint(mu.value, g.watermark.millis());
   PutCounters(mu.value, g.windows_closed);
+  PutCounters(mu.value, g.window_corrections);
+  ops::PutVarint(mu.value, g.next_output_seq);
   return mu;
 }
 
@@ -58,6 +60,11 @@ std::optional<MetaEntry> DecodeMeta(std::string_view key, std::string_view value
     GlobalMeta g;
     int64_t wm = 0;
     if (!r.SignedVarint(wm) || !GetCounters(r, g.windows_closed)) return std::nullopt;
+    // Written since window results are emitted; absent before.
+    if (!r.empty() &&
+        (!GetCounters(r, g.window_corrections) || !r.Varint(g.next_output_seq))) {
+      return std::nullopt;
+    }
     g.watermark = ops::EventTime::FromMillis(wm);
     entry.global = g;
     return entry;

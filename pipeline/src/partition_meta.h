@@ -26,7 +26,9 @@ struct PartitionMeta {
 
 struct GlobalMeta {
   ops::EventTime watermark = ops::EventTime::Min();
-  std::array<uint64_t, ops::kWindowSpecCount> windows_closed{};
+  std::array<uint64_t, ops::kWindowSpecCount> windows_closed{};  // fired, in fact
+  std::array<uint64_t, ops::kWindowSpecCount> window_corrections{};
+  uint64_t next_output_seq = 0;  // the outbox's next sequence number
 };
 
 ops::Mutation EncodePartitionMeta(const PartitionMeta& m);

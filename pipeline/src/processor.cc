@@ -4,6 +4,7 @@
 
 #include "chorus/pipeline/crash_point.h"
 #include "processor_slot.h"
+#include "window_results.h"
 
 namespace chorus {
 
@@ -19,12 +20,12 @@ Processor::Processor(ProcessorOptions options, StateStore& store, EventSource& s
       members_(options_.members),
       dedup_(options_.dedup),
       threads_(options_.threads),
+      recent_(std::make_unique<RecentWindows>()),
+      window_msg_(std::make_unique<v1::ChannelWindow>()),
       snapshot_(std::make_shared<Snapshot>()) {
   on_transition_ = [](const ops::StageTransition&) {};
   on_thread_ = [this](const ops::ThreadUpdate& u) { members_.OnThread(u); };
-  on_window_ = [this](const ops::WindowResult& w) {
-    if (w.revision == 0) windows_closed_[w.spec - ops::kWindowSpecs.data()]++;
-  };
+  on_window_ = [this](const ops::WindowResult& w) { OnWindow(w); };
   last_commit_ = clock_.Now();
   source_.SetListener(this);
 }
@@ -50,7 +51,22 @@ Status Processor::Run(const std::atomic<bool>& stop) {
       FireUpTo(end);
     }
   }
+  if (Status s = Commit(); !s.ok()) return s;
+  if (output_ == nullptr || sent_ == delivered_) return Status::Ok();
+  // Delivered results leave the outbox now rather than at the next start.
   return Commit();
+}
+
+void Processor::OnWindow(const ops::WindowResult& w) {
+  auto spec = static_cast<int>(w.spec - ops::kWindowSpecs.data());
+  (w.revision == 0 ? windows_closed_ : window_corrections_)[spec]++;
+  FillChannelWindow(w, *window_msg_);
+  std::string value = SerializeDeterministic(*window_msg_);
+  recent_->Add(*window_msg_, spec, value, window_writes_);
+  if (output_ != nullptr) {
+    fresh_results_.push_back(
+        {next_output_seq_++, std::string(w.channel_id), std::move(value), w.end.millis()});
+  }
 }
 
 Status Processor::Step() {
@@ -153,8 +169,18 @@ Status Processor::Commit() {
 Status Processor::FinishWrite() {
   if (!write_.valid()) return Status::Ok();
   if (Status s = write_.get(); !s.ok()) return s;
+  SendWritten();
+  CrashPoint("results.after_send");
   CrashPoint("commit.before_report");
   return source_.ReportDurable(written_positions_);
+}
+
+void Processor::SendWritten() {
+  if (output_ != nullptr && !written_results_.empty()) {
+    output_->Send(written_results_);
+    sent_ = written_results_.back().seq + 1;
+  }
+  written_results_.clear();
 }
 
 Status Processor::StartCommit() {
@@ -163,6 +189,12 @@ Status Processor::StartCommit() {
   if (Status s = FinishWrite(); !s.ok()) return s;
   ops::ProcessingTime start = clock_.Now();
   if (Status s = dlq_.Flush(); !s.ok()) return s;
+  // Results sent at earlier commits: delivered by now, or this waits.
+  if (output_ != nullptr && sent_ > delivered_) {
+    if (Status s = output_->Flush(); !s.ok()) return s;
+    delivered_ = sent_;
+    CrashPoint("results.after_flush");  // delivered, still in the outbox
+  }
   dedup_.Expire();
 
   std::vector<StoreMutation> mutations;
@@ -187,6 +219,21 @@ Status Processor::StartCommit() {
   take(Store::kDedup);
   threads_.DrainDirty(drained);
   take(Store::kThreads);
+  for (auto& [key, value] : window_writes_) {
+    mutations.push_back({Store::kWindows,
+                         value ? ops::Mutation{ops::Mutation::Op::kPut, key, std::move(*value)}
+                               : ops::Mutation{ops::Mutation::Op::kDelete, key, {}}});
+  }
+  window_writes_.clear();
+  // The outbox: results made since the last commit join the state that made
+  // them; entries known delivered go.
+  for (const OutputRecord& r : fresh_results_) mutations.push_back({Store::kOutbox, EncodeOutbox(r)});
+  if (delivered_ > outbox_cleared_) {
+    mutations.push_back({Store::kOutbox,
+                         {ops::Mutation::Op::kDeleteRange, OutboxKey(outbox_cleared_),
+                          OutboxKey(delivered_)}});
+    outbox_cleared_ = delivered_;
+  }
   CollectMeta(mutations);
   records_since_commit_ = 0;
   last_commit_ = start;
@@ -202,6 +249,8 @@ Status Processor::StartCommit() {
     }
   }
   commits_++;
+  written_results_ = std::move(fresh_results_);
+  fresh_results_.clear();
   // The view this batch makes durable, built now and shown once written.
   std::shared_ptr<const Snapshot> snap = BuildSnapshot();
   // The write overlaps further processing; only its result is awaited, at
@@ -224,7 +273,7 @@ void Processor::CollectMeta(std::vector<StoreMutation>& out) {
     slot->dirty = false;
   }
   if (global_dirty_) {
-    GlobalMeta g{watermark_.current(), windows_closed_};
+    GlobalMeta g{watermark_.current(), windows_closed_, window_corrections_, next_output_seq_};
     out.push_back({Store::kMeta, EncodeGlobalMeta(g)});
     global_dirty_ = false;
   }

@@ -5,6 +5,7 @@
 
 #include "chorus/pipeline/processor.h"
 #include "processor_slot.h"
+#include "window_results.h"
 
 namespace chorus {
 
@@ -20,6 +21,8 @@ Status Processor::LoadDirectory() {
       watermark_.Restore(entry->global->watermark);
       channels_.RestoreWatermark(entry->global->watermark);
       windows_closed_ = entry->global->windows_closed;
+      window_corrections_ = entry->global->window_corrections;
+      next_output_seq_ = entry->global->next_output_seq;
     }
     if (entry->partition) {
       auto slot = std::make_unique<Slot>();
@@ -42,8 +45,41 @@ Status Processor::Restore() {
   for (auto& [tp, slot] : slots_) {
     if (Status s = LoadPartition(*slot); !s.ok()) return s;
   }
+  if (Status s = LoadResults(); !s.ok()) return s;
   Publish();
   return Status::Ok();
+}
+
+Status Processor::LoadResults() {
+  bool corrupt = false;
+  Status s = store_.Scan(Store::kWindows, "", [&](std::string_view k, std::string_view v) {
+    corrupt = !recent_->Restore(k, v);
+    return !corrupt;
+  });
+  if (!s.ok()) return s;
+  if (corrupt) return Status::Error("state store: unreadable entry in windows");
+  std::vector<OutputRecord> outbox;
+  s = store_.Scan(Store::kOutbox, "", [&](std::string_view k, std::string_view v) {
+    auto r = DecodeOutbox(k, v);
+    if (r) outbox.push_back(std::move(*r));
+    corrupt = !r;
+    return !corrupt;
+  });
+  if (!s.ok()) return s;
+  if (corrupt) return Status::Error("state store: unreadable entry in outbox");
+  sent_ = delivered_ = outbox_cleared_ = next_output_seq_;
+  if (outbox.empty()) return Status::Ok();
+  next_output_seq_ = std::max(next_output_seq_, outbox.back().seq + 1);
+  outbox_cleared_ = delivered_ = outbox.front().seq;
+  sent_ = next_output_seq_;
+  if (output_ == nullptr) {
+    spdlog::warn("{} window results were never delivered and no --output-topic is set: dropped",
+                 outbox.size());
+    delivered_ = sent_;  // the next commit deletes them
+    return Status::Ok();
+  }
+  spdlog::info("resending up to {} window results not known delivered", outbox.size());
+  return output_->Resume(outbox);
 }
 
 Status Processor::LoadPartition(Slot& slot) {
@@ -145,6 +181,8 @@ std::shared_ptr<const Snapshot> Processor::BuildSnapshot() const {
   snap->commits = commits_;
   snap->watermark = watermark_.current();
   snap->windows_closed = windows_closed_;
+  snap->window_corrections = window_corrections_;
+  snap->latest_windows = recent_->latest();
   for (const auto& [tp, slot] : slots_) {
     // Loaded state is exported whether or not Kafka has assigned it yet.
     if (!slot->loaded) continue;

@@ -8,8 +8,12 @@
 
 #include <algorithm>
 #include <fstream>
+#include <iostream>
 #include <random>
+#include <set>
 
+#include "chorus/v1/channel_window.pb.h"
+#include "integration/window_expectations.h"
 #include "integration/workload.h"
 #include "support/http_client.h"
 #include "support/mock_cluster.h"
@@ -40,8 +44,10 @@ class PipelineE2E : public ::testing::Test {
     static int n = 0;
     topic_ = "events-" + std::to_string(++n);
     dlq_ = topic_ + "-dlq";
+    windows_ = topic_ + "-windows";
     cluster_->CreateTopic(topic_, 4);
     cluster_->CreateTopic(dlq_, 1);
+    cluster_->CreateTopic(windows_, 3);
   }
 
   void Produce(const Workload& w, size_t begin, size_t end) {
@@ -59,7 +65,7 @@ class PipelineE2E : public ::testing::Test {
         std::vector<std::string>{
             "run", "--brokers", cluster_->bootstrap_servers(), "--topic", topic_, "--group",
             topic_ + "-group", "--state-dir", dir_.Sub("state"), "--http-addr", "127.0.0.1:0",
-            "--dlq-topic", dlq_, "--commit-interval", "200ms",
+            "--dlq-topic", dlq_, "--output-topic", windows_, "--commit-interval", "200ms",
             // A killed member leaves the group sooner.
             "-X", "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=500"},
         log_, env);
@@ -130,6 +136,75 @@ class PipelineE2E : public ::testing::Test {
     EXPECT_EQ(SumSeries(m, "chorus_community_members"), w.members.size());
   }
 
+  // The window results topic holds every window that fired by the final
+  // watermark, each once (corrections counted apart), with the figures the
+  // test computes from the records, whatever crashes happened on the way.
+  void ExpectWindowResults(const Workload& w, const Metrics& m) {
+    const auto expected = ExpectedWindows(w);
+    const auto watermark_ms = static_cast<int64_t>(
+        SumSeries(m, "chorus_pipeline_watermark_timestamp_seconds") * 1000);
+    size_t due = 0;
+    for (const auto& [id, x] : expected) due += WindowEnd(id) <= watermark_ms ? 1 : 0;
+    ASSERT_GT(due, 100u) << "the workload spans enough windows";
+    std::map<WindowId, v1::ChannelWindow> latest;
+    std::set<std::pair<WindowId, uint32_t>> revisions;
+    std::set<std::string> seqs;
+    size_t repeats = 0, corrections = 0;
+    // Results are sent once their commit is durable: wait for the last ones.
+    bool complete = WaitFor(
+        [&] {
+          latest.clear();
+          revisions.clear();
+          seqs.clear();
+          repeats = corrections = 0;
+          for (const KafkaRecord& r : cluster_->ReadAll(windows_)) {
+            v1::ChannelWindow cw;
+            if (!r.value || !cw.ParseFromString(*r.value)) {
+              ADD_FAILURE() << "unreadable result at offset " << r.offset;
+              continue;
+            }
+            EXPECT_EQ(r.key, cw.channel_id());
+            auto seq = r.Header("chorus-seq");
+            EXPECT_TRUE(seq);
+            if (seq && !seqs.insert(*seq).second) ++repeats;
+            WindowId id{cw.channel_id(), cw.window(), cw.start().seconds() * 1000};
+            if (!revisions.emplace(id, cw.revision()).second) ++repeats;
+            corrections += cw.correction() ? 1 : 0;
+            auto& slot = latest[id];
+            if (cw.revision() >= slot.revision()) slot = cw;
+          }
+          size_t fired = 0;
+          for (const auto& [id, cw] : latest) fired += WindowEnd(id) <= watermark_ms ? 1 : 0;
+          return fired >= due;
+        },
+        kDeadline, std::chrono::milliseconds(200));
+    EXPECT_TRUE(complete) << latest.size() << " windows, " << due << " due";
+    EXPECT_EQ(repeats, 0u) << "a result emitted twice";
+    for (const auto& [id, x] : expected) {
+      if (WindowEnd(id) > watermark_ms) continue;
+      const auto& [channel, size, start] = id;
+      SCOPED_TRACE(channel + " " + size + " " + std::to_string(start));
+      auto it = latest.find(id);
+      ASSERT_NE(it, latest.end()) << "a window lost";
+      const v1::ChannelWindow& cw = it->second;
+      EXPECT_EQ(cw.end().seconds() * 1000, WindowEnd(id));
+      std::map<int, uint64_t> kinds;
+      for (const auto& kc : cw.events_by_kind()) kinds[kc.kind()] = kc.count();
+      EXPECT_EQ(kinds, x.events_by_kind);
+      EXPECT_EQ(cw.posts(), x.posts);
+      EXPECT_EQ(cw.impressions(), x.impressions);
+      EXPECT_EQ(cw.engagements(), x.engagements);
+      EXPECT_EQ(cw.shares(), x.shares);
+      EXPECT_EQ(cw.follows(), x.follows);
+      EXPECT_EQ(cw.unfollows(), x.unfollows);
+      EXPECT_EQ(cw.followers_start(), x.followers_start);
+      EXPECT_EQ(cw.followers_end(), x.followers_end);
+    }
+    for (const auto& [id, cw] : latest) EXPECT_TRUE(expected.count(id)) << "a window from nowhere";
+    std::cout << "window results: " << latest.size() << " windows, " << corrections
+              << " corrections\n";
+  }
+
   // The DLQ holds every rejected record with its reason and origin.
   void ExpectDlq(const Workload& w) {
     auto records = cluster_->ReadAll(dlq_);
@@ -149,7 +224,7 @@ class PipelineE2E : public ::testing::Test {
 
   static MockCluster* cluster_;
   TempDir dir_;
-  std::string topic_, dlq_, log_;
+  std::string topic_, dlq_, windows_, log_;
   int port_ = 0;
   int starts_ = 0;
 };
@@ -163,8 +238,9 @@ TEST_F(PipelineE2E, MetricsMatchIndependentTotals) {
   Metrics floor;
   Metrics m = WaitUntilAllCounted(w, floor);
   ExpectTotals(w, m);
+  ExpectWindowResults(w, m);
   auto ready = HttpGet(port_, "/readyz");
-  ASSERT_TRUE(ready);
+  ASSERT_TRUE(ready) << chorus->Log();
   EXPECT_EQ(ready->status, 200);
 
   // The query API answers from committed state; bad requests get clear errors.
@@ -224,6 +300,7 @@ TEST_F(PipelineE2E, SigkillAtRandomMomentLosesAndDoublesNothing) {
   Metrics m = WaitUntilAllCounted(w, floor);
   ExpectTotals(w, m);
   ExpectDlq(w);
+  ExpectWindowResults(w, m);
 }
 
 TEST_F(PipelineE2E, EveryCrashPointRecoversExactly) {
@@ -231,8 +308,11 @@ TEST_F(PipelineE2E, EveryCrashPointRecoversExactly) {
   size_t third = w.records.size() / 3;
   // Each run dies at its first real commit, at a different step of it; the
   // input grows between runs so each restart resumes mid-stream.
-  const std::pair<const char*, size_t> runs[] = {{"commit.before_write", third},
-                                                 {"commit.after_write", third},
+  const size_t sixth = third / 2;
+  const std::pair<const char*, size_t> runs[] = {{"commit.before_write", sixth},
+                                                 {"commit.after_write", sixth},
+                                                 {"results.after_send", third},
+                                                 {"results.after_flush", third + sixth},
                                                  {"commit.before_report", 2 * third}};
   size_t produced = 0;
   for (const auto& [point, upto] : runs) {
@@ -248,6 +328,7 @@ TEST_F(PipelineE2E, EveryCrashPointRecoversExactly) {
   Metrics floor;
   Metrics m = WaitUntilAllCounted(w, floor);
   ExpectTotals(w, m);
+  ExpectWindowResults(w, m);
 }
 
 }  // namespace

@@ -19,7 +19,7 @@ struct RunConfig {
   std::string state_dir = "chorus-state";
   std::string http_addr = "0.0.0.0:8080";
   std::string dlq_topic = "chorus-dlq";
-  std::string output_topic;  // window results (not yet emitted)
+  std::string output_topic;  // window results; none if empty
   KafkaProperties kafka;     // -X overrides, passed to librdkafka as given
   ProcessorOptions processor;
   std::vector<std::string> love_weights;  // "kind=weight", applied over the defaults

@@ -10,6 +10,7 @@
 
 #include "chorus/pipeline/dlq.h"
 #include "chorus/pipeline/event_source.h"
+#include "chorus/pipeline/window_output.h"
 
 namespace chorus {
 
@@ -35,5 +36,11 @@ Result<std::unique_ptr<EventSource>> OpenKafkaSource(const KafkaSourceOptions& o
 // chorus-source-offset, and the record's original key and value.
 Result<std::unique_ptr<DlqSink>> OpenKafkaDlq(const std::string& topic,
                                               const KafkaProperties& properties);
+
+// An idempotent producer of window results to `topic`, which must exist:
+// records keyed by channel, partitioned by murmur2 of the key (as Java
+// clients do), stamped with the window's end, with header chorus-seq.
+Result<std::unique_ptr<WindowOutput>> OpenKafkaWindowOutput(const std::string& topic,
+                                                            const KafkaProperties& properties);
 
 }  // namespace chorus

@@ -17,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,8 +33,14 @@
 #include "chorus/pipeline/snapshot.h"
 #include "chorus/pipeline/state_store.h"
 #include "chorus/pipeline/validator.h"
+#include "chorus/pipeline/window_output.h"
 
 namespace chorus {
+
+namespace v1 {
+class ChannelWindow;
+}
+class RecentWindows;
 
 struct ProcessorOptions {
   ops::WatermarkOptions watermark;
@@ -54,6 +61,10 @@ class Processor final : public PartitionListener {
   Processor(ProcessorOptions options, StateStore& store, EventSource& source, DlqSink& dlq,
             Clock& clock);
   ~Processor() override;
+
+  // Window results go to `output` (see window_output.h); without one they
+  // are kept for the API and the gauges only. Call before Restore().
+  void SetOutput(WindowOutput* output) { output_ = output; }
 
   // Loads every partition found in the store and publishes its committed
   // view, so a restarted instance exports its totals before Kafka assigns
@@ -92,6 +103,11 @@ class Processor final : public PartitionListener {
   // Closes the windows and fires the member timers due at `watermark`.
   void FireUpTo(ops::EventTime watermark);
   void CollectMeta(std::vector<StoreMutation>& out);
+  void OnWindow(const ops::WindowResult& w);
+  // Restores the recent windows and hands the outbox to the output.
+  Status LoadResults();
+  // Sends the results of the batch just made durable; see StartCommit.
+  void SendWritten();
   // Drains the changes into a batch and starts writing it on another
   // thread; the processing thread goes on meanwhile.
   Status StartCommit();
@@ -123,6 +139,20 @@ class Processor final : public PartitionListener {
   bool directory_loaded_ = false;
   Status deferred_error_;  // a failure inside a listener callback
   std::array<uint64_t, ops::kWindowSpecCount> windows_closed_{};
+  std::array<uint64_t, ops::kWindowSpecCount> window_corrections_{};
+
+  // Window results (see window_output.h). Made since the last commit: their
+  // outbox entries and recent-window mutations join the next batch.
+  WindowOutput* output_ = nullptr;
+  std::unique_ptr<RecentWindows> recent_;
+  std::unique_ptr<v1::ChannelWindow> window_msg_;  // reused for every result
+  std::vector<OutputRecord> fresh_results_;
+  std::map<std::string, std::optional<std::string>> window_writes_;  // see RecentWindows
+  uint64_t next_output_seq_ = 0;
+  std::vector<OutputRecord> written_results_;  // in the batch being written
+  uint64_t sent_ = 0;       // results sent: seqs below this
+  uint64_t delivered_ = 0;  // results known delivered: seqs below this
+  uint64_t outbox_cleared_ = 0;  // outbox entries below this are deleted
   bool global_dirty_ = false;
   std::vector<SourceRecord> batch_;
   size_t records_since_commit_ = 0;

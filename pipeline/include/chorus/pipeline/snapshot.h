@@ -8,6 +8,7 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,23 @@ struct PartitionSnapshot {
   int64_t lag = -1;          // -1: unknown
 };
 
+// The figures of one window result the window gauges show.
+struct WindowFigures {
+  ops::Platform platform = ops::Platform::kUnspecified;
+  int64_t start_ms = 0;
+  int64_t end_ms = 0;
+  uint32_t revision = 0;
+  uint64_t posts = 0, impressions = 0, engagements = 0, shares = 0;
+  uint64_t follows = 0, unfollows = 0;
+  int64_t followers_start = 0, followers_end = 0;
+};
+
+// Per channel and window size (index into kWindowSpecs), the newest fired
+// window's figures at its newest revision.
+using LatestWindows =
+    std::map<std::string, std::array<std::optional<WindowFigures>, ops::kWindowSpecCount>,
+             std::less<>>;
+
 struct Snapshot {
   bool ready = false;
   std::string not_ready_reason = "starting";
@@ -55,7 +73,9 @@ struct Snapshot {
   uint64_t member_count = 0;
   ops::MemberEngagement::LoveDistribution love;
   PartitionCounters counters;  // summed over partitions
-  std::array<uint64_t, ops::kWindowSpecCount> windows_closed{};
+  std::array<uint64_t, ops::kWindowSpecCount> windows_closed{};  // fired
+  std::array<uint64_t, ops::kWindowSpecCount> window_corrections{};
+  LatestWindows latest_windows;
   std::vector<PartitionSnapshot> partitions;
   ops::EventTime watermark = ops::EventTime::Min();
   uint64_t commits = 0;

@@ -36,6 +36,8 @@ enum class Store : uint8_t {
   kMembers,   // member engagement state
   kDedup,     // event-id hashes within the dedup horizon
   kThreads,   // open threads, waiting replies, response counters
+  kOutbox,    // window results made durable, not yet known delivered
+  kWindows,   // each channel's recent window results, for the API
   kCount_,
 };
 inline constexpr int kStoreCount = static_cast<int>(Store::kCount_);

@@ -1,0 +1,30 @@
+// Window results computed by the test from a workload's records alone,
+// from the definitions in DESIGN.md and chorus.v1.ChannelWindow, sharing no
+// code with chorus: decode, drop what has no channel, keep the first copy
+// of each event id, and sum each event into its 1 m, 1 h and 1 d windows.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <tuple>
+
+#include "integration/workload.h"
+
+namespace chorus::testing {
+
+struct ExpectedWindow {
+  std::map<int, uint64_t> events_by_kind;  // by chorus.v1.EventKind number
+  uint64_t posts = 0, impressions = 0, engagements = 0, shares = 0, follows = 0, unfollows = 0;
+  int64_t followers_start = 0, followers_end = 0;
+};
+
+// (channel, "1m" | "1h" | "1d", start ms).
+using WindowId = std::tuple<std::string, std::string, int64_t>;
+
+std::map<WindowId, ExpectedWindow> ExpectedWindows(const Workload& w);
+
+// The end of a window, from its id.
+int64_t WindowEnd(const WindowId& id);
+
+}  // namespace chorus::testing
