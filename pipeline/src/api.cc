@@ -1,10 +1,14 @@
 #include "api.h"
 
+#include <google/protobuf/util/json_util.h>
+
 #include <algorithm>
 #include <charconv>
 #include <ctime>
 #include <nlohmann/json.hpp>
 #include <queue>
+
+#include "window_results.h"
 
 namespace chorus {
 namespace {
@@ -148,7 +152,58 @@ json ChannelJson(const ChannelSnapshot& c) {
           {"posts_by_content_type", posts}, {"engagements_by_content_type", engagements}};
 }
 
-HttpResponse GetChannel(const Processor& proc, const HttpRequest& req) {
+json FiguresJson(const WindowFigures& f) {
+  return {{"start_ms", f.start_ms},
+          {"end_ms", f.end_ms},
+          {"revision", f.revision},
+          {"posts", f.posts},
+          {"impressions", f.impressions},
+          {"engagements", f.engagements},
+          {"shares", f.shares},
+          {"follows", f.follows},
+          {"unfollows", f.unfollows},
+          {"followers_start", f.followers_start},
+          {"followers_end", f.followers_end}};
+}
+
+// The newest fired hour and day windows, from the committed view.
+json LatestJson(const Snapshot& snap, const std::string& id) {
+  json out = json::object();
+  auto it = snap.latest_windows.find(id);
+  if (it == snap.latest_windows.end()) return out;
+  for (int spec = 0; spec < ops::kWindowSpecCount; ++spec) {
+    if (it->second[spec]) out[std::string(ops::kWindowSpecs[spec].name)] = FiguresJson(*it->second[spec]);
+  }
+  return out;
+}
+
+// The channel's recent window results as stored (committed), newest first,
+// each as its chorus.v1.ChannelWindow in protobuf's JSON mapping.
+Result<json> RecentWindowsJson(const StateStore& store, const std::string& id) {
+  json out = json::object();
+  for (const ops::WindowSpec& spec : ops::kWindowSpecs) out[std::string(spec.name)] = json::array();
+  std::string failed;
+  Status s = store.Scan(Store::kWindows, RecentWindows::Prefix(id),
+                        [&](std::string_view key, std::string_view value) {
+                          int spec = RecentWindows::SpecOfKey(key);
+                          v1::ChannelWindow m;
+                          std::string text;
+                          if (spec < 0 ||
+                              !m.ParseFromArray(value.data(), static_cast<int>(value.size())) ||
+                              !google::protobuf::util::MessageToJsonString(m, &text).ok()) {
+                            failed = "unreadable window result";
+                            return false;
+                          }
+                          auto& list = out[std::string(ops::kWindowSpecs[spec].name)];
+                          list.insert(list.begin(), json::parse(text));
+                          return true;
+                        });
+  if (!s.ok()) return s;
+  if (!failed.empty()) return Status::Error(failed);
+  return out;
+}
+
+HttpResponse GetChannel(const Processor& proc, const StateStore& store, const HttpRequest& req) {
   std::string id = req.path.substr(std::string("/api/v1/channels/").size());
   auto snap = proc.snapshot();
   auto it = std::lower_bound(
@@ -157,13 +212,22 @@ HttpResponse GetChannel(const Processor& proc, const HttpRequest& req) {
   if (it == snap->channels.end() || it->channel_id != id) {
     return Error(404, "channel " + id + " not found");
   }
-  return Json(200, ChannelJson(*it));
+  json out = ChannelJson(*it);
+  out["latest_windows"] = LatestJson(*snap, id);
+  auto windows = RecentWindowsJson(store, id);
+  if (!windows.ok()) return Error(500, windows.status().message());
+  out["windows"] = std::move(windows.value());
+  return Json(200, out);
 }
 
 HttpResponse ListChannels(const Processor& proc) {
   auto snap = proc.snapshot();
   json list = json::array();
-  for (const ChannelSnapshot& c : snap->channels) list.push_back(ChannelJson(c));
+  for (const ChannelSnapshot& c : snap->channels) {
+    json one = ChannelJson(c);
+    one["latest_windows"] = LatestJson(*snap, c.channel_id);
+    list.push_back(std::move(one));
+  }
   return Json(200, {{"channels", list}});
 }
 
@@ -190,7 +254,8 @@ std::vector<HttpRoute> ApiRoutes(const Processor& proc, const StateStore& store,
        [&proc, &store](const HttpRequest& r) { return GetMember(proc, store, r); }},
       {"/api/v1/members", true,
        [&proc, &store](const HttpRequest& r) { return ListMembers(proc, store, r); }},
-      {"/api/v1/channels/", false, [&proc](const HttpRequest& r) { return GetChannel(proc, r); }},
+      {"/api/v1/channels/", false,
+       [&proc, &store](const HttpRequest& r) { return GetChannel(proc, store, r); }},
       {"/api/v1/channels", true, [&proc](const HttpRequest&) { return ListChannels(proc); }},
   };
 }

@@ -21,6 +21,7 @@ namespace {
 
 constexpr char kTopic[] = "engagement";
 constexpr char kDlqTopic[] = "chorus-dlq";
+constexpr char kWindowsTopic[] = "chorus-windows";  // window results
 
 constexpr std::string_view kWho = "chorus demo";
 
@@ -59,7 +60,8 @@ void PrintUrls(const std::string& host, int port, const std::string& bootstraps,
   std::string base = "http://" + (host == "0.0.0.0" ? std::string("127.0.0.1") : host) + ":" +
                      std::to_string(port);
   std::cout << "chorus demo: embedded Kafka at " << bootstraps << ", topic " << kTopic << " ("
-            << partitions << " partitions), state in " << state_dir << "\n"
+            << partitions << " partitions), window results to topic " << kWindowsTopic
+            << ", state in " << state_dir << "\n"
             << "  metrics     " << base << "/metrics\n"
             << "  ready       " << base << "/readyz\n"
             << "  channels    " << base << "/api/v1/channels\n"
@@ -149,6 +151,8 @@ int RunDemo(const DemoConfig& c) {
     return Fail(kWho, 1, s.message());
   if (Status s = kafka.value()->CreateTopic(kDlqTopic, 1); !s.ok())
     return Fail(kWho, 1, s.message());
+  if (Status s = kafka.value()->CreateTopic(kWindowsTopic, 4); !s.ok())
+    return Fail(kWho, 1, s.message());
   const std::string& bootstraps = kafka.value()->bootstrap_servers();
   auto producer = KafkaProducer::Open({{"bootstrap.servers", bootstraps}});
   if (!producer.ok()) return Fail(kWho, 1, producer.status().message());
@@ -178,6 +182,7 @@ int RunDemo(const DemoConfig& c) {
   rc.state_dir = state_dir;
   rc.http_addr = c.http_addr;
   rc.dlq_topic = kDlqTopic;
+  rc.output_topic = kWindowsTopic;
   rc.processor.watermark.idle_timeout = std::chrono::seconds(10);
   auto app = Application::Start(rc);
   if (!app.ok()) return Fail(kWho, 2, app.status().message());

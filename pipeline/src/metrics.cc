@@ -125,7 +125,8 @@ void PipelineFamilies(const Snapshot& s, std::vector<MetricFamily>& out) {
   if (s.watermark != ops::EventTime::Min()) AddSample(wm, {}, s.watermark.seconds());
   out.push_back(std::move(wm));
   auto windows = Family("chorus_pipeline_windows_closed_total",
-                        "Channel windows closed by the watermark.", MetricType::Counter);
+                        "Channel windows fired by the watermark (first results).",
+                        MetricType::Counter);
   for (int i = 0; i < ops::kWindowSpecCount; ++i) {
     AddSample(windows, {{"window", std::string(ops::kWindowSpecs[i].name)}},
               static_cast<double>(s.windows_closed[i]));
@@ -170,6 +171,7 @@ std::string MetricsExporter::Render() const {
     ResponsivenessFamilies(*s, families);
     CommunityFamilies(*s, families);
     RelationshipFamilies(*s, families);
+    WindowFamilies(*s, families);
     PipelineFamilies(*s, families);
   }
   std::string out;
