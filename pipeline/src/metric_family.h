@@ -41,5 +41,7 @@ void AppendText(const std::vector<prometheus::MetricFamily>& families, std::stri
 void ResponsivenessFamilies(const Snapshot& s, std::vector<prometheus::MetricFamily>& out);
 // Members' relationship: welcome time, influencers, members' sentiment.
 void RelationshipFamilies(const Snapshot& s, std::vector<prometheus::MetricFamily>& out);
+// Post performance: matured posts' engagements, unmatched engagements.
+void PostFamilies(const Snapshot& s, std::vector<prometheus::MetricFamily>& out);
 
 }  // namespace chorus::metric_family

@@ -19,6 +19,7 @@ Processor::Processor(ProcessorOptions options, StateStore& store, EventSource& s
       members_(options_.members),
       dedup_(options_.dedup),
       threads_(options_.threads),
+      posts_(options_.posts),
       snapshot_(std::make_shared<Snapshot>()) {
   on_transition_ = [](const ops::StageTransition&) {};
   on_thread_ = [this](const ops::ThreadUpdate& u) { members_.OnThread(u); };
@@ -113,6 +114,7 @@ void Processor::Process(const SourceRecord& r, Slot& slot, ops::ProcessingTime n
   channels_.Apply(id, e, late);
   members_.Apply(id, e, on_transition_);
   threads_.Apply(id, e, on_thread_);
+  posts_.Apply(id, e);
   if (late) {
     // Still in lifetime totals above; only the windows missed it.
     Reject(r, slot, DlqReason::kLate, Outcome::kLate);
@@ -142,6 +144,7 @@ void Processor::FireUpTo(ops::EventTime watermark) {
   channels_.AdvanceWatermark(watermark, on_window_);
   members_.AdvanceWatermark(watermark, on_transition_);
   threads_.AdvanceWatermark(watermark, on_thread_);
+  posts_.AdvanceWatermark(watermark);
   global_dirty_ = true;
 }
 
@@ -187,6 +190,8 @@ Status Processor::StartCommit() {
   take(Store::kDedup);
   threads_.DrainDirty(drained);
   take(Store::kThreads);
+  posts_.DrainDirty(drained);
+  take(Store::kPosts);
   CollectMeta(mutations);
   records_since_commit_ = 0;
   last_commit_ = start;

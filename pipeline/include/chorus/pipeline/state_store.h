@@ -36,6 +36,7 @@ enum class Store : uint8_t {
   kMembers,   // member engagement state
   kDedup,     // event-id hashes within the dedup horizon
   kThreads,   // open threads, waiting replies, response counters
+  kPosts,     // posts in their first week, engagements waiting for theirs, post counters
   kCount_,
 };
 inline constexpr int kStoreCount = static_cast<int>(Store::kCount_);
