@@ -205,13 +205,14 @@ TEST_F(PostsTest, CopiesOfAPostCountFromTheEarliestWhateverTheOrder) {
 
 TEST_F(PostsTest, AKeysWaitingEngagementsAreMergedPerMinuteAndCapped) {
   // Exact first; then merged into the same partition's entry of the minute.
-  for (int i = 0; i < 20; ++i) Apply(Engage(kT0 + kMinute + i * kSecond), 1);
+  const int n = PostPerformance::kExactWaiting + 12;
+  for (int i = 0; i < n; ++i) Apply(Engage(kT0 + kMinute + i * (kSecond / 2)), 1);
   EXPECT_EQ(posts_.waiting_entries(), PostPerformance::kExactWaiting);
   Apply(Engage(kT0 + kMinute + 30 * kSecond), 2);  // another partition's: its own entry
   EXPECT_EQ(posts_.waiting_entries(), PostPerformance::kExactWaiting + 1);
   Apply(Post(kT0));
   Advance(kT0 + 24 * kHour);
-  EXPECT_EQ(Channel().engagements[k24h][kImage], 21u);
+  EXPECT_EQ(Channel().engagements[k24h][kImage], n + 1u);
 
   // At the cap, a key's further engagements are unmatched at once.
   const size_t cap = PostPerformance::kMaxWaiting;

@@ -26,8 +26,9 @@
 // published before the stream or already forgotten, stamped past a post's
 // week. A key's waiting engagements are kept one by one up to
 // kExactWaiting entries, then merged per partition and minute of event time
-// (kept at the minute's earliest time); past kMaxWaiting entries a key's
-// further engagements count as unmatched at once.
+// (kept at the minute's earliest time, so a merged engagement can land on
+// the wrong side of a boundary within that minute); past kMaxWaiting
+// entries a key's further engagements count as unmatched at once.
 //
 // Known limit: an earlier copy of a post read after engagements stamped
 // past its own 24 h (or 7 d) cannot take them back out of the figure, which
@@ -113,8 +114,9 @@ struct PostOptions {
 
 class PostPerformance {
  public:
-  // Waiting entries a key keeps one by one, and at most.
-  static constexpr size_t kExactWaiting = 8;
+  // Waiting entries a key keeps one by one (exact whatever its post's
+  // time), and at most.
+  static constexpr size_t kExactWaiting = 64;
   static constexpr size_t kMaxWaiting = 1024;
 
   explicit PostPerformance(PostOptions options = {});
