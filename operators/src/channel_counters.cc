@@ -14,33 +14,17 @@ void ChannelCounts::Add(const ChannelCounts& o) {
 
 namespace channel_internal {
 
-namespace {
-
-// Unknown enum values count under kUnspecified rather than index past the end.
-template <typename E>
-int Index(E v, int count) {
-  auto i = static_cast<int>(v);
-  return i < count ? i : 0;
-}
-
-bool IsEngagement(EventKind k) {
-  return k == EventKind::kReaction || k == EventKind::kComment || k == EventKind::kShare ||
-         k == EventKind::kMention;
-}
-
-}  // namespace
-
 Contribution ContributionOf(const Event& e) {
   uint64_t n = Multiplicity(e);
   Contribution x;
   // A snapshot's count is a follower total, not a multiplicity.
-  x.counter[0] = Index(e.kind, kEventKindCount);
+  x.counter[0] = IndexOf(e.kind, kEventKindCount);
   x.amount[0] = e.kind == EventKind::kFollowerCount ? 1 : n;
   x.size = 1;
-  int content = Index(e.content_type, kContentTypeCount);
+  int content = IndexOf(e.content_type, kContentTypeCount);
   if (e.kind == EventKind::kPostPublished) {
     x.counter[1] = kPostBase + content;
-  } else if (IsEngagement(e.kind) && IsMemberAction(e)) {
+  } else if (IsMemberEngagement(e)) {
     x.counter[1] = kEngagementBase + content;
   } else {
     return x;

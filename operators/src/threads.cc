@@ -40,19 +40,6 @@ int ThreadKindIndex(const Event& e) {
   return -1;
 }
 
-void ResponseHistogram::Observe(double seconds) {
-  auto it = std::lower_bound(kResponseBounds.begin(), kResponseBounds.end(), seconds);
-  buckets[it - kResponseBounds.begin()]++;
-  sum += seconds;
-  count++;
-}
-
-void ResponseHistogram::Add(const ResponseHistogram& o) {
-  for (size_t i = 0; i < buckets.size(); ++i) buckets[i] += o.buckets[i];
-  sum += o.sum;
-  count += o.count;
-}
-
 void ChannelThreadStats::Add(const ChannelThreadStats& o) {
   for (int i = 0; i < kThreadKindCount; ++i) {
     opened[i] += o.opened[i];

@@ -20,22 +20,6 @@ std::string StatsKey(int32_t partition) {
   return key;
 }
 
-void PutHistogram(std::string& out, const ResponseHistogram& h) {
-  PutVarint(out, h.count);
-  if (h.count == 0) return;
-  for (uint64_t b : h.buckets) PutVarint(out, b);
-  PutDouble(out, h.sum);
-}
-
-bool GetHistogram(Reader& r, ResponseHistogram& h) {
-  if (!r.Varint(h.count)) return false;
-  if (h.count == 0) return true;
-  for (uint64_t& b : h.buckets) {
-    if (!r.Varint(b)) return false;
-  }
-  return r.Double(h.sum);
-}
-
 }  // namespace
 
 std::string Threads::ThreadKey(int32_t partition, int64_t opened_ms, uint64_t hash) {

@@ -91,6 +91,9 @@ void AddRunFlags(CLI::App* run, RunConfig& c, std::vector<std::string>& kafka,
               "how long a thread waits for a brand or team reply (default 7d)");
   AddDuration(run, durations, "--reply-wait", "CHORUS_REPLY_WAIT", &p.threads.reply_wait,
               "how long a reply read before its thread waits for it (default 1h)");
+  AddDuration(run, durations, "--post-engagement-wait", "CHORUS_POST_ENGAGEMENT_WAIT",
+              &p.posts.engagement_wait,
+              "how long an engagement read before its post waits for it (default 1h)");
   AddDuration(run, durations, "--max-future-skew", "CHORUS_MAX_FUTURE_SKEW",
               &p.limits.max_future_skew,
               "how far occurred_at may lead the Kafka record timestamp (default 1h)");

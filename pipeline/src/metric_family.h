@@ -43,5 +43,7 @@ void ResponsivenessFamilies(const Snapshot& s, std::vector<prometheus::MetricFam
 void RelationshipFamilies(const Snapshot& s, std::vector<prometheus::MetricFamily>& out);
 // Window results: the newest hour and day windows per channel, corrections.
 void WindowFamilies(const Snapshot& s, std::vector<prometheus::MetricFamily>& out);
+// Post performance: matured posts' engagements, unmatched engagements.
+void PostFamilies(const Snapshot& s, std::vector<prometheus::MetricFamily>& out);
 
 }  // namespace chorus::metric_family

@@ -169,6 +169,7 @@ std::string MetricsExporter::Render() const {
   if (auto s = snapshot_()) {
     ChannelFamilies(*s, families);
     ResponsivenessFamilies(*s, families);
+    PostFamilies(*s, families);
     CommunityFamilies(*s, families);
     RelationshipFamilies(*s, families);
     WindowFamilies(*s, families);

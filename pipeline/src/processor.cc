@@ -20,6 +20,7 @@ Processor::Processor(ProcessorOptions options, StateStore& store, EventSource& s
       members_(options_.members),
       dedup_(options_.dedup),
       threads_(options_.threads),
+      posts_(options_.posts),
       recent_(std::make_unique<RecentWindows>()),
       window_msg_(std::make_unique<v1::ChannelWindow>()),
       snapshot_(std::make_shared<Snapshot>()) {
@@ -129,6 +130,7 @@ void Processor::Process(const SourceRecord& r, Slot& slot, ops::ProcessingTime n
   channels_.Apply(id, e, late);
   members_.Apply(id, e, on_transition_);
   threads_.Apply(id, e, on_thread_);
+  posts_.Apply(id, e);
   if (late) {
     // Still in lifetime totals above; only the windows missed it.
     Reject(r, slot, DlqReason::kLate, Outcome::kLate);
@@ -158,6 +160,7 @@ void Processor::FireUpTo(ops::EventTime watermark) {
   channels_.AdvanceWatermark(watermark, on_window_);
   members_.AdvanceWatermark(watermark, on_transition_);
   threads_.AdvanceWatermark(watermark, on_thread_);
+  posts_.AdvanceWatermark(watermark);
   global_dirty_ = true;
 }
 
@@ -234,6 +237,8 @@ Status Processor::StartCommit() {
                           OutboxKey(delivered_)}});
     outbox_cleared_ = delivered_;
   }
+  posts_.DrainDirty(drained);
+  take(Store::kPosts);
   CollectMeta(mutations);
   records_since_commit_ = 0;
   last_commit_ = start;

@@ -94,6 +94,7 @@ Status Processor::LoadPartition(Slot& slot) {
       {Store::kMembers, [&](auto k, auto v) { return members_.Restore(k, v); }},
       {Store::kDedup, [&](auto k, auto v) { return dedup_.Restore(k, v); }},
       {Store::kThreads, [&](auto k, auto v) { return threads_.Restore(k, v); }},
+      {Store::kPosts, [&](auto k, auto v) { return posts_.Restore(k, v); }},
   };
   for (const Target& t : targets) {
     bool corrupt = false;
@@ -162,6 +163,7 @@ void Processor::OnRevoked(const std::vector<TopicPartition>& tps) {
     members_.DropPartition(slot.meta.id);
     dedup_.DropPartition(slot.meta.id);
     threads_.DropPartition(slot.meta.id);
+    posts_.DropPartition(slot.meta.id);
     watermark_.RemovePartition(slot.meta.id);
     slot.assigned = false;
     slot.loaded = false;
@@ -198,6 +200,7 @@ std::shared_ptr<const Snapshot> Processor::BuildSnapshot() const {
     snap->channels.push_back({std::string(v.channel_id), v.platform, v.totals, v.followers});
   });
   snap->threads = threads_.Stats();
+  snap->posts = posts_.Stats();
   snap->members = members_.Summary();
   snap->member_count = members_.member_count();
   if (snap->watermark != ops::EventTime::Min()) {

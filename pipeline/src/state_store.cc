@@ -121,7 +121,7 @@ rocksdb::Status AddToBatch(rocksdb::WriteBatch& batch, rocksdb::ColumnFamilyHand
 
 std::string_view Name(Store s) {
   static constexpr std::array<std::string_view, kStoreCount> kNames = {
-      "meta", "channels", "members", "dedup", "threads", "outbox", "windows"};
+      "meta", "channels", "members", "dedup", "threads", "outbox", "windows", "posts"};
   auto i = static_cast<size_t>(s);
   return i < kNames.size() ? kNames[i] : "unknown";
 }

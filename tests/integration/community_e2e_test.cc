@@ -6,8 +6,6 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
-#include <regex>
-
 #include "chorus/v1/engagement.pb.h"
 #include "support/http_client.h"
 #include "support/mock_cluster.h"
@@ -103,28 +101,6 @@ std::vector<int> ThreeAWeek(int first, int last) {
   return days;
 }
 
-// The `le` bounds of a histogram as scraped, for counting expectations.
-std::vector<double> Bounds(const std::map<std::string, double>& m, const std::string& name) {
-  std::vector<double> out;
-  std::regex le("le=\"([^\"]+)\"");
-  for (const auto& [series, v] : m) {
-    if (series.rfind(name + "_bucket{", 0) != 0) continue;
-    std::smatch match;
-    if (std::regex_search(series, match, le) && match[1] != "+Inf") {
-      double b = std::stod(match[1]);
-      if (std::find(out.begin(), out.end(), b) == out.end()) out.push_back(b);
-    }
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
-std::string Le(double b) {
-  std::ostringstream s;
-  s << b;
-  return "le=\"" + s.str() + "\"";
-}
-
 TEST(CommunityE2E, StagesThreadsAndWelcomeMatchTheScript) {
   Community c;
   // At the end (day 59) each group is in the stage its pattern leads to.
@@ -180,11 +156,9 @@ TEST(CommunityE2E, StagesThreadsAndWelcomeMatchTheScript) {
   for (const Record& r : records) cluster.Produce("community", -1, r.key, r.value, r.ts);
   cluster.Flush();
   TempDir dir;
-  ChildProcess chorus(CHORUS_BINARY,
-                      {"run", "--brokers", cluster.bootstrap_servers(), "--topic", "community",
-                       "--state-dir", dir.Sub("state"), "--http-addr", "127.0.0.1:0", "--dlq-topic",
-                       "community-dlq", "--commit-interval", "200ms", "--idle-timeout", "1s"},
-                      dir.Sub("chorus.log"));
+  auto process = StartChorusRun(CHORUS_BINARY, cluster.bootstrap_servers(), "community",
+                                dir.Sub("state"), dir.Sub("chorus.log"));
+  ChildProcess& chorus = *process;
   const int port = WaitForHttpPort(chorus, std::chrono::seconds(60));
   ASSERT_NE(port, 0) << chorus.Log();
 
@@ -192,18 +166,9 @@ TEST(CommunityE2E, StagesThreadsAndWelcomeMatchTheScript) {
   // end of day 59's activity.
   std::map<std::string, double> m;
   const double total = static_cast<double>(c.records().size());
-  bool settled = WaitFor(
-      [&] {
-        auto r = HttpGet(port, "/metrics");
-        if (!r || r->status != 200) return false;
-        m = ParseMetrics(r->body);
-        // Idle partitions let the watermark reach the newest event less
-        // the allowed out-of-orderness (5 minutes by default).
-        return SumSeries(m, "chorus_pipeline_events_total", {"outcome=\"processed\""}) == total &&
-               SumSeries(m, "chorus_pipeline_watermark_timestamp_seconds") >=
-                   static_cast<double>(Noon(59) - 300'000) / 1000;
-      },
-      std::chrono::seconds(90), std::chrono::milliseconds(200));
+  // Idle partitions let the watermark reach the newest event less the
+  // allowed out-of-orderness (5 minutes by default).
+  bool settled = WaitUntilProcessed(port, total, Noon(59) - 300'000, m, std::chrono::seconds(90));
   ASSERT_TRUE(settled) << "processed "
                        << SumSeries(m, "chorus_pipeline_events_total", {"outcome=\"processed\""})
                        << " of " << total << ", at_risk "
@@ -222,7 +187,7 @@ TEST(CommunityE2E, StagesThreadsAndWelcomeMatchTheScript) {
   EXPECT_EQ(SumSeries(m, "chorus_community_members"), members);
 
   // Response times, bucket by bucket, from the script's delays.
-  std::vector<double> bounds = Bounds(m, "chorus_channel_response_seconds");
+  std::vector<double> bounds = HistogramBounds(m, "chorus_channel_response_seconds");
   ASSERT_FALSE(bounds.empty());
   EXPECT_LE(bounds.front(), 60) << "buckets must resolve minutes";
   EXPECT_GE(bounds.back(), 86400) << "and reach days";
@@ -238,8 +203,8 @@ TEST(CommunityE2E, StagesThreadsAndWelcomeMatchTheScript) {
         bool first = by_them && (t.peer_after < 0 || t.peer_after > t.reply_after);
         if (first && static_cast<double>(t.reply_after) <= b) first_want++;
       }
-      std::vector<std::string> labels = {"channel=\"forum:acme\"",
-                                         "responder=\"" + std::string(responder) + "\"", Le(b)};
+      std::vector<std::string> labels = {
+          "channel=\"forum:acme\"", "responder=\"" + std::string(responder) + "\"", LeLabel(b)};
       EXPECT_EQ(SumSeries(m, "chorus_channel_response_seconds_bucket", labels), want)
           << responder << " le " << b;
       EXPECT_EQ(SumSeries(m, "chorus_channel_first_response_seconds_bucket", labels), first_want)

@@ -166,11 +166,9 @@ TEST(StackExchangeE2E, FirstResponseAndUnansweredMatchTheDump) {
   auto st = import.Wait(std::chrono::seconds(120));
   ASSERT_TRUE(st && WIFEXITED(*st) && WEXITSTATUS(*st) == 0) << import.Log();
 
-  ChildProcess chorus(CHORUS_BINARY,
-                      {"run", "--brokers", cluster.bootstrap_servers(), "--topic", "se",
-                       "--state-dir", tmp.Sub("state"), "--http-addr", "127.0.0.1:0", "--dlq-topic",
-                       "se-dlq", "--commit-interval", "200ms", "--idle-timeout", "1s"},
-                      tmp.Sub("chorus.log"));
+  auto process = StartChorusRun(CHORUS_BINARY, cluster.bootstrap_servers(), "se", tmp.Sub("state"),
+                                tmp.Sub("chorus.log"));
+  ChildProcess& chorus = *process;
   const int port = WaitForHttpPort(chorus, std::chrono::seconds(60));
   ASSERT_NE(port, 0) << chorus.Log();
   auto end = cluster.HighWatermarks("se");

@@ -5,8 +5,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <regex>
 #include <sstream>
 #include <vector>
+
+#include "support/process.h"
 
 namespace chorus::testing {
 
@@ -72,6 +76,43 @@ double SumSeries(const std::map<std::string, double>& metrics, const std::string
     if (all) sum += value;
   }
   return sum;
+}
+
+bool WaitUntilProcessed(int port, double processed, int64_t watermark_ms,
+                        std::map<std::string, double>& metrics, std::chrono::milliseconds timeout) {
+  return WaitFor(
+      [&] {
+        auto r = HttpGet(port, "/metrics");
+        if (!r || r->status != 200) return false;
+        metrics = ParseMetrics(r->body);
+        return SumSeries(metrics, "chorus_pipeline_events_total", {"outcome=\"processed\""}) ==
+                   processed &&
+               SumSeries(metrics, "chorus_pipeline_watermark_timestamp_seconds") >=
+                   static_cast<double>(watermark_ms) / 1000;
+      },
+      timeout, std::chrono::milliseconds(200));
+}
+
+std::vector<double> HistogramBounds(const std::map<std::string, double>& metrics,
+                                    const std::string& name) {
+  std::vector<double> out;
+  std::regex le("le=\"([^\"]+)\"");
+  for (const auto& [series, v] : metrics) {
+    if (series.rfind(name + "_bucket{", 0) != 0) continue;
+    std::smatch match;
+    if (std::regex_search(series, match, le) && match[1] != "+Inf") {
+      double b = std::stod(match[1]);
+      if (std::find(out.begin(), out.end(), b) == out.end()) out.push_back(b);
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::string LeLabel(double b) {
+  std::ostringstream s;
+  s << b;
+  return "le=\"" + s.str() + "\"";
 }
 
 }  // namespace chorus::testing

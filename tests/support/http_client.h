@@ -3,6 +3,8 @@
 // check what a real scraper would see.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -26,5 +28,18 @@ std::map<std::string, double> ParseMetrics(const std::string& text);
 // `labels` (each written as `key="value"`).
 double SumSeries(const std::map<std::string, double>& metrics, const std::string& name,
                  const std::vector<std::string>& labels = {});
+
+// Scrapes /metrics on `port` until `processed` records are counted as
+// processed and the watermark has reached `watermark_ms`; false if
+// `timeout` passes first. `metrics` holds the last scrape either way.
+bool WaitUntilProcessed(int port, double processed, int64_t watermark_ms,
+                        std::map<std::string, double>& metrics, std::chrono::milliseconds timeout);
+
+// The finite `le` bounds of histogram `name` as scraped, ascending, for
+// counting expectations bucket by bucket.
+std::vector<double> HistogramBounds(const std::map<std::string, double>& metrics,
+                                    const std::string& name);
+// The label selecting bound `b` of a histogram (`le="b"`).
+std::string LeLabel(double b);
 
 }  // namespace chorus::testing

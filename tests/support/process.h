@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -33,6 +34,15 @@ class ChildProcess {
   std::string log_path_;
   std::optional<int> status_;
 };
+
+// `chorus run` (`binary`) on `topic` of the cluster at `brokers`, dead
+// letters to `topic`-dlq, as the scripted integration tests run it: state in
+// `state_dir`, any free HTTP port, commits every 200 ms, and idle partitions
+// let go after 1 s, so the watermark soon reaches the newest event of a
+// finite topic (less the out-of-orderness).
+std::unique_ptr<ChildProcess> StartChorusRun(const std::string& binary, const std::string& brokers,
+                                             const std::string& topic, const std::string& state_dir,
+                                             const std::string& log_path);
 
 // The HTTP port a `chorus run` child logged ("http port N": it was asked
 // for port 0), waiting up to `timeout`; 0 if it exited or never said.

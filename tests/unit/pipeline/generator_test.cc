@@ -231,6 +231,40 @@ TEST(Generator, FollowerSnapshotsTrackFollows) {
   }
 }
 
+// Post performance needs posts with content ids and members engaging with
+// those ids soon after.
+TEST(Generator, EngagementsReferenceRecentlyPublishedPosts) {
+  GeneratorOptions options;
+  options.seed = 13;
+  auto records = Generate(options, 50'000);
+  Decoder decoder;
+  std::map<std::pair<std::string, std::string>, ops::ContentType> published;
+  int posts = 0, on_posts = 0, on_published = 0;
+  for (const GeneratedRecord& r : records) {
+    ops::Event e;
+    ASSERT_EQ(decoder.Decode(Bytes(r.value), e), std::nullopt);
+    const std::pair<std::string, std::string> key{e.channel_id, e.content_id};
+    if (e.kind == ops::EventKind::kPostPublished) {
+      ASSERT_FALSE(e.content_id.empty());
+      EXPECT_TRUE(published.emplace(key, e.content_type).second) << "post published twice";
+      ++posts;
+    } else if (ops::IsMemberEngagement(e) && e.content_id.find("/p/") != std::string::npos) {
+      ++on_posts;
+      auto it = published.find(key);
+      if (it == published.end()) continue;  // post 0 of each channel predates the stream
+      ++on_published;
+      // A reply in a post's thread is text; an engagement with the post is of its type.
+      if (e.reply_to_event_id.empty()) {
+        EXPECT_EQ(e.content_type, it->second) << e.content_id;
+      }
+    }
+  }
+  EXPECT_GT(posts, 100);
+  EXPECT_GT(on_posts, 10'000);
+  // Fewer at the start of a stream, while a channel's post 0 is its newest.
+  EXPECT_GT(on_published, on_posts * 3 / 4);
+}
+
 TEST(Generator, DegenerateOptionsStillProduceValidEvents) {
   GeneratorOptions options;
   options.channels = 0;  // treated as 1

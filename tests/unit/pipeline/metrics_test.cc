@@ -37,6 +37,16 @@ std::shared_ptr<Snapshot> SampleSnapshot() {
   s->members.sentiment_sum = -0.75;
   s->members.sentiment_count = 2;
   s->watermark = ops::EventTime::FromMillis(1'767'225'600'123);
+  const auto video = static_cast<size_t>(ops::ContentType::kVideo);
+  ops::ChannelPostStats posts;
+  posts.matured[static_cast<size_t>(ops::PostAge::k24h)][video] = 3;
+  posts.engagements[static_cast<size_t>(ops::PostAge::k24h)][video] = 40;
+  s->posts.channels["twitter:acme"] = posts;
+  s->posts.unmatched["forum:acme"] = 9;
+  ops::PostEngagementHistogram h;
+  for (double v : {0, 7, 33}) h.Observe(v);
+  s->posts.distribution[{ops::Platform::kTwitter, ops::ContentType::kVideo, ops::PostAge::k24h}] =
+      h;
   return s;
 }
 
@@ -65,6 +75,22 @@ TEST(MetricsText, ReadsBackToTheSnapshotsValues) {
   EXPECT_EQ(SumSeries(m, "chorus_community_sentiment_sum"), -0.75);
   EXPECT_EQ(SumSeries(m, "chorus_pipeline_watermark_timestamp_seconds"), 1'767'225'600.123);
   EXPECT_EQ(SumSeries(m, "chorus_pipeline_commit_seconds_count"), 1);
+
+  const std::string posts =
+      "chorus_channel_post_engagements_bucket{platform=\"twitter\",content_type=\"video\","
+      "age=\"24h\",le=\"";
+  EXPECT_EQ(m.at(posts + "0\"}"), 1);
+  EXPECT_EQ(m.at(posts + "5\"}"), 1);
+  EXPECT_EQ(m.at(posts + "10\"}"), 2);
+  EXPECT_EQ(m.at(posts + "50\"}"), 3);
+  EXPECT_EQ(m.at(posts + "10000\"}"), 3);
+  EXPECT_EQ(m.at(posts + "+Inf\"}"), 3);
+  EXPECT_EQ(SumSeries(m, "chorus_channel_post_engagements_sum"), 40);
+  const std::string labels = "{channel=\"twitter:acme\",content_type=\"video\",age=\"24h\"}";
+  EXPECT_EQ(m.at("chorus_channel_posts_matured_total" + labels), 3);
+  EXPECT_EQ(m.at("chorus_channel_post_engagements_matured_total" + labels), 40);
+  EXPECT_EQ(SumSeries(m, "chorus_channel_posts_matured_total"), 3);  // nothing that did not mature
+  EXPECT_EQ(m.at("chorus_channel_post_engagements_unmatched_total{channel=\"forum:acme\"}"), 9);
 }
 
 TEST(MetricsText, PromtoolAcceptsIt) {

@@ -108,6 +108,7 @@ void ExpectSameState(const Snapshot& a, const Snapshot& b) {
   EXPECT_EQ(a.members.members_by_stage, b.members.members_by_stage);
   EXPECT_EQ(a.members.new_members, b.members.new_members);
   EXPECT_EQ(a.watermark, b.watermark);
+  EXPECT_EQ(a.posts, b.posts);
 }
 
 TEST(Processor, RestartFromCommittedStateMatchesAnUninterruptedRun) {
@@ -125,6 +126,12 @@ TEST(Processor, RestartFromCommittedStateMatchesAnUninterruptedRun) {
   GeneratorSource whole_source(gen, 4, kRecords);
   RecordingDlq whole_dlq;
   auto whole = RunToEnd(whole_dir.Sub("state"), whole_source, whole_dlq, options);
+  // About ten days of event time: posts reached both ages.
+  uint64_t matured_weeks = 0;
+  for (const auto& [channel, c] : whole->posts.channels) {
+    for (uint64_t n : c.matured[static_cast<size_t>(ops::PostAge::k7d)]) matured_weeks += n;
+  }
+  EXPECT_GT(matured_weeks, 0u);
   ASSERT_EQ(Outcome(*whole, Outcome::kProcessed) + Outcome(*whole, Outcome::kDuplicate) +
                 Outcome(*whole, Outcome::kInvalid) + Outcome(*whole, Outcome::kLate),
             kRecords);

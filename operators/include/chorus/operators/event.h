@@ -83,6 +83,14 @@ std::string_view Name(EventKind v);
 std::string_view Name(ActorRole v);
 std::string_view Name(ContentType v);
 
+// An enum value as an array index of its enum's `count` values; one past
+// the end (a newer schema's, should it get through) counts as kUnspecified.
+template <typename E>
+constexpr int IndexOf(E v, int count) {
+  auto i = static_cast<int>(v);
+  return i < count ? i : 0;
+}
+
 struct Event {
   std::string_view event_id;
   EventTime occurred_at;
@@ -106,6 +114,14 @@ constexpr uint64_t Multiplicity(const Event& e) { return e.count == 0 ? 1 : e.co
 // True for an event acted by a community member (not the brand or the team).
 constexpr bool IsMemberAction(const Event& e) {
   return e.actor_role == ActorRole::kMember && !e.member_id.empty();
+}
+
+// True for an engagement as chorus counts them (chorus_channel_engagements_total,
+// post performance): a member's reaction, comment, share or mention.
+constexpr bool IsMemberEngagement(const Event& e) {
+  return (e.kind == EventKind::kReaction || e.kind == EventKind::kComment ||
+          e.kind == EventKind::kShare || e.kind == EventKind::kMention) &&
+         IsMemberAction(e);
 }
 
 }  // namespace chorus::ops

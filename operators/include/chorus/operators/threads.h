@@ -55,6 +55,7 @@
 #include <vector>
 
 #include "chorus/operators/event.h"
+#include "chorus/operators/histogram.h"
 #include "chorus/operators/state.h"
 
 namespace chorus::ops {
@@ -75,17 +76,8 @@ int ThreadKindIndex(const Event& e);
 inline constexpr std::array<double, 13> kResponseBounds = {
     60, 300, 900, 1800, 3600, 7200, 14400, 28800, 43200, 86400, 172800, 345600, 604800};
 
-// A histogram in seconds; bucket i counts values <= kResponseBounds[i] and
-// > the bound before it, the last bucket the rest (not cumulative).
-struct ResponseHistogram {
-  std::array<uint64_t, kResponseBounds.size() + 1> buckets{};
-  double sum = 0;
-  uint64_t count = 0;
-
-  void Observe(double seconds);
-  void Add(const ResponseHistogram& o);
-  bool operator==(const ResponseHistogram&) const = default;
-};
+// A histogram of seconds.
+using ResponseHistogram = BucketHistogram<kResponseBounds>;
 
 // One channel's thread counters (a partition's part, or merged).
 struct ChannelThreadStats {

@@ -24,6 +24,7 @@
 #include "chorus/operators/channel_growth.h"
 #include "chorus/operators/dedup.h"
 #include "chorus/operators/member_engagement.h"
+#include "chorus/operators/posts.h"
 #include "chorus/operators/threads.h"
 #include "chorus/operators/watermark.h"
 #include "chorus/pipeline/clock.h"
@@ -48,6 +49,7 @@ struct ProcessorOptions {
   ops::MemberOptions members;
   ops::DedupOptions dedup;
   ops::ThreadOptions threads;
+  ops::PostOptions posts;
   ValidationLimits limits;
   std::chrono::milliseconds commit_interval{1000};
   size_t commit_max_records = 2'000'000;
@@ -130,6 +132,7 @@ class Processor final : public PartitionListener {
   ops::MemberEngagement members_;
   ops::DedupIndex dedup_;
   ops::Threads threads_;
+  ops::PostPerformance posts_;
   ops::Threads::Sink on_thread_;
   ops::MemberEngagement::TransitionSink on_transition_;
   std::function<void(const ops::WindowResult&)> on_window_;

@@ -14,6 +14,7 @@
 
 #include "chorus/operators/channel_growth.h"
 #include "chorus/operators/member_engagement.h"
+#include "chorus/operators/posts.h"
 #include "chorus/operators/threads.h"
 #include "chorus/operators/windows.h"
 #include "chorus/pipeline/dlq_reason.h"
@@ -69,6 +70,7 @@ struct Snapshot {
   std::vector<ChannelSnapshot> channels;  // by channel id
   // Thread counters by channel id, merged over partitions.
   std::map<std::string, ops::ChannelThreadStats, std::less<>> threads;
+  ops::PostStats posts;  // matured post figures and unmatched engagements
   ops::MemberSummary members;
   uint64_t member_count = 0;
   ops::MemberEngagement::LoveDistribution love;

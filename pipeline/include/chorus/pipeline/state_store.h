@@ -38,6 +38,7 @@ enum class Store : uint8_t {
   kThreads,   // open threads, waiting replies, response counters
   kOutbox,    // window results made durable, not yet known delivered
   kWindows,   // each channel's recent window results, for the API
+  kPosts,     // posts in their first week, engagements waiting for theirs, post counters
   kCount_,
 };
 inline constexpr int kStoreCount = static_cast<int>(Store::kCount_);
