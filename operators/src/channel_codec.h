@@ -19,12 +19,14 @@
 //   channel chunk: per channel, by id: the length-prefixed id, then the
 //     channel (platform, totals, followers);
 //   window group: per channel with a window in the group, by id: the
-//     length-prefixed id, its counts, then corrections made << 1 | pending.
+//     length-prefixed id, its counts, then corrections made << 2 |
+//     has responses << 1 | pending, then if it has responses the four
+//     WindowResponses fields.
 // A group whose windows closed is deleted; an empty one is never stored.
 // Tags 0x01 and 0x02 were the unchunked per-channel and per-window records,
 // 0x04 the windows chunked by channel; they are rejected. Tag 0x05 window
-// groups had no corrections field; they are read as none made, none pending,
-// and rewritten under 0x06.
+// groups had no corrections field, tag 0x06 ones corrections << 1 | pending
+// and no responses; both are read and rewritten under 0x07.
 #pragma once
 
 #include <cstdint>
@@ -38,7 +40,8 @@
 namespace chorus::ops::channel_codec {
 
 inline constexpr char kChannelChunkTag = 0x03;
-inline constexpr char kWindowGroupTag = 0x06;
+inline constexpr char kWindowGroupTag = 0x07;
+inline constexpr char kWindowGroupV2Tag = 0x06;
 inline constexpr char kWindowGroupV1Tag = 0x05;
 inline constexpr uint32_t kChunks = 64;
 

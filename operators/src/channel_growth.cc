@@ -64,6 +64,17 @@ void ChannelGrowth::AdvanceWatermark(EventTime watermark,
   state_->AdvanceWatermark(watermark, sink);
 }
 void ChannelGrowth::RestoreWatermark(EventTime watermark) { state_->RestoreWatermark(watermark); }
+void ChannelGrowth::ApplyResponse(int32_t partition, std::string_view channel_id, EventTime at,
+                                  ResponseKind kind, Millis waited) {
+  state_->ApplyResponse(partition, channel_id, at, kind, waited);
+}
+
+void WindowResponses::Add(const WindowResponses& o) {
+  responses += o.responses;
+  response_ms += o.response_ms;
+  first_responses += o.first_responses;
+  first_response_ms += o.first_response_ms;
+}
 void ChannelGrowth::ForEachChannel(const std::function<void(const ChannelView&)>& fn) const {
   state_->ForEachChannel(fn);
 }
@@ -132,20 +143,44 @@ void ChannelGrowth::State::Apply(int32_t partition, const Event& e, bool late) {
   ApplyFollowers(part, channel, m, e);
   MarkDirty(part, c);
   if (late) return;
+  UpdateWindows(part, c, local, e.occurred_at, [&](WindowEntry& entry) { entry.counts.Add(x); });
+}
+
+template <typename Fn>
+void ChannelGrowth::State::UpdateWindows(Partition& part, ChannelIndex c, LocalIndex local,
+                                         EventTime at, Fn&& fn) {
   for (int s = 0; s < kWindowSpecCount; ++s) {
-    EventTime start = WindowStart(e.occurred_at, kWindowSpecs[s].size);
+    EventTime start = WindowStart(at, kWindowSpecs[s].size);
     EventTime end = start + kWindowSpecs[s].size;
     // A caller that misjudged lateness must not reopen a closed window.
     if (IsClosed(end, watermark_, options_.allowed_lateness)) continue;
     WindowGroup& group = FindOrAddGroup(part, s, start.millis());
     WindowEntry& entry = FindOrOpenWindow(group, c, local);
-    entry.counts.Add(x);
+    fn(entry);
     if (HasFired(end, watermark_) && !entry.pending) {
       entry.pending = true;
       pending_buckets_.emplace(end.millis(), s);
     }
     MarkGroupDirty(group);
   }
+}
+
+void ChannelGrowth::State::ApplyResponse(int32_t partition, std::string_view channel_id,
+                                         EventTime at, ResponseKind kind, Millis waited) {
+  Partition& part = PartitionFor(partition);
+  ChannelIndex c = catalog_.Intern(channel_id);
+  LocalIndex local = FindOrAddChannel(part, c);
+  auto ms = static_cast<uint64_t>(std::max<int64_t>(0, waited.count()));
+  UpdateWindows(part, c, local, at, [&](WindowEntry& entry) {
+    if (!entry.responses) entry.responses = std::make_unique<WindowResponses>();
+    if (kind == ResponseKind::kClosing) {
+      entry.responses->responses++;
+      entry.responses->response_ms += ms;
+    } else {
+      entry.responses->first_responses++;
+      entry.responses->first_response_ms += ms;
+    }
+  });
 }
 
 void ChannelGrowth::State::ApplyFollowers(Partition& part, PartialChannel& channel,

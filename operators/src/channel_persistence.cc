@@ -15,6 +15,7 @@ using channel_codec::GetWindowGroup;
 using channel_codec::kChannelChunkTag;
 using channel_codec::kWindowGroupTag;
 using channel_codec::kWindowGroupV1Tag;
+using channel_codec::kWindowGroupV2Tag;
 using channel_codec::PutCounts;
 using channel_codec::WindowGroupKey;
 
@@ -74,7 +75,14 @@ std::string ChannelGrowth::State::EncodeGroup(WindowGroup& group) {
     const WindowEntry& e = group.entries[s.entry];
     PutLengthPrefixed(out, catalog_.id(e.channel));
     PutCounts(out, e.counts);
-    PutVarint(out, uint64_t{e.corrections} << 1 | (e.pending ? 1 : 0));
+    const bool responses = e.responses && !e.responses->empty();
+    PutVarint(out, uint64_t{e.corrections} << 2 | (responses ? 2 : 0) | (e.pending ? 1 : 0));
+    if (responses) {
+      PutVarint(out, e.responses->responses);
+      PutVarint(out, e.responses->response_ms);
+      PutVarint(out, e.responses->first_responses);
+      PutVarint(out, e.responses->first_response_ms);
+    }
   }
   return out;
 }
@@ -99,9 +107,9 @@ void ChannelGrowth::State::DrainDirty(Mutations& out) {
           Mutation{Mutation::Op::kDelete, WindowGroupKey(id, k.spec_index, k.start_ms), {}});
     }
     part.deleted_groups.clear();
-    for (const GroupKey& k : part.legacy_groups) {
-      out.push_back(Mutation{Mutation::Op::kDelete,
-                             WindowGroupKey(id, k.spec_index, k.start_ms, kWindowGroupV1Tag), {}});
+    for (const auto& [k, tag] : part.legacy_groups) {
+      out.push_back(
+          Mutation{Mutation::Op::kDelete, WindowGroupKey(id, k.spec_index, k.start_ms, tag), {}});
     }
     part.legacy_groups.clear();
     for (const GroupKey& k : part.dirty_groups) {
@@ -128,9 +136,9 @@ bool ChannelGrowth::State::Restore(std::string_view key, std::string_view value)
   }
   int spec_index = 0;
   int64_t start_ms = 0;
-  return (tag == kWindowGroupTag || tag == kWindowGroupV1Tag) &&
+  return (tag == kWindowGroupTag || tag == kWindowGroupV2Tag || tag == kWindowGroupV1Tag) &&
          GetWindowGroup(r, spec_index, start_ms) &&
-         RestoreWindowGroup(partition, spec_index, start_ms, value, tag == kWindowGroupTag);
+         RestoreWindowGroup(partition, spec_index, start_ms, value, tag);
 }
 
 // Chunk values are decoded in full before any state changes, so a corrupt
@@ -163,21 +171,34 @@ bool ChannelGrowth::State::RestoreChannelChunk(int32_t partition, uint16_t chunk
 }
 
 bool ChannelGrowth::State::RestoreWindowGroup(int32_t partition, int spec_index, int64_t start_ms,
-                                              std::string_view value, bool with_corrections) {
+                                              std::string_view value, char tag) {
   struct Decoded {
     std::string_view id;
     SparseCounts counts;
-    uint64_t corrections = 0;  // corrections << 1 | pending
+    uint64_t corrections = 0;
+    bool pending = false;
+    std::unique_ptr<WindowResponses> responses;
   };
   std::vector<Decoded> decoded;
   Reader r(value);
   while (!r.empty()) {
     Decoded d;
+    uint64_t flags = 0;
     // Ids in strictly increasing order.
     if (!r.LengthPrefixed(d.id) || (!decoded.empty() && decoded.back().id >= d.id) ||
-        !GetCounts(r, d.counts) || (with_corrections && !r.Varint(d.corrections)) ||
-        d.corrections >> 1 > UINT32_MAX) {
+        !GetCounts(r, d.counts) || (tag != kWindowGroupV1Tag && !r.Varint(flags))) {
       return false;
+    }
+    d.pending = (flags & 1) != 0;
+    d.corrections = tag == kWindowGroupV2Tag ? flags >> 1 : flags >> 2;
+    if (d.corrections > UINT32_MAX) return false;
+    if (tag == kWindowGroupTag && (flags & 2) != 0) {
+      d.responses = std::make_unique<WindowResponses>();
+      WindowResponses& x = *d.responses;
+      if (!r.Varint(x.responses) || !r.Varint(x.response_ms) || !r.Varint(x.first_responses) ||
+          !r.Varint(x.first_response_ms)) {
+        return false;
+      }
     }
     decoded.push_back(std::move(d));
   }
@@ -189,14 +210,15 @@ bool ChannelGrowth::State::RestoreWindowGroup(int32_t partition, int spec_index,
     ChannelIndex c = catalog_.Intern(d.id);
     WindowEntry& e = FindOrOpenWindow(group, c, FindOrAddChannel(part, c));
     e.counts = std::move(d.counts);
-    e.corrections = static_cast<uint32_t>(d.corrections >> 1);
-    e.pending = (d.corrections & 1) != 0;
+    e.corrections = static_cast<uint32_t>(d.corrections);
+    e.pending = d.pending;
+    e.responses = std::move(d.responses);
     if (e.pending) pending_buckets_.emplace(end_ms, spec_index);
   }
   group.persisted = true;
-  if (!with_corrections) {
+  if (tag != kWindowGroupTag) {
     // Rewritten under the current tag; the old record goes.
-    part.legacy_groups.push_back(GroupKey{spec_index, start_ms});
+    part.legacy_groups.emplace_back(GroupKey{spec_index, start_ms}, tag);
     MarkGroupDirty(group);
   }
   // Stored again: a delete pending from an earlier group of the key must go.

@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <string_view>
@@ -42,6 +43,8 @@ class ChannelGrowth::State {
   explicit State(WindowOptions options) : options_(options) {}
 
   void Apply(int32_t partition, const Event& e, bool late);
+  void ApplyResponse(int32_t partition, std::string_view channel_id, EventTime at,
+                     ResponseKind kind, Millis waited);
   using ResultSink = std::function<void(const WindowResult&)>;
   void AdvanceWatermark(EventTime watermark, const ResultSink& sink);
   void RestoreWatermark(EventTime watermark) { watermark_ = std::max(watermark_, watermark); }
@@ -87,6 +90,8 @@ class ChannelGrowth::State {
     uint32_t corrections = 0;
     // Updated after the window fired, and no correction made since.
     bool pending = false;
+    // Only windows with an answered thread have one.
+    std::unique_ptr<WindowResponses> responses;
   };
   struct Partition;
   struct WindowGroup {
@@ -119,7 +124,8 @@ class ChannelGrowth::State {
     std::array<WindowGroup*, kWindowSpecCount> last_group{};  // the last one an event used
     std::vector<GroupKey> dirty_groups;    // pending drain; closed ones are skipped
     std::vector<GroupKey> deleted_groups;  // closed since the last drain, stored
-    std::vector<GroupKey> legacy_groups;   // restored from tag 0x05 records, to delete
+    // Restored from records of an earlier tag, to delete: (key, tag).
+    std::vector<std::pair<GroupKey, char>> legacy_groups;
 
     LocalIndex Find(ChannelIndex c) const { return c < local_of.size() ? local_of[c] : kAbsent; }
   };
@@ -188,7 +194,11 @@ class ChannelGrowth::State {
   std::string EncodeGroup(WindowGroup& group);
   bool RestoreChannelChunk(int32_t partition, uint16_t chunk, std::string_view value);
   bool RestoreWindowGroup(int32_t partition, int spec_index, int64_t start_ms,
-                          std::string_view value, bool with_corrections);
+                          std::string_view value, char tag);
+  // Marks the channel's windows of `at` that are not closed as changed and
+  // hands each to `fn` (WindowEntry&).
+  template <typename Fn>
+  void UpdateWindows(Partition& part, ChannelIndex c, LocalIndex local, EventTime at, Fn&& fn);
   static void EncodeChannel(std::string& out, const PartialChannel& c);
   static bool DecodeChannel(Reader& r, PartialChannel& c);
 

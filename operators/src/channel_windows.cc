@@ -65,7 +65,7 @@ ChannelGrowth::State::WindowEntry& ChannelGrowth::State::FindOrOpenWindow(Window
   uint32_t entry = group.entry_of.Find(c);
   if (entry == channel_internal::IndexMap::kNotFound) {
     entry = static_cast<uint32_t>(group.entries.size());
-    group.entries.push_back(WindowEntry{c, local, {}});
+    group.entries.push_back(WindowEntry{c, local, {}, 0, false, nullptr});
     group.entry_of.Insert(c, entry);
     ++open_windows_;
   }
@@ -148,11 +148,13 @@ void ChannelGrowth::State::EmitBucket(int spec_index, int64_t end_ms, Emit which
     out.channel_id = catalog_.id(c);
     out.platform = Platform::kUnspecified;
     out.counts = ChannelCounts{};
+    out.responses = WindowResponses{};
     out.revision = which == Emit::kAll ? 0 : corrections + 1;
     for (size_t j = first; j < i; ++j) {
       WindowGroup& g = *sorted_[j].group;
       WindowEntry& e = g.entries[sorted_[j].entry];
       e.counts.AddTo(out.counts);
+      if (e.responses) out.responses.Add(*e.responses);
       if (out.platform == Platform::kUnspecified) {
         out.platform = g.partition->channels[e.local].platform;
       }

@@ -162,6 +162,7 @@ void Threads::Open(int32_t partition, const Event& e, uint64_t hash, int kind, c
   expiries_.push({t.opened_ms + options_.horizon.count(), partition, hash});
   sink(ThreadUpdate{.kind = ThreadUpdate::Kind::kOpened,
                     .partition = partition,
+                    .channel = channel_ids_[t.channel],
                     .opener = t.opener,
                     .opened_at = e.occurred_at,
                     .at = e.occurred_at});
@@ -226,13 +227,14 @@ void Threads::Finalize(EventTime watermark, const Sink& sink) {
     ChannelThreadStats& stats = StatsFor(t.partition, t.channel);
     ThreadUpdate u{.kind = ThreadUpdate::Kind::kResponded,
                    .partition = t.partition,
+                   .channel = channel_ids_[t.channel],
                    .opener = t.opener,
                    .opened_at = EventTime::FromMillis(t.opened_ms)};
     if (first_due) {
       CountFirstResponse(stats, t);
       u.first_response = true;
-      u.responder = t.first_by;
-      u.at = EventTime::FromMillis(t.first_ms);
+      u.responder = u.first_by = t.first_by;
+      u.at = u.first_at = EventTime::FromMillis(t.first_ms);
     }
     if (!close_due) {
       MarkDirty(x.hash, t);
@@ -280,16 +282,21 @@ void Threads::Expire(EventTime watermark, const Sink& sink) {
     Thread& t = it->second;
     ChannelThreadStats& stats = StatsFor(t.partition, t.channel);
     // A peer's answer the watermark passed in the same step as the horizon.
-    if (!t.first_counted && t.first_ms != INT64_MAX) CountFirstResponse(stats, t);
+    const bool first_due = !t.first_counted && t.first_ms != INT64_MAX;
+    if (first_due) CountFirstResponse(stats, t);
     stats.unanswered[t.kind]++;
     if (t.first_ms == INT64_MAX) stats.unresponded[t.kind]++;
     stats.open--;
     std::string opener = std::move(t.opener);
     ThreadUpdate u{.kind = ThreadUpdate::Kind::kExpired,
                    .partition = t.partition,
+                   .channel = channel_ids_[t.channel],
                    .opener = opener,
                    .opened_at = EventTime::FromMillis(t.opened_ms),
-                   .at = EventTime::FromMillis(x.due_ms)};
+                   .at = EventTime::FromMillis(x.due_ms),
+                   .first_response = first_due,
+                   .first_at = EventTime::FromMillis(t.first_ms),
+                   .first_by = t.first_by};
     Close(it);
     sink(u);
   }

@@ -25,7 +25,17 @@ Processor::Processor(ProcessorOptions options, StateStore& store, EventSource& s
       window_msg_(std::make_unique<v1::ChannelWindow>()),
       snapshot_(std::make_shared<Snapshot>()) {
   on_transition_ = [](const ops::StageTransition&) {};
-  on_thread_ = [this](const ops::ThreadUpdate& u) { members_.OnThread(u); };
+  on_thread_ = [this](const ops::ThreadUpdate& u) {
+    members_.OnThread(u);
+    using Kind = ops::ChannelGrowth::ResponseKind;
+    if (u.first_response) {
+      channels_.ApplyResponse(u.partition, u.channel, u.first_at, Kind::kFirst,
+                              u.first_at - u.opened_at);
+    }
+    if (u.closed) {
+      channels_.ApplyResponse(u.partition, u.channel, u.at, Kind::kClosing, u.at - u.opened_at);
+    }
+  };
   on_window_ = [this](const ops::WindowResult& w) { OnWindow(w); };
   last_commit_ = clock_.Now();
   source_.SetListener(this);
@@ -157,9 +167,11 @@ void Processor::AdvanceTime(ops::ProcessingTime now) {
 }
 
 void Processor::FireUpTo(ops::EventTime watermark) {
-  channels_.AdvanceWatermark(watermark, on_window_);
   members_.AdvanceWatermark(watermark, on_transition_);
+  // Threads before windows: answers the watermark settles now are in the
+  // windows that fire now, not in corrections.
   threads_.AdvanceWatermark(watermark, on_thread_);
+  channels_.AdvanceWatermark(watermark, on_window_);
   posts_.AdvanceWatermark(watermark);
   global_dirty_ = true;
 }

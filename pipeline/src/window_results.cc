@@ -61,6 +61,10 @@ void FillChannelWindow(const ops::WindowResult& w, v1::ChannelWindow& out) {
   out.set_unfollows(Kind(c, EventKind::kUnfollow));
   out.set_followers_start(w.followers_start);
   out.set_followers_end(w.followers_end);
+  out.set_responses(w.responses.responses);
+  out.set_response_seconds_sum(static_cast<double>(w.responses.response_ms) / 1000);
+  out.set_first_responses(w.responses.first_responses);
+  out.set_first_response_seconds_sum(static_cast<double>(w.responses.first_response_ms) / 1000);
 }
 
 std::string SerializeDeterministic(const v1::ChannelWindow& m) {

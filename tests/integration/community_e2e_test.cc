@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include "chorus/v1/channel_window.pb.h"
 #include "chorus/v1/engagement.pb.h"
 #include "support/http_client.h"
 #include "support/mock_cluster.h"
@@ -149,6 +150,7 @@ TEST(CommunityE2E, StagesThreadsAndWelcomeMatchTheScript) {
   MockCluster cluster(1);
   cluster.CreateTopic("community", 4);
   cluster.CreateTopic("community-dlq", 1);
+  cluster.CreateTopic("community-windows", 2);
   // In event-time order, as a live community would produce them.
   std::vector<Record> records = c.records();
   std::stable_sort(records.begin(), records.end(),
@@ -157,7 +159,8 @@ TEST(CommunityE2E, StagesThreadsAndWelcomeMatchTheScript) {
   cluster.Flush();
   TempDir dir;
   auto process = StartChorusRun(CHORUS_BINARY, cluster.bootstrap_servers(), "community",
-                                dir.Sub("state"), dir.Sub("chorus.log"));
+                                dir.Sub("state"), dir.Sub("chorus.log"),
+                                {"--output-topic", "community-windows"});
   ChildProcess& chorus = *process;
   const int port = WaitForHttpPort(chorus, std::chrono::seconds(60));
   ASSERT_NE(port, 0) << chorus.Log();
@@ -233,6 +236,60 @@ TEST(CommunityE2E, StagesThreadsAndWelcomeMatchTheScript) {
   EXPECT_EQ(SumSeries(m, "chorus_channel_threads_unanswered_total", {"kind=\"comment\""}),
             c.peer_answers());
   EXPECT_EQ(SumSeries(m, "chorus_channel_open_threads"), 1);  // new-5's
+
+  // The day windows on the results topic: each day's answers, by the day of
+  // the answer, with their times from the opening summed.
+  struct Day {
+    uint64_t responses = 0, first_responses = 0;
+    double response_seconds = 0, first_response_seconds = 0;
+  };
+  std::map<int64_t, Day> want_days;  // by day start
+  auto day_of = [](int64_t ms) { return ms - (ms - kStartMs) % kDayMs; };
+  for (const ScriptedThread& t : c.threads()) {
+    if (t.reply_after >= 0) {
+      Day& d = want_days[day_of(t.opened_ms + t.reply_after * 1000)];
+      d.responses++;
+      d.response_seconds += static_cast<double>(t.reply_after);
+    }
+    int64_t first = t.peer_after >= 0 && (t.reply_after < 0 || t.peer_after < t.reply_after)
+                        ? t.peer_after
+                        : t.reply_after;
+    if (first >= 0) {
+      Day& d = want_days[day_of(t.opened_ms + first * 1000)];
+      d.first_responses++;
+      d.first_response_seconds += static_cast<double>(first);
+    }
+  }
+  ASSERT_GE(want_days.size(), 6u) << "answers on days 20 to 26 and 58";
+  std::map<int64_t, Day> got_days;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        got_days.clear();
+        for (const KafkaRecord& r : cluster.ReadAll("community-windows")) {
+          v1::ChannelWindow w;
+          if (!r.value || !w.ParseFromString(*r.value) || w.window() != "1d") continue;
+          // A later revision replaces an earlier one.
+          Day& d = got_days[w.start().seconds() * 1000];
+          d = Day{w.responses(), w.first_responses(), w.response_seconds_sum(),
+                  w.first_response_seconds_sum()};
+        }
+        return got_days.count(Noon(58) - kDayMs / 2) == 1;
+      },
+      std::chrono::seconds(30)))
+      << "no result for day 58";
+  for (const auto& [day, want] : want_days) {
+    SCOPED_TRACE(day);
+    const Day& got = got_days[day];
+    EXPECT_EQ(got.responses, want.responses);
+    EXPECT_EQ(got.first_responses, want.first_responses);
+    EXPECT_DOUBLE_EQ(got.response_seconds, want.response_seconds);
+    EXPECT_DOUBLE_EQ(got.first_response_seconds, want.first_response_seconds);
+  }
+  for (const auto& [day, got] : got_days) {
+    if (!want_days.count(day)) {
+      EXPECT_EQ(got.responses + got.first_responses, 0u) << day;
+    }
+  }
 
   // Welcome: three newcomers, each answered by the team 30 minutes after
   // their first activity.

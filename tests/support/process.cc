@@ -78,14 +78,14 @@ bool WaitFor(const std::function<bool()>& condition, std::chrono::milliseconds t
 
 std::unique_ptr<ChildProcess> StartChorusRun(const std::string& binary, const std::string& brokers,
                                              const std::string& topic, const std::string& state_dir,
-                                             const std::string& log_path) {
-  return std::make_unique<ChildProcess>(
-      binary,
-      std::vector<std::string>{"run", "--brokers", brokers, "--topic", topic, "--state-dir",
-                               state_dir, "--http-addr", "127.0.0.1:0", "--dlq-topic",
-                               topic + "-dlq", "--commit-interval", "200ms", "--idle-timeout",
-                               "1s"},
-      log_path);
+                                             const std::string& log_path,
+                                             const std::vector<std::string>& extra) {
+  std::vector<std::string> args = {
+      "run",         "--brokers",   brokers,        "--topic",           topic,
+      "--state-dir", state_dir,     "--http-addr",  "127.0.0.1:0",       "--dlq-topic",
+      topic + "-dlq", "--commit-interval", "200ms", "--idle-timeout",    "1s"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return std::make_unique<ChildProcess>(binary, args, log_path);
 }
 
 int WaitForHttpPort(ChildProcess& p, std::chrono::milliseconds timeout) {

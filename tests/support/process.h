@@ -39,10 +39,11 @@ class ChildProcess {
 // letters to `topic`-dlq, as the scripted integration tests run it: state in
 // `state_dir`, any free HTTP port, commits every 200 ms, and idle partitions
 // let go after 1 s, so the watermark soon reaches the newest event of a
-// finite topic (less the out-of-orderness).
+// finite topic (less the out-of-orderness). `extra` flags come last.
 std::unique_ptr<ChildProcess> StartChorusRun(const std::string& binary, const std::string& brokers,
                                              const std::string& topic, const std::string& state_dir,
-                                             const std::string& log_path);
+                                             const std::string& log_path,
+                                             const std::vector<std::string>& extra = {});
 
 // The HTTP port a `chorus run` child logged ("http port N": it was asked
 // for port 0), waiting up to `timeout`; 0 if it exited or never said.

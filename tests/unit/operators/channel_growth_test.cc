@@ -234,6 +234,35 @@ TEST(ChannelWindows, UpdatesWithinTheLatenessComeOutAsNumberedCorrections) {
   EXPECT_EQ(last[0].counts.events_by_kind[I(K::kPostPublished)], 5u);
 }
 
+TEST(ChannelWindows, ResponsesCountInTheWindowsOfTheirEventTimeAndSurviveARestore) {
+  ChannelGrowth g;
+  using RK = ChannelGrowth::ResponseKind;
+  g.Apply(0, Post(0, C::kText), false);
+  g.ApplyResponse(0, "twitter:acme", EventTime::FromMillis(30 * kSec), RK::kFirst, Millis(20'000));
+  g.ApplyResponse(1, "twitter:acme", EventTime::FromMillis(50 * kSec), RK::kClosing,
+                  Millis(40'000));
+  g.ApplyResponse(1, "twitter:acme", EventTime::FromMillis(70 * kSec), RK::kClosing,
+                  Millis(5'000));  // the next minute
+  Store store;
+  Drain(g, store);
+  ChannelGrowth r = RestoreFrom(store);
+  for (ChannelGrowth* x : {&g, &r}) {
+    std::vector<WindowResult> minutes;
+    x->AdvanceWatermark(EventTime::FromMillis(2 * kMin), [&](const WindowResult& w) {
+      if (w.spec->name == "1m") minutes.push_back(w);
+    });
+    ASSERT_EQ(minutes.size(), 2u);
+    EXPECT_EQ(minutes[0].responses, (WindowResponses{1, 40'000, 1, 20'000}));
+    EXPECT_EQ(minutes[1].responses, (WindowResponses{1, 5'000, 0, 0}));
+  }
+  // An answer that settles after its window fired corrects it.
+  g.ApplyResponse(0, "twitter:acme", EventTime::FromMillis(10 * kSec), RK::kClosing,
+                  Millis(1'000));
+  std::vector<Closed> corrections = Advance(g, 2 * kMin + 1);
+  ASSERT_EQ(corrections.size(), 1u);
+  EXPECT_EQ(corrections[0].revision, 1u);
+}
+
 TEST(ChannelWindows, FollowersAtStartAndEndOfAWindow) {
   ChannelGrowth g;
   std::vector<WindowResult> results;

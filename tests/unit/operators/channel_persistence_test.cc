@@ -31,15 +31,15 @@ TEST(ChannelPersistence, KeysArePartitionTagAndChunkOrWindowGroupValuesAreCompac
   EXPECT_EQ(out[0].value, Bytes({0x01, 'a', 0x01, 0x20, 0x01, 0x00, 0x02, 0x01, 0x00, 0x00, 0x00}));
   // The minute windows of partition 2 starting at 60,000 ms: size 60,000 =
   // 0xea60, then the start with its sign bit flipped.
-  EXPECT_EQ(out[1].key, Bytes({0,    0,    0,    2, 0x06, 0, 0, 0, 0,    0,   0,
+  EXPECT_EQ(out[1].key, Bytes({0,    0,    0,    2, 0x07, 0, 0, 0, 0,    0,   0,
                                0xea, 0x60, 0x80, 0, 0,    0, 0, 0, 0xea, 0x60}));
   // Id "a", its counts, then no corrections made and none pending.
   EXPECT_EQ(out[1].value, Bytes({0x01, 'a', 0x20, 0x01, 0x00, 0x02, 0x01, 0x00}));
   // The hour (3,600,000 = 0x36ee80) and day (86,400,000 = 0x5265c00) windows
   // starting at 0.
   EXPECT_EQ(out[2].key,
-            Bytes({0, 0, 0, 2, 0x06, 0, 0, 0, 0, 0, 0x36, 0xee, 0x80, 0x80, 0, 0, 0, 0, 0, 0, 0}));
-  EXPECT_EQ(out[3].key, Bytes({0,    0,    0,    2, 0x06, 0, 0, 0, 0, 0x05, 0x26,
+            Bytes({0, 0, 0, 2, 0x07, 0, 0, 0, 0, 0, 0x36, 0xee, 0x80, 0x80, 0, 0, 0, 0, 0, 0, 0}));
+  EXPECT_EQ(out[3].key, Bytes({0,    0,    0,    2, 0x07, 0, 0, 0, 0, 0x05, 0x26,
                                0x5c, 0x00, 0x80, 0, 0,    0, 0, 0, 0, 0}));
   EXPECT_EQ(out[3].value, out[1].value);
   for (const Mutation& m : out) EXPECT_EQ(m.op, Mutation::Op::kPut);
@@ -201,7 +201,7 @@ TEST(ChannelPersistence, PendingCorrectionsAndTheirNumberingSurviveARestore) {
   g.Apply(2, Post(2, C::kText, "a"), false);  // correction 2, pending at the drain
   Drain(g, store);
   EXPECT_EQ(store[WindowGroupKeyOf(1, kMin, 0)],
-            GroupEntry("a", Bytes({0x02, 0x01, 0x02, 0x01, 0x00}), Bytes({0x02})))
+            GroupEntry("a", Bytes({0x02, 0x01, 0x02, 0x01, 0x00}), Bytes({0x04})))
       << "one correction made, none pending";
   EXPECT_EQ(store[WindowGroupKeyOf(2, kMin, 0)],
             GroupEntry("a", Bytes({0x02, 0x01, 0x02, 0x01, 0x00}), Bytes({0x01})))
@@ -227,6 +227,23 @@ TEST(ChannelPersistence, GroupsStoredBeforeCorrectionsAreReadAndRewritten) {
   EXPECT_EQ(out[0].key, v1);
   EXPECT_EQ(out[1].key, WindowGroupKeyOf(0, kMin, 0));
   EXPECT_EQ(out[1].value, GroupEntry("a", counts));
+}
+
+TEST(ChannelPersistence, GroupsStoredBeforeResponsesAreReadAndRewritten) {
+  ChannelGrowth g;
+  g.RestoreWatermark(EventTime::FromMillis(kMin));
+  std::string counts = Bytes({0x02, 0x01, 0x02, 0x01, 0x00});
+  std::string v2 = WindowGroupKeyOf(0, kMin, 0, kWindowGroupV2Tag);
+  // Two corrections made, one pending: (2 << 1) | 1.
+  ASSERT_TRUE(g.Restore(v2, GroupEntry("a", counts, Bytes({0x05}))));
+  Mutations out;
+  g.DrainDirty(out);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].key, v2);
+  EXPECT_EQ(out[1].value, GroupEntry("a", counts, Bytes({0x09}))) << "(2 << 2) | 1";
+  std::vector<Closed> corrections = Advance(g, kMin + 1);
+  ASSERT_EQ(corrections.size(), 1u);
+  EXPECT_EQ(corrections[0].revision, 3u);
 }
 
 TEST(ChannelPersistence, ADrainWritesOneKeyPerChunkAndWindowGroupTouched) {

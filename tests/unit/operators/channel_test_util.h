@@ -144,7 +144,8 @@ inline std::string Bytes(std::initializer_list<uint8_t> b) {
 }
 
 constexpr char kChannelChunkTag = 0x03;
-constexpr char kWindowGroupTag = 0x06;
+constexpr char kWindowGroupTag = 0x07;
+constexpr char kWindowGroupV2Tag = 0x06;  // before responses
 constexpr char kWindowGroupV1Tag = 0x05;  // before corrections
 
 // The chunk storing `channel`'s totals: its stable hash modulo the 64 chunks.
@@ -177,7 +178,8 @@ inline std::string WindowGroupKeyOf(int32_t partition, uint64_t size_ms, int64_t
 }
 
 // A window group value's entry: `channel`, its encoded counts, then the
-// corrections made << 1 | pending (absent under kWindowGroupV1Tag).
+// corrections made << 2 | has responses << 1 | pending (<< 1 | pending under
+// kWindowGroupV2Tag, absent under kWindowGroupV1Tag) and any responses.
 inline std::string GroupEntry(std::string_view channel, std::string_view counts,
                               std::string_view corrections = std::string_view("\0", 1)) {
   std::string value;

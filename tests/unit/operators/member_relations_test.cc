@@ -27,8 +27,8 @@ class MemberRelationsTest : public ::testing::Test {
                                   .opened_at = opened,
                                   .at = at,
                                   .responder = responder,
-                                  .first_response = true,
-                                  .closed = closed});
+                                  .closed = closed,
+                                  .first_response = true});
   }
   const MemberState& Ann() const { return *engine_.Find(0, "ann"); }
 

@@ -49,6 +49,21 @@ struct ChannelCounts {
   bool operator==(const ChannelCounts&) const = default;
 };
 
+// How fast the channel answered, by the event time of the answers: the
+// threads (see threads.h) whose closing brand or team reply, or whose first
+// reply by anyone but the opener, falls in the window, with their times
+// from the thread's opening summed. Merges by addition.
+struct WindowResponses {
+  uint64_t responses = 0;
+  uint64_t response_ms = 0;
+  uint64_t first_responses = 0;
+  uint64_t first_response_ms = 0;
+
+  void Add(const WindowResponses& o);
+  bool empty() const { return responses == 0 && first_responses == 0; }
+  bool operator==(const WindowResponses&) const = default;
+};
+
 // One result of one channel's window, merged over partitions.
 struct WindowResult {
   std::string_view channel_id;
@@ -66,6 +81,7 @@ struct WindowResult {
   // has already arrived, its value stands in.
   int64_t followers_start = 0;
   int64_t followers_end = 0;
+  WindowResponses responses;
 };
 
 // A channel's lifetime totals merged over partitions.
@@ -90,6 +106,14 @@ class ChannelGrowth {
   // Applies a validated, deduplicated event read from `partition`. A `late`
   // event (see windows.h) updates lifetime totals and followers only.
   void Apply(int32_t partition, const Event& e, bool late);
+
+  // Adds a thread's response to the windows of `at` (its event time) of the
+  // thread's channel, in the thread's partition: a closing reply, or the
+  // first reply by anyone but the opener, `waited` after the opening. Closed
+  // windows are left alone; fired ones get a correction.
+  enum class ResponseKind { kClosing, kFirst };
+  void ApplyResponse(int32_t partition, std::string_view channel_id, EventTime at,
+                     ResponseKind kind, Millis waited);
 
   // Hands `sink` the corrections of fired windows updated since their last
   // result, then fires every window with end <= `watermark`, in (end, size,

@@ -109,12 +109,17 @@ struct ThreadUpdate {
   enum class Kind : uint8_t { kOpened, kResponded, kExpired };
   Kind kind = Kind::kOpened;
   int32_t partition = 0;  // the opener's
+  std::string_view channel;
   std::string_view opener;
   EventTime opened_at;
   EventTime at;                              // the event time of the change
   Responder responder = Responder::kMember;  // kResponded only
-  bool first_response = false;               // kResponded: this is the first response
   bool closed = false;                       // kResponded: a brand/team reply closed it
+  // The first response was counted with this change (kResponded, or
+  // kExpired when the watermark passed it and the horizon in one step).
+  bool first_response = false;
+  EventTime first_at;
+  Responder first_by = Responder::kMember;
 };
 
 enum class SentimentBand : uint8_t { kNegative = 0, kNeutral, kPositive, kUnscored };
