@@ -263,6 +263,52 @@ TEST(ChannelWindows, ResponsesCountInTheWindowsOfTheirEventTimeAndSurviveARestor
   EXPECT_EQ(corrections[0].revision, 1u);
 }
 
+TEST(ChannelWindows, AnEventExactlyAtAnEndBelongsToTheNextWindowAcrossADayBoundary) {
+  ChannelGrowth g;
+  g.Apply(0, Post(kDy - 1, C::kText), false);  // 23:59:59.999 of day 0
+  g.Apply(0, Post(kDy, C::kImage), false);     // 00:00:00.000 of day 1
+  std::vector<Closed> fired = Advance(g, kDy);
+  ASSERT_EQ(fired.size(), 3u) << "day 0's last minute, hour and day";
+  for (const Closed& c : fired) {
+    EXPECT_EQ(c.end, kDy);
+    EXPECT_EQ(c.counts.posts_by_content_type[I(C::kText)], 1u) << c;
+    EXPECT_EQ(c.counts.posts_by_content_type[I(C::kImage)], 0u) << c;
+  }
+  fired = Advance(g, 2 * kDy);
+  ASSERT_EQ(fired.size(), 3u);
+  EXPECT_EQ(fired[0].start, kDy);
+  EXPECT_EQ(fired[2].start, kDy) << "day 1 holds the image post";
+  EXPECT_EQ(fired[2].counts.posts_by_content_type[I(C::kImage)], 1u);
+}
+
+TEST(ChannelWindows, RatioInputsOfAWindow) {
+  ChannelGrowth g;
+  g.Apply(0, Ev(K::kFollowerCount, 0, "twitter:acme", 400), false);
+  g.Apply(0, Post(kMin + 1, C::kVideo), false);
+  g.Apply(1, Ev(K::kImpression, kMin + 2, "twitter:acme", 250), false);
+  g.Apply(1, ByMember(K::kReaction, kMin + 3, C::kVideo), false);
+  g.Apply(2, ByMember(K::kShare, kMin + 4, C::kVideo), false);
+  g.Apply(2, ByMember(K::kComment, kMin + 5, C::kVideo), false);
+  g.Apply(0, Ev(K::kFollow, kMin + 6'000, "twitter:acme", 3), false);
+  g.Apply(0, Ev(K::kUnfollow, kMin + 7'000), false);
+  std::vector<WindowResult> minute;
+  g.AdvanceWatermark(EventTime::FromMillis(2 * kMin), [&](const WindowResult& w) {
+    if (w.spec->name == "1m" && w.start.millis() == kMin) minute.push_back(w);
+  });
+  ASSERT_EQ(minute.size(), 1u);
+  const ChannelCounts& c = minute[0].counts;
+  // Engagement rate 3 / 250, amplification 1 share / 1 post, follower
+  // growth (3 − 1) / 400.
+  EXPECT_EQ(c.engagements_by_content_type[I(C::kVideo)], 3u);
+  EXPECT_EQ(c.events_by_kind[I(K::kImpression)], 250u);
+  EXPECT_EQ(c.events_by_kind[I(K::kShare)], 1u);
+  EXPECT_EQ(c.posts_by_content_type[I(C::kVideo)], 1u);
+  EXPECT_EQ(c.events_by_kind[I(K::kFollow)], 3u);
+  EXPECT_EQ(c.events_by_kind[I(K::kUnfollow)], 1u);
+  EXPECT_EQ(minute[0].followers_start, 400);
+  EXPECT_EQ(minute[0].followers_end, 402);
+}
+
 TEST(ChannelWindows, FollowersAtStartAndEndOfAWindow) {
   ChannelGrowth g;
   std::vector<WindowResult> results;
