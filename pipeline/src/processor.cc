@@ -71,9 +71,13 @@ Status Processor::Run(const std::atomic<bool>& stop) {
 void Processor::OnWindow(const ops::WindowResult& w) {
   auto spec = static_cast<int>(w.spec - ops::kWindowSpecs.data());
   (w.revision == 0 ? windows_closed_ : window_corrections_)[spec]++;
+  // Minute results are the bulk (a replay fires thousands a second) and
+  // too fine for the API and the gauges: they only go to the output topic.
+  const bool keep = RecentWindows::kKept[spec] > 0;
+  if (!keep && output_ == nullptr) return;
   FillChannelWindow(w, *window_msg_);
   std::string value = SerializeDeterministic(*window_msg_);
-  recent_->Add(*window_msg_, spec, value, window_writes_);
+  if (keep) recent_->Add(*window_msg_, spec, value, window_writes_);
   if (output_ != nullptr) {
     fresh_results_.push_back(
         {next_output_seq_++, std::string(w.channel_id), std::move(value), w.end.millis()});

@@ -32,14 +32,15 @@ std::optional<OutputRecord> DecodeOutbox(std::string_view key, std::string_view 
 
 WindowFigures FiguresOf(const v1::ChannelWindow& m);
 
-// Each channel's recent results, stored in the windows column family under
-// (channel, size, start): the newest kKept[size] windows per channel, each
-// at its newest revision. Only the starts are kept in memory, to know which
+// Each channel's recent hour and day results, stored in the windows column
+// family under (channel, size, start): the newest kKept[size] windows per
+// channel, each at its newest revision. Only the starts are kept in memory, to know which
 // record falls out, plus the newest window's figures for the gauges.
 class RecentWindows {
  public:
-  // 1 m windows for an hour, 1 h windows for two days, 1 d windows for five weeks.
-  static constexpr std::array<size_t, ops::kWindowSpecCount> kKept = {60, 48, 35};
+  // No 1 m windows (see Processor::OnWindow), 1 h windows for two days, 1 d
+  // windows for five weeks.
+  static constexpr std::array<size_t, ops::kWindowSpecCount> kKept = {0, 48, 35};
 
   // The windows store's writes since the last commit: the last value per
   // key (nullopt: delete), since a batch must not write a key twice.
