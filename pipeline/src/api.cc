@@ -181,7 +181,9 @@ json LatestJson(const Snapshot& snap, const std::string& id) {
 // each as its chorus.v1.ChannelWindow in protobuf's JSON mapping.
 Result<json> RecentWindowsJson(const StateStore& store, const std::string& id) {
   json out = json::object();
-  for (const ops::WindowSpec& spec : ops::kWindowSpecs) out[std::string(spec.name)] = json::array();
+  for (int spec = 0; spec < ops::kWindowSpecCount; ++spec) {
+    if (RecentWindows::kKept[spec] > 0) out[std::string(ops::kWindowSpecs[spec].name)] = json::array();
+  }
   std::string failed;
   Status s = store.Scan(Store::kWindows, RecentWindows::Prefix(id),
                         [&](std::string_view key, std::string_view value) {

@@ -7,10 +7,13 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <ctime>
 #include <fstream>
 #include <iostream>
 #include <random>
 #include <set>
+
+#include <nlohmann/json.hpp>
 
 #include "chorus/v1/channel_window.pb.h"
 #include "integration/window_expectations.h"
@@ -268,6 +271,41 @@ TEST_F(PipelineE2E, MetricsMatchIndependentTotals) {
   EXPECT_EQ(ch->status, 200);
   EXPECT_NE(ch->body.find("\"followers\":" + std::to_string(followers)), std::string::npos)
       << ch->body;
+  // The channel's recent hour windows, newest first, with the figures the
+  // test computed (the watermark may have moved on since `m`: at least the
+  // windows due then are listed).
+  auto body = nlohmann::json::parse(ch->body);
+  const auto expected = ExpectedWindows(w);
+  const auto watermark_ms =
+      static_cast<int64_t>(SumSeries(m, "chorus_pipeline_watermark_timestamp_seconds") * 1000);
+  std::map<std::string, const ExpectedWindow*> hours;  // by RFC 3339 start
+  size_t due = 0;
+  for (const auto& [id, x] : expected) {
+    const auto& [c, size, start] = id;
+    if (c != channel || size != "1h") continue;
+    std::time_t secs = start / 1000;
+    char text[32];
+    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&secs));
+    hours[text] = &x;
+    due += WindowEnd(id) <= watermark_ms ? 1 : 0;
+  }
+  const auto& listed = body["windows"]["1h"];
+  ASSERT_GE(listed.size(), std::min<size_t>(due, 48)) << ch->body;
+  ASSERT_LE(listed.size(), 48u);
+  ASSERT_GE(due, 2u);
+  for (size_t i = 0; i < listed.size(); ++i) {
+    const std::string start = listed[i]["start"];
+    if (i > 0) {
+      EXPECT_LT(start, listed[i - 1]["start"].get<std::string>()) << "newest first";
+    }
+    ASSERT_TRUE(hours.count(start)) << start;
+    // Protobuf's JSON mapping writes 64-bit integers as strings, zero as absent.
+    EXPECT_EQ(std::stoull(listed[i].value("engagements", std::string("0"))),
+              hours[start]->engagements)
+        << start;
+  }
+  EXPECT_EQ(body["latest_windows"]["1h"]["engagements"].get<uint64_t>(),
+            hours[listed[0]["start"].get<std::string>()]->engagements);
   ASSERT_TRUE(HttpGet(port_, "/healthz"));
   chorus->Kill(SIGTERM);
   auto st = chorus->Wait(std::chrono::seconds(30));
