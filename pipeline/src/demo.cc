@@ -3,6 +3,7 @@
 // the real service consumes it and serves /metrics and the API.
 #include <spdlog/spdlog.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
@@ -113,6 +114,31 @@ void PrintSummary(const Snapshot& s) {
             << unanswered << " unanswered after the horizon, " << all.open << " open; welcomed "
             << s.members.welcome.count << " newcomers (half within "
             << MedianBound(s.members.welcome) << ")" << std::endl;
+  // Window results, and the social media manager's headline: the channel
+  // with the most engagements in its newest day window, and its rate.
+  uint64_t corrections = 0;
+  for (uint64_t c : s.window_corrections) corrections += c;
+  std::cout << "  windows: " << s.windows_closed[0] << " minute, " << s.windows_closed[1]
+            << " hour, " << s.windows_closed[2] << " day results to " << kWindowsTopic << " ("
+            << corrections << " corrections)";
+  const std::string* top = nullptr;
+  const WindowFigures* top_day = nullptr;
+  for (const auto& [channel, latest] : s.latest_windows) {
+    const auto& day = latest[2];
+    if (day && (top_day == nullptr || day->engagements > top_day->engagements)) {
+      top = &channel;
+      top_day = &*day;
+    }
+  }
+  if (top_day != nullptr && top_day->impressions > 0) {
+    char rate[32];
+    std::snprintf(rate, sizeof rate, "%.2f %%",
+                  100.0 * static_cast<double>(top_day->engagements) /
+                      static_cast<double>(top_day->impressions));
+    std::cout << "; busiest channel's last day: " << *top << ", " << top_day->engagements
+              << " engagements on " << top_day->impressions << " impressions (" << rate << ")";
+  }
+  std::cout << std::endl;
 }
 
 }  // namespace
