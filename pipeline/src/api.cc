@@ -172,7 +172,8 @@ json LatestJson(const Snapshot& snap, const std::string& id) {
   auto it = snap.latest_windows.find(id);
   if (it == snap.latest_windows.end()) return out;
   for (int spec = 0; spec < ops::kWindowSpecCount; ++spec) {
-    if (it->second[spec]) out[std::string(ops::kWindowSpecs[spec].name)] = FiguresJson(*it->second[spec]);
+    if (it->second[spec])
+      out[std::string(ops::kWindowSpecs[spec].name)] = FiguresJson(*it->second[spec]);
   }
   return out;
 }
@@ -182,7 +183,8 @@ json LatestJson(const Snapshot& snap, const std::string& id) {
 Result<json> RecentWindowsJson(const StateStore& store, const std::string& id) {
   json out = json::object();
   for (int spec = 0; spec < ops::kWindowSpecCount; ++spec) {
-    if (RecentWindows::kKept[spec] > 0) out[std::string(ops::kWindowSpecs[spec].name)] = json::array();
+    if (RecentWindows::kKept[spec] > 0)
+      out[std::string(ops::kWindowSpecs[spec].name)] = json::array();
   }
   std::string failed;
   Status s = store.Scan(Store::kWindows, RecentWindows::Prefix(id),

@@ -2,17 +2,15 @@
 // RFC 3339 times, the YAML config file, and SIGINT/SIGTERM handling.
 #pragma once
 
-#include <array>
-
-#include "chorus/operators/event.h"
-
 #include <CLI/CLI.hpp>
+#include <array>
 #include <atomic>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "chorus/operators/event.h"
 #include "chorus/operators/time.h"
 #include "chorus/pipeline/kafka.h"
 #include "chorus/pipeline/status.h"

@@ -124,9 +124,9 @@ void PipelineFamilies(const Snapshot& s, std::vector<MetricFamily>& out) {
                    "Event-time watermark: no earlier events are expected.", MetricType::Gauge);
   if (s.watermark != ops::EventTime::Min()) AddSample(wm, {}, s.watermark.seconds());
   out.push_back(std::move(wm));
-  auto windows = Family("chorus_pipeline_windows_closed_total",
-                        "Channel windows fired by the watermark (first results).",
-                        MetricType::Counter);
+  auto windows =
+      Family("chorus_pipeline_windows_closed_total",
+             "Channel windows fired by the watermark (first results).", MetricType::Counter);
   for (int i = 0; i < ops::kWindowSpecCount; ++i) {
     AddSample(windows, {{"window", std::string(ops::kWindowSpecs[i].name)}},
               static_cast<double>(s.windows_closed[i]));

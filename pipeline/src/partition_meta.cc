@@ -61,8 +61,7 @@ std::optional<MetaEntry> DecodeMeta(std::string_view key, std::string_view value
     int64_t wm = 0;
     if (!r.SignedVarint(wm) || !GetCounters(r, g.windows_closed)) return std::nullopt;
     // Written since window results are emitted; absent before.
-    if (!r.empty() &&
-        (!GetCounters(r, g.window_corrections) || !r.Varint(g.next_output_seq))) {
+    if (!r.empty() && (!GetCounters(r, g.window_corrections) || !r.Varint(g.next_output_seq))) {
       return std::nullopt;
     }
     g.watermark = ops::EventTime::FromMillis(wm);

@@ -239,18 +239,19 @@ Status Processor::StartCommit() {
   threads_.DrainDirty(drained);
   take(Store::kThreads);
   for (auto& [key, value] : window_writes_) {
-    mutations.push_back({Store::kWindows,
-                         value ? ops::Mutation{ops::Mutation::Op::kPut, key, std::move(*value)}
-                               : ops::Mutation{ops::Mutation::Op::kDelete, key, {}}});
+    mutations.push_back(
+        {Store::kWindows, value ? ops::Mutation{ops::Mutation::Op::kPut, key, std::move(*value)}
+                                : ops::Mutation{ops::Mutation::Op::kDelete, key, {}}});
   }
   window_writes_.clear();
   // The outbox: results made since the last commit join the state that made
   // them; entries known delivered go.
-  for (const OutputRecord& r : fresh_results_) mutations.push_back({Store::kOutbox, EncodeOutbox(r)});
+  for (const OutputRecord& r : fresh_results_)
+    mutations.push_back({Store::kOutbox, EncodeOutbox(r)});
   if (delivered_ > outbox_cleared_) {
-    mutations.push_back({Store::kOutbox,
-                         {ops::Mutation::Op::kDeleteRange, OutboxKey(outbox_cleared_),
-                          OutboxKey(delivered_)}});
+    mutations.push_back(
+        {Store::kOutbox,
+         {ops::Mutation::Op::kDeleteRange, OutboxKey(outbox_cleared_), OutboxKey(delivered_)}});
     outbox_cleared_ = delivered_;
   }
   posts_.DrainDirty(drained);

@@ -158,9 +158,9 @@ TEST(CommunityE2E, StagesThreadsAndWelcomeMatchTheScript) {
   for (const Record& r : records) cluster.Produce("community", -1, r.key, r.value, r.ts);
   cluster.Flush();
   TempDir dir;
-  auto process = StartChorusRun(CHORUS_BINARY, cluster.bootstrap_servers(), "community",
-                                dir.Sub("state"), dir.Sub("chorus.log"),
-                                {"--output-topic", "community-windows"});
+  auto process =
+      StartChorusRun(CHORUS_BINARY, cluster.bootstrap_servers(), "community", dir.Sub("state"),
+                     dir.Sub("chorus.log"), {"--output-topic", "community-windows"});
   ChildProcess& chorus = *process;
   const int port = WaitForHttpPort(chorus, std::chrono::seconds(60));
   ASSERT_NE(port, 0) << chorus.Log();

@@ -10,10 +10,9 @@
 #include <ctime>
 #include <fstream>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <set>
-
-#include <nlohmann/json.hpp>
 
 #include "chorus/v1/channel_window.pb.h"
 #include "integration/window_expectations.h"
@@ -144,8 +143,8 @@ class PipelineE2E : public ::testing::Test {
   // test computes from the records, whatever crashes happened on the way.
   void ExpectWindowResults(const Workload& w, const Metrics& m) {
     const auto expected = ExpectedWindows(w);
-    const auto watermark_ms = static_cast<int64_t>(
-        SumSeries(m, "chorus_pipeline_watermark_timestamp_seconds") * 1000);
+    const auto watermark_ms =
+        static_cast<int64_t>(SumSeries(m, "chorus_pipeline_watermark_timestamp_seconds") * 1000);
     size_t due = 0;
     for (const auto& [id, x] : expected) due += WindowEnd(id) <= watermark_ms ? 1 : 0;
     ASSERT_GT(due, 100u) << "the workload spans enough windows";

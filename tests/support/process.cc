@@ -81,9 +81,9 @@ std::unique_ptr<ChildProcess> StartChorusRun(const std::string& binary, const st
                                              const std::string& log_path,
                                              const std::vector<std::string>& extra) {
   std::vector<std::string> args = {
-      "run",         "--brokers",   brokers,        "--topic",           topic,
-      "--state-dir", state_dir,     "--http-addr",  "127.0.0.1:0",       "--dlq-topic",
-      topic + "-dlq", "--commit-interval", "200ms", "--idle-timeout",    "1s"};
+      "run",          "--brokers",         brokers,       "--topic",        topic,
+      "--state-dir",  state_dir,           "--http-addr", "127.0.0.1:0",    "--dlq-topic",
+      topic + "-dlq", "--commit-interval", "200ms",       "--idle-timeout", "1s"};
   args.insert(args.end(), extra.begin(), extra.end());
   return std::make_unique<ChildProcess>(binary, args, log_path);
 }

@@ -256,8 +256,7 @@ TEST(ChannelWindows, ResponsesCountInTheWindowsOfTheirEventTimeAndSurviveARestor
     EXPECT_EQ(minutes[1].responses, (WindowResponses{1, 5'000, 0, 0}));
   }
   // An answer that settles after its window fired corrects it.
-  g.ApplyResponse(0, "twitter:acme", EventTime::FromMillis(10 * kSec), RK::kClosing,
-                  Millis(1'000));
+  g.ApplyResponse(0, "twitter:acme", EventTime::FromMillis(10 * kSec), RK::kClosing, Millis(1'000));
   std::vector<Closed> corrections = Advance(g, 2 * kMin + 1);
   ASSERT_EQ(corrections.size(), 1u);
   EXPECT_EQ(corrections[0].revision, 1u);
