@@ -64,6 +64,8 @@ Result<std::unique_ptr<Application>> Application::Start(const RunConfig& config)
   if (Status s = processor->Restore(); !s.ok()) return s;
   p.metrics = std::make_unique<MetricsExporter>([processor] { return processor->snapshot(); });
   MetricsExporter* metrics = p.metrics.get();
+  StateStore* store_ptr = p.store.get();
+  metrics->SetStateHealth([store_ptr] { return store_ptr->Health(); });
   processor->OnCommit(
       [metrics](const Snapshot&, double seconds) { metrics->ObserveCommit(seconds); });
   auto http = HttpServer::Start(config.http_addr, ApiRoutes(*processor, *p.store, *metrics));

@@ -120,6 +120,31 @@ void PipelineFamilies(const Snapshot& s, std::vector<MetricFamily>& out) {
     }
   }
   out.push_back(std::move(lag));
+  auto lag_seconds = Family("chorus_pipeline_consumer_lag_seconds",
+                            "How far behind the wall clock the last record read was, while "
+                            "records wait (0 when caught up).",
+                            MetricType::Gauge);
+  auto newest = Family("chorus_pipeline_partition_max_event_timestamp_seconds",
+                       "The newest event time read from the partition.", MetricType::Gauge);
+  for (const PartitionSnapshot& p : s.partitions) {
+    std::vector<prometheus::ClientMetric::Label> labels = {
+        {"topic", p.tp.topic}, {"partition", std::to_string(p.tp.partition)}};
+    if (p.lag_seconds >= 0) AddSample(lag_seconds, labels, p.lag_seconds);
+    if (p.max_event != ops::EventTime::Min()) AddSample(newest, labels, p.max_event.seconds());
+  }
+  out.push_back(std::move(lag_seconds));
+  out.push_back(std::move(newest));
+  auto event_lag = Family("chorus_pipeline_event_time_lag_seconds",
+                          "Wall clock minus event time when an event is processed (1 in 64).",
+                          MetricType::Histogram);
+  event_lag.metric.push_back(
+      HistogramFromBuckets(kEventLagBounds, s.event_lag.buckets, s.event_lag.sum));
+  out.push_back(std::move(event_lag));
+  auto rebalances = Family("chorus_pipeline_rebalances_total",
+                           "Partition assignments and revocations (kept with the state).",
+                           MetricType::Counter);
+  AddSample(rebalances, {}, static_cast<double>(s.rebalances));
+  out.push_back(std::move(rebalances));
   auto wm = Family("chorus_pipeline_watermark_timestamp_seconds",
                    "Event-time watermark: no earlier events are expected.", MetricType::Gauge);
   if (s.watermark != ops::EventTime::Min()) AddSample(wm, {}, s.watermark.seconds());
@@ -138,7 +163,36 @@ void PipelineFamilies(const Snapshot& s, std::vector<MetricFamily>& out) {
   out.push_back(std::move(members));
 }
 
+void StateFamilies(const StateHealth& h, std::vector<MetricFamily>& out) {
+  auto bytes = Family("chorus_state_bytes", "RocksDB bytes per store (SST files and memtables).",
+                      MetricType::Gauge);
+  for (int i = 0; i < kStoreCount; ++i) {
+    AddSample(bytes, {{"store", std::string(Name(static_cast<Store>(i)))}},
+              static_cast<double>(h.bytes[i]));
+  }
+  out.push_back(std::move(bytes));
+  auto pending =
+      Family("chorus_state_pending_compaction_bytes",
+             "Bytes RocksDB estimates compaction still has to rewrite.", MetricType::Gauge);
+  AddSample(pending, {}, static_cast<double>(h.pending_compaction_bytes));
+  out.push_back(std::move(pending));
+  auto stopped =
+      Family("chorus_state_write_stopped",
+             "1 while RocksDB stops writes (too many memtables or L0 files).", MetricType::Gauge);
+  AddSample(stopped, {}, h.write_stopped ? 1 : 0);
+  out.push_back(std::move(stopped));
+  auto delayed = Family("chorus_state_delayed_write_rate_bytes",
+                        "The write rate RocksDB slows writes to while stalling; 0 when not.",
+                        MetricType::Gauge);
+  AddSample(delayed, {}, static_cast<double>(h.delayed_write_rate));
+  out.push_back(std::move(delayed));
+}
+
 }  // namespace
+
+void MetricsExporter::SetStateHealth(std::function<StateHealth()> fn) {
+  state_health_ = std::move(fn);
+}
 
 MetricsExporter::MetricsExporter(SnapshotFn snapshot)
     : snapshot_(std::move(snapshot)), registry_(std::make_shared<prometheus::Registry>()) {
@@ -175,6 +229,7 @@ std::string MetricsExporter::Render() const {
     WindowFamilies(*s, families);
     PipelineFamilies(*s, families);
   }
+  if (state_health_) StateFamilies(state_health_(), families);
   std::string out;
   const size_t last = last_size_.load(std::memory_order_relaxed);
   out.reserve(last + last / 8);  // one scrape is much like the last: one allocation

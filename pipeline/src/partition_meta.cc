@@ -48,6 +48,7 @@ ops::Mutation EncodeGlobalMeta(const GlobalMeta& g) {
   PutCounters(mu.value, g.windows_closed);
   PutCounters(mu.value, g.window_corrections);
   ops::PutVarint(mu.value, g.next_output_seq);
+  ops::PutVarint(mu.value, g.rebalances);
   return mu;
 }
 
@@ -64,6 +65,7 @@ std::optional<MetaEntry> DecodeMeta(std::string_view key, std::string_view value
     if (!r.empty() && (!GetCounters(r, g.window_corrections) || !r.Varint(g.next_output_seq))) {
       return std::nullopt;
     }
+    if (!r.empty() && !r.Varint(g.rebalances)) return std::nullopt;
     g.watermark = ops::EventTime::FromMillis(wm);
     entry.global = g;
     return entry;

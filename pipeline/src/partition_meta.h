@@ -29,6 +29,7 @@ struct GlobalMeta {
   std::array<uint64_t, ops::kWindowSpecCount> windows_closed{};  // fired, in fact
   std::array<uint64_t, ops::kWindowSpecCount> window_corrections{};
   uint64_t next_output_seq = 0;  // the outbox's next sequence number
+  uint64_t rebalances = 0;       // assignments and revocations, all runs
 };
 
 ops::Mutation EncodePartitionMeta(const PartitionMeta& m);

@@ -23,6 +23,7 @@ Status Processor::LoadDirectory() {
       windows_closed_ = entry->global->windows_closed;
       window_corrections_ = entry->global->window_corrections;
       next_output_seq_ = entry->global->next_output_seq;
+      rebalances_ = entry->global->rebalances;
     }
     if (entry->partition) {
       auto slot = std::make_unique<Slot>();
@@ -119,6 +120,9 @@ std::vector<SourcePosition> Processor::OnAssigned(const std::vector<TopicPartiti
     deferred_error_ = s;
     return starts;
   }
+  // Counted in the commit below, so it never goes back across a crash.
+  ++rebalances_;
+  global_dirty_ = true;
   // Commit first: the Publish() below must export committed state only,
   // and a rebalance can come in the middle of a commit interval.
   if (Status s = Commit(); !s.ok()) {
@@ -149,6 +153,8 @@ std::vector<SourcePosition> Processor::OnAssigned(const std::vector<TopicPartiti
 }
 
 void Processor::OnRevoked(const std::vector<TopicPartition>& tps) {
+  ++rebalances_;
+  global_dirty_ = true;
   // Whatever was processed for these partitions must be durable before
   // another instance starts from our stored offsets.
   if (Status s = Commit(); !s.ok()) {
@@ -181,6 +187,9 @@ void Processor::Install(std::shared_ptr<const Snapshot> snap) {
 std::shared_ptr<const Snapshot> Processor::BuildSnapshot() const {
   auto snap = std::make_shared<Snapshot>();
   snap->commits = commits_;
+  snap->rebalances = rebalances_;
+  snap->event_lag = event_lag_;
+  const int64_t now_ms = clock_.Now().millis();
   snap->watermark = watermark_.current();
   snap->windows_closed = windows_closed_;
   snap->window_corrections = window_corrections_;
@@ -193,6 +202,13 @@ std::shared_ptr<const Snapshot> Processor::BuildSnapshot() const {
     PartitionSnapshot p{tp, slot->meta.id, slot->meta.next_offset, -1};
     if (auto end = source_.EndOffset(tp); end && slot->meta.next_offset >= 0) {
       p.lag = std::max<int64_t>(0, *end - slot->meta.next_offset);
+    }
+    p.max_event = watermark_.max_seen(slot->meta.id);
+    if (p.lag == 0) {
+      p.lag_seconds = 0;
+    } else if (p.lag > 0 && slot->last_record_ms >= 0) {
+      p.lag_seconds =
+          std::max<double>(0, static_cast<double>(now_ms - slot->last_record_ms) / 1000);
     }
     snap->partitions.push_back(std::move(p));
   }

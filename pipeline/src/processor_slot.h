@@ -11,6 +11,7 @@ struct Processor::Slot {
   bool loaded = false;    // state restored into the operators
   bool assigned = false;  // this instance owns it now
   bool dirty = false;     // meta changed since the last commit
+  int64_t last_record_ms = -1;  // Kafka timestamp of the last record read (not state)
 };
 
 }  // namespace chorus

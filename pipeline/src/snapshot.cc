@@ -30,4 +30,11 @@ const std::vector<double>& LoveScoreBounds() {
   return kBounds;
 }
 
+void EventLagHistogram::Observe(double seconds) {
+  size_t i = 0;
+  while (i < kEventLagBounds.size() && seconds > kEventLagBounds[i]) ++i;
+  buckets[i]++;
+  sum += seconds;
+}
+
 }  // namespace chorus

@@ -233,6 +233,21 @@ uint64_t StateStore::ApproximateBytes(Store store) const {
   return total;
 }
 
+StateHealth StateStore::Health() const {
+  StateHealth h;
+  for (int i = 0; i < kStoreCount; ++i) {
+    h.bytes[i] = ApproximateBytes(static_cast<Store>(i));
+    uint64_t v = 0;
+    if (db_->GetIntProperty(handles_[i], "rocksdb.estimate-pending-compaction-bytes", &v)) {
+      h.pending_compaction_bytes += v;
+    }
+  }
+  uint64_t v = 0;
+  if (db_->GetIntProperty("rocksdb.is-write-stopped", &v)) h.write_stopped = v != 0;
+  if (db_->GetIntProperty("rocksdb.actual-delayed-write-rate", &v)) h.delayed_write_rate = v;
+  return h;
+}
+
 Status StateStore::Flush() {
   std::vector<rocksdb::ColumnFamilyHandle*> stores(handles_.begin(),
                                                    handles_.begin() + kStoreCount);

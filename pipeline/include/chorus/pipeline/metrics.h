@@ -13,6 +13,7 @@
 #include <string>
 
 #include "chorus/pipeline/snapshot.h"
+#include "chorus/pipeline/state_store.h"
 
 namespace prometheus {
 class Registry;
@@ -33,6 +34,8 @@ class MetricsExporter {
   // Thread-safe.
   void ObserveCommit(double seconds);
   void SetReplayInProgress(bool in_progress);
+  // Where RocksDB's health comes from at each scrape; call before serving.
+  void SetStateHealth(std::function<StateHealth()> fn);
 
   // The whole exposition; safe to call from any thread.
   std::string Render() const;
@@ -42,6 +45,7 @@ class MetricsExporter {
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Histogram* commit_seconds_ = nullptr;
   prometheus::Gauge* replay_in_progress_ = nullptr;
+  std::function<StateHealth()> state_health_;
   mutable std::atomic<size_t> last_size_{0};  // the previous scrape's size, to reserve
 };
 

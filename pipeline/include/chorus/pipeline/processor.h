@@ -153,16 +153,19 @@ class Processor final : public PartitionListener {
   std::map<std::string, std::optional<std::string>> window_writes_;  // see RecentWindows
   uint64_t next_output_seq_ = 0;
   std::vector<OutputRecord> written_results_;  // in the batch being written
-  uint64_t sent_ = 0;       // results sent: seqs below this
-  uint64_t delivered_ = 0;  // results known delivered: seqs below this
-  uint64_t outbox_cleared_ = 0;  // outbox entries below this are deleted
+  uint64_t sent_ = 0;                          // results sent: seqs below this
+  uint64_t delivered_ = 0;                     // results known delivered: seqs below this
+  uint64_t outbox_cleared_ = 0;                // outbox entries below this are deleted
   bool global_dirty_ = false;
   std::vector<SourceRecord> batch_;
   size_t records_since_commit_ = 0;
   ops::ProcessingTime last_commit_;
   uint64_t commits_ = 0;
+  uint64_t rebalances_ = 0;
+  EventLagHistogram event_lag_;  // sampled, see Process
+  uint32_t lag_sample_ = 0;
 
-  std::future<Status> write_;  // the batch being written, if any
+  std::future<Status> write_;                      // the batch being written, if any
   std::vector<SourcePosition> written_positions_;  // its offsets
 
   mutable std::mutex snapshot_mu_;

@@ -45,6 +45,20 @@ struct PartitionSnapshot {
   int32_t state_id = 0;      // the partition prefix of its state keys
   int64_t next_offset = -1;  // -1: nothing read yet
   int64_t lag = -1;          // -1: unknown
+  // The newest event time read from it, and how far behind the wall clock
+  // the last record read was (Kafka timestamp) while records still wait:
+  // the lag in seconds; -1 unknown.
+  ops::EventTime max_event = ops::EventTime::Min();
+  double lag_seconds = -1;
+};
+
+// Wall clock minus event time of processed events (a sample of them).
+inline constexpr std::array<double, 12> kEventLagBounds = {
+    1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 86400, 7 * 86400, 30 * 86400, 365 * 86400};
+struct EventLagHistogram {
+  std::array<uint64_t, kEventLagBounds.size() + 1> buckets{};
+  double sum = 0;
+  void Observe(double seconds);
 };
 
 // The figures of one window result the window gauges show.
@@ -74,13 +88,16 @@ struct Snapshot {
   ops::MemberSummary members;
   uint64_t member_count = 0;
   ops::MemberEngagement::LoveDistribution love;
-  PartitionCounters counters;  // summed over partitions
+  PartitionCounters counters;                                    // summed over partitions
   std::array<uint64_t, ops::kWindowSpecCount> windows_closed{};  // fired
   std::array<uint64_t, ops::kWindowSpecCount> window_corrections{};
   LatestWindows latest_windows;
   std::vector<PartitionSnapshot> partitions;
   ops::EventTime watermark = ops::EventTime::Min();
   uint64_t commits = 0;
+  uint64_t rebalances = 0;  // assignments and revocations, committed with the state
+  // Observations of this process since it started (not state).
+  EventLagHistogram event_lag;
 };
 
 // Upper bounds of the love-score distribution's buckets.

@@ -12,6 +12,8 @@
 // and see only committed data.
 #pragma once
 
+#include <array>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -49,6 +51,14 @@ struct StoreMutation {
   ops::Mutation mutation;
 };
 
+// RocksDB's own health, for the metrics.
+struct StateHealth {
+  std::array<uint64_t, kStoreCount> bytes{};  // SST files and memtables, per store
+  uint64_t pending_compaction_bytes = 0;
+  bool write_stopped = false;
+  uint64_t delayed_write_rate = 0;  // bytes/s while writes are slowed; 0 otherwise
+};
+
 class StateStore {
  public:
   ~StateStore();
@@ -69,6 +79,8 @@ class StateStore {
 
   // Approximate on-disk bytes of `store` (SST files plus memtables).
   uint64_t ApproximateBytes(Store store) const;
+  // Safe from any thread.
+  StateHealth Health() const;
 
   // Flushes memtables to SST files (for size measurements and tests).
   Status Flush();
