@@ -143,7 +143,8 @@ inline std::string Bytes(std::initializer_list<uint8_t> b) {
   return std::string(b.begin(), b.end());
 }
 
-constexpr char kChannelChunkTag = 0x03;
+constexpr char kChannelChunkTag = 0x08;
+constexpr char kChannelChunkV1Tag = 0x03;  // before snapshot histories
 constexpr char kWindowGroupTag = 0x07;
 constexpr char kWindowGroupV2Tag = 0x06;  // before responses
 constexpr char kWindowGroupV1Tag = 0x05;  // before corrections
@@ -159,10 +160,11 @@ inline void PutChunk(std::string& key, uint16_t chunk) {
 }
 
 // Keys as KeysArePartitionTagAndChunkOrWindowGroup spells them out.
-inline std::string ChannelChunkKeyOf(int32_t partition, uint16_t chunk) {
+inline std::string ChannelChunkKeyOf(int32_t partition, uint16_t chunk,
+                                     char tag = kChannelChunkTag) {
   std::string key;
   AppendPartitionPrefix(key, partition);
-  key.push_back(kChannelChunkTag);
+  key.push_back(tag);
   PutChunk(key, chunk);
   return key;
 }
