@@ -61,29 +61,18 @@ std::map<WindowId, ExpectedWindow> ExpectedWindows(const Workload& w) {
       ExpectedWindow& x = out[{e.channel_id(), name, Floor(t, size) * size}];
       x.events_by_kind[e.kind()] += e.kind() == v1::EVENT_KIND_FOLLOWER_COUNT ? 1 : n;
       switch (e.kind()) {
-        case v1::EVENT_KIND_POST_PUBLISHED:
-          x.posts += n;
-          break;
-        case v1::EVENT_KIND_IMPRESSION:
-          x.impressions += n;
-          break;
+        case v1::EVENT_KIND_POST_PUBLISHED: x.posts += n; break;
+        case v1::EVENT_KIND_IMPRESSION: x.impressions += n; break;
         case v1::EVENT_KIND_SHARE:
           x.shares += n;
           x.engagements += member ? n : 0;
           break;
         case v1::EVENT_KIND_REACTION:
         case v1::EVENT_KIND_COMMENT:
-        case v1::EVENT_KIND_MENTION:
-          x.engagements += member ? n : 0;
-          break;
-        case v1::EVENT_KIND_FOLLOW:
-          x.follows += n;
-          break;
-        case v1::EVENT_KIND_UNFOLLOW:
-          x.unfollows += n;
-          break;
-        default:
-          break;
+        case v1::EVENT_KIND_MENTION: x.engagements += member ? n : 0; break;
+        case v1::EVENT_KIND_FOLLOW: x.follows += n; break;
+        case v1::EVENT_KIND_UNFOLLOW: x.unfollows += n; break;
+        default: break;
       }
     }
     if (e.kind() == v1::EVENT_KIND_FOLLOWER_COUNT) {

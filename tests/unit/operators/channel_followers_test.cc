@@ -8,7 +8,6 @@
 #include <bit>
 #include <map>
 #include <optional>
-#include <random>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -135,10 +134,7 @@ class Reference {
 TEST(ChannelFollowersAt, MatchTheRuleOverRandomEventsAcrossPrunesAndRestores) {
   for (uint32_t seed = 1; seed <= 6; ++seed) {
     SCOPED_TRACE(seed);
-    std::mt19937 rng(seed);
-    auto uniform = [&](int64_t lo, int64_t hi) {
-      return std::uniform_int_distribution<int64_t>(lo, hi)(rng);
-    };
+    Uniform uniform(seed);
     ChannelGrowth g;
     Reference ref;
     Store store;

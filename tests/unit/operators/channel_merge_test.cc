@@ -3,7 +3,6 @@
 // scratch), after dropped partitions, and in id order however ids arrive.
 #include <gtest/gtest.h>
 
-#include <random>
 #include <string>
 #include <vector>
 
@@ -40,10 +39,7 @@ TEST(ChannelMerge, IncrementalMergesMatchARestoreOverRandomEvents) {
   const std::vector<std::string> channels = {"a", "forum:x", "twitter:acme"};
   for (uint32_t seed = 1; seed <= 20; ++seed) {
     SCOPED_TRACE(seed);
-    std::mt19937 rng(seed);
-    auto uniform = [&](int64_t lo, int64_t hi) {
-      return std::uniform_int_distribution<int64_t>(lo, hi)(rng);
-    };
+    Uniform uniform(seed);
     ChannelGrowth g;
     Store store;
     int64_t now = 0;

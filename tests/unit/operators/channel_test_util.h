@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <map>
 #include <ostream>
+#include <random>
 #include <set>
 #include <string>
 #include <vector>
@@ -52,6 +53,19 @@ inline Event Post(int64_t ms, C content, std::string_view channel = "twitter:acm
   e.content_type = content;
   return e;
 }
+
+// Uniform integers in [lo, hi] from a seeded generator, for the randomized
+// tests.
+class Uniform {
+ public:
+  explicit Uniform(uint32_t seed) : rng_(seed) {}
+  int64_t operator()(int64_t lo, int64_t hi) {
+    return std::uniform_int_distribution<int64_t>(lo, hi)(rng_);
+  }
+
+ private:
+  std::mt19937 rng_;
+};
 
 inline size_t I(K k) { return static_cast<size_t>(k); }
 inline size_t I(C c) { return static_cast<size_t>(c); }
