@@ -16,6 +16,36 @@ Deltas::const_iterator FirstFrom(const Deltas& deltas, int64_t second) {
 
 }  // namespace
 
+void FollowerState::AssignMerge(const std::vector<const FollowerState*>& parts) {
+  snapshots.clear();
+  deltas.clear();
+  net_follows = 0;
+  legacy_until_ms = kNoLegacy;
+  for (const FollowerState* p : parts) {
+    net_follows += p->net_follows;
+    legacy_until_ms = std::max(legacy_until_ms, p->legacy_until_ms);
+    snapshots.insert(snapshots.end(), p->snapshots.begin(), p->snapshots.end());
+    deltas.insert(deltas.end(), p->deltas.begin(), p->deltas.end());
+  }
+  // One snapshot per time, the largest value: the last of its time once sorted.
+  std::sort(snapshots.begin(), snapshots.end());
+  auto last_of_time = [](const FollowerSnapshot& a, const FollowerSnapshot& b) {
+    return a.ms == b.ms;
+  };
+  std::reverse(snapshots.begin(), snapshots.end());
+  snapshots.erase(std::unique(snapshots.begin(), snapshots.end(), last_of_time), snapshots.end());
+  std::reverse(snapshots.begin(), snapshots.end());
+  // One delta per second, none zero.
+  std::sort(deltas.begin(), deltas.end());
+  size_t kept = 0;
+  for (size_t i = 0; i < deltas.size();) {
+    std::pair<int64_t, int64_t> d{deltas[i].first, 0};
+    for (; i < deltas.size() && deltas[i].first == d.first; ++i) d.second += deltas[i].second;
+    if (d.second != 0) deltas[kept++] = d;
+  }
+  deltas.resize(kept);
+}
+
 void FollowerState::AddDelta(int64_t second, int64_t d) {
   if (deltas.empty() || deltas.back().first < second) {
     if (d != 0) deltas.emplace_back(second, d);

@@ -56,6 +56,9 @@ struct FollowerState {
   bool has_snapshot() const { return !snapshots.empty(); }
   const FollowerSnapshot& newest() const { return snapshots.back(); }
 
+  // Replaces this with the merge of `parts`: snapshots by time (the larger
+  // value on ties), deltas and net follows summed, the latest legacy bound.
+  void AssignMerge(const std::vector<const FollowerState*>& parts);
   // Adds the delta `d` at `second`.
   void AddDelta(int64_t second, int64_t d);
   // Keeps the snapshot; false if one at its time is at least as large.

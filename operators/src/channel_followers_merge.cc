@@ -21,69 +21,43 @@ constexpr int64_t kPruneSlackSeconds = 3'600;
 void ChannelGrowth::State::ApplyFollowers(Partition& part, PartialChannel& channel,
                                           MergedChannel& m, const Event& e) {
   FollowerState& f = channel.followers;
+  FollowerState& merged = m.followers;
   const int64_t ms = e.occurred_at.millis();
   if (e.kind == EventKind::kFollow || e.kind == EventKind::kUnfollow) {
     auto n = static_cast<int64_t>(Multiplicity(e));
     int64_t d = e.kind == EventKind::kFollow ? n : -n;
     f.net_follows += d;
-    m.net_follows += d;
-    bool had_deltas = !f.deltas.empty();
+    merged.net_follows += d;
     f.AddDelta(SecondOf(ms), d);
-    if (f.deltas.empty()) {
-      std::erase(m.with_deltas, &part);
-    } else if (!had_deltas) {
-      m.with_deltas.push_back(&part);
-    }
-    if (m.has_snapshot && SecondOf(ms) > SecondOf(m.snapshot_ms)) m.follows_after += d;
+    merged.AddDelta(SecondOf(ms), d);
+    if (merged.has_snapshot() && SecondOf(ms) > SecondOf(merged.newest().ms)) m.follows_after += d;
   } else if (e.kind == EventKind::kFollowerCount) {
     const FollowerSnapshot s{ms, static_cast<int64_t>(e.count)};
     if (!f.AddSnapshot(s)) return;
-    if (!m.has_snapshot || std::tie(s.ms, s.value) > std::tie(m.snapshot_ms, m.snapshot_value)) {
-      m.has_snapshot = true;
-      m.snapshot_ms = s.ms;
-      m.snapshot_value = s.value;
-      m.follows_after = FollowsAfter(channel.channel, m, SecondOf(s.ms));
-    }
+    const bool newest = !merged.has_snapshot() || s > merged.newest();
+    merged.AddSnapshot(s);
+    if (newest) m.follows_after = merged.SumFrom(SecondOf(s.ms) + 1);
   } else {
     return;
   }
   PruneFollowers(part, channel);
 }
 
-int64_t ChannelGrowth::State::FollowsAfter(ChannelIndex c, const MergedChannel& m,
-                                           int64_t second) const {
-  int64_t sum = 0;
-  for (const Partition* p : m.with_deltas) {
-    sum += p->channels[p->Find(c)].followers.SumFrom(second + 1);
-  }
-  return sum;
-}
-
 int64_t ChannelGrowth::State::FollowersAt(ChannelIndex c, int64_t ms) const {
   const MergedChannel& m = Merged(c);
+  const FollowerState& f = m.followers;
   const int64_t second = SecondOf(ms);
   // State from before the snapshot history lacks the follows before its
   // newest snapshot: that snapshot stands in, as it did.
-  if (m.has_snapshot && ms <= m.legacy_until_ms) return m.snapshot_value;
-  if (!m.has_snapshot || m.snapshot_ms < ms) {
-    // The newest snapshot (if any) is before `ms`: the current count less
-    // the follows from `ms` on, which are the newest, read from the back.
-    const int64_t from = m.has_snapshot ? std::max(second, SecondOf(m.snapshot_ms) + 1) : second;
-    int64_t now = m.has_snapshot ? m.snapshot_value + m.follows_after : m.net_follows;
-    for (const Partition* p : m.with_deltas) now -= p->channels[p->Find(c)].followers.SumFrom(from);
-    return now;
+  if (f.has_snapshot() && ms <= f.legacy_until_ms) return f.newest().value;
+  const FollowerSnapshot* before = f.NewestBefore(ms);
+  if (before == nullptr) return f.net_follows - f.SumFrom(second);
+  if (before == &f.newest()) {
+    // The current count less the follows from `ms` on: the newest, read
+    // from the back.
+    return m.current_followers() - f.SumFrom(std::max(second, SecondOf(before->ms) + 1));
   }
-  const FollowerSnapshot* before = nullptr;
-  for (const Partition* p : m.holders) {
-    const FollowerSnapshot* s = p->channels[p->Find(c)].followers.NewestBefore(ms);
-    if (s != nullptr && (before == nullptr || *s > *before)) before = s;
-  }
-  int64_t out = before != nullptr ? before->value : m.net_follows;
-  for (const Partition* p : m.with_deltas) {
-    const FollowerState& f = p->channels[p->Find(c)].followers;
-    out += before != nullptr ? f.SumBetween(SecondOf(before->ms), second) : -f.SumFrom(second);
-  }
-  return out;
+  return before->value + f.SumBetween(SecondOf(before->ms), second);
 }
 
 std::optional<int64_t> ChannelGrowth::State::Horizon() const {
@@ -92,25 +66,37 @@ std::optional<int64_t> ChannelGrowth::State::Horizon() const {
   return SecondOf(watermark_.millis() - options_.allowed_lateness.count() - largest);
 }
 
+namespace {
+
+// The second of the newest snapshot before `horizon` (seconds) of the
+// merged `f`: follows up to it are inside it for every time from the
+// horizon on.
+std::optional<int64_t> Covered(const channel_internal::FollowerState& f, int64_t horizon) {
+  const FollowerSnapshot* s = f.NewestBefore(horizon * 1000);
+  return s != nullptr ? std::optional<int64_t>(SecondOf(s->ms)) : std::nullopt;
+}
+
+}  // namespace
+
 void ChannelGrowth::State::PruneFollowers(Partition& part, PartialChannel& channel, bool force) {
   const std::optional<int64_t> horizon = Horizon();
-  FollowerState& f = channel.followers;
-  if (!horizon || !f.NeedsPrune(*horizon, force ? 0 : kPruneSlackSeconds)) return;
-  // The newest snapshot before the horizon in any partition: follows up to
-  // it are inside it for every time from the horizon on.
-  const MergedChannel& m = merged_[channel.channel];
-  std::optional<FollowerSnapshot> covering;
-  for (const Partition* p : m.holders) {
-    const FollowerSnapshot* s =
-        p->channels[p->Find(channel.channel)].followers.NewestBefore(*horizon * 1000);
-    if (s != nullptr && (!covering || *s > *covering)) covering = *s;
+  if (!horizon) return;
+  MergedChannel& m = Merged(channel.channel);
+  const int64_t slack = force ? 0 : kPruneSlackSeconds;
+  if (channel.followers.NeedsPrune(*horizon, slack) &&
+      channel.followers.Prune(*horizon, Covered(m.followers, *horizon))) {
+    MarkDirty(part, channel.channel);
   }
-  std::optional<int64_t> covered;
-  if (covering) covered = SecondOf(covering->ms);
-  if (!f.Prune(*horizon, covered)) return;
-  MarkDirty(part, channel.channel);
-  // The sums after the newest snapshot are as they were (see Prune).
-  if (f.deltas.empty()) std::erase(merged_[channel.channel].with_deltas, &part);
+  PruneMerged(m, force);
+}
+
+void ChannelGrowth::State::PruneMerged(MergedChannel& m, bool force) {
+  const std::optional<int64_t> horizon = Horizon();
+  const int64_t slack = force ? 0 : kPruneSlackSeconds;
+  // The sums after the newest snapshot stay as they were (see Prune).
+  if (horizon && !m.stale && m.followers.NeedsPrune(*horizon, slack)) {
+    m.followers.Prune(*horizon, Covered(m.followers, *horizon));
+  }
 }
 
 void ChannelGrowth::State::SweepFollowers() {

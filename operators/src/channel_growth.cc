@@ -156,30 +156,21 @@ void ChannelGrowth::State::Recompute(ChannelIndex c, MergedChannel& m) const {
   m.stale = false;
   m.platform = Platform::kUnspecified;
   m.totals = ChannelCounts{};
-  m.net_follows = 0;
-  m.has_snapshot = false;
-  m.legacy_until_ms = FollowerState::kNoLegacy;
-  m.with_deltas.clear();
-  const channel_internal::FollowerSnapshot* newest = nullptr;
+  std::vector<const FollowerState*> followers;
   for (Partition* p : m.holders) {
     const PartialChannel& pc = p->channels[p->Find(c)];
-    if (!pc.followers.deltas.empty()) m.with_deltas.push_back(p);
+    followers.push_back(&pc.followers);
     m.totals.Add(pc.totals);
     if (m.platform == Platform::kUnspecified && pc.platform != Platform::kUnspecified) {
       m.platform = pc.platform;
       m.platform_partition = p->id;
     }
-    const FollowerState& f = pc.followers;
-    m.net_follows += f.net_follows;
-    m.legacy_until_ms = std::max(m.legacy_until_ms, f.legacy_until_ms);
-    if (f.has_snapshot() && (newest == nullptr || f.newest() > *newest)) newest = &f.newest();
   }
-  m.follows_after = 0;
-  if (newest == nullptr) return;
-  m.has_snapshot = true;
-  m.snapshot_ms = newest->ms;
-  m.snapshot_value = newest->value;
-  m.follows_after = FollowsAfter(c, m, channel_internal::SecondOf(m.snapshot_ms));
+  m.followers.AssignMerge(followers);
+  m.follows_after =
+      m.followers.has_snapshot()
+          ? m.followers.SumFrom(channel_internal::SecondOf(m.followers.newest().ms) + 1)
+          : 0;
 }
 
 void ChannelGrowth::State::ForEachChannel(const std::function<void(const ChannelView&)>& fn) const {
@@ -190,8 +181,8 @@ void ChannelGrowth::State::ForEachChannel(const std::function<void(const Channel
     view.channel_id = catalog_.id(c);
     view.platform = m.platform;
     view.totals = m.totals;
-    view.has_follower_snapshot = m.has_snapshot;
-    view.followers = m.has_snapshot ? m.snapshot_value + m.follows_after : m.net_follows;
+    view.has_follower_snapshot = m.followers.has_snapshot();
+    view.followers = m.current_followers();
     fn(view);
   }
 }

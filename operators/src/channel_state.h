@@ -129,24 +129,25 @@ class ChannelGrowth::State {
   // A channel merged over the partitions holding it (see the header of
   // channel_growth.h for the followers). Valid unless `stale`.
   struct MergedChannel {
-    std::vector<Partition*> holders;      // by partition id
-    std::vector<Partition*> with_deltas;  // the holders with follower deltas
+    std::vector<Partition*> holders;  // by partition id
     bool stale = false;
     // The platform of the first holder, by partition id, that has one.
     Platform platform = Platform::kUnspecified;
     int32_t platform_partition = 0;
     ChannelCounts totals;
-    int64_t net_follows = 0;
-    // The newest snapshot of any holder.
-    bool has_snapshot = false;
-    int64_t snapshot_ms = 0;
-    int64_t snapshot_value = 0;
-    // The holders' deltas after the snapshot's second, summed.
+    // The holders' follower states merged (FollowerState::AssignMerge), so
+    // followers at a time cost a search, not a visit to every holder. Pruned
+    // at the same horizon as the holders, on its own schedule: its deltas
+    // before the horizon may be summed differently, to the same sums.
+    FollowerState followers;
+    // The deltas after the newest snapshot's second, summed.
     int64_t follows_after = 0;
-    // The latest of the holders' legacy_until_ms. Left as it is when a
-    // prune clears a holder's: by then the horizon, and every time asked
-    // for, is past it.
-    int64_t legacy_until_ms = FollowerState::kNoLegacy;
+
+    // The current follower count (see channel_growth.h).
+    int64_t current_followers() const {
+      return followers.has_snapshot() ? followers.newest().value + follows_after
+                                      : followers.net_follows;
+    }
   };
   // Per window spec: the groups of every partition by end time. Firing
   // orders a bucket's entries by (channel rank, partition) and merges each
@@ -171,16 +172,15 @@ class ChannelGrowth::State {
 
   // channel_followers_merge.cc
   void ApplyFollowers(Partition& part, PartialChannel& channel, MergedChannel& m, const Event& e);
-  // Every holder's deltas after `second`, summed.
-  int64_t FollowsAfter(ChannelIndex c, const MergedChannel& m, int64_t second) const;
   // Followers of merged channel `c` at `ms` (see WindowResult).
   int64_t FollowersAt(ChannelIndex c, int64_t ms) const;
   // The second window edges can no longer be before (channel_followers.h),
   // if the watermark has advanced.
   std::optional<int64_t> Horizon() const;
-  // Prunes `channel` of `part` at the horizon, if due; `force` skips the
-  // slack that batches prunes.
+  // Prunes `channel` of `part`, and the merge of its channel, at the
+  // horizon, if due; `force` skips the slack that batches prunes.
   void PruneFollowers(Partition& part, PartialChannel& channel, bool force = false);
+  void PruneMerged(MergedChannel& m, bool force);
   // Prunes every channel of every partition, once each time the horizon
   // enters a new hour, so channels that went quiet shrink too.
   void SweepFollowers();
