@@ -113,11 +113,11 @@ void PutChunk(std::string& out, uint16_t chunk) {
 
 }  // namespace
 
-std::string ChannelChunkKey(int32_t partition, uint16_t chunk) {
+std::string ChannelChunkKey(int32_t partition, uint16_t chunk, char tag) {
   std::string key;
   key.reserve(7);
   AppendPartitionPrefix(key, partition);
-  key.push_back(kChannelChunkTag);
+  key.push_back(tag);
   PutChunk(key, chunk);
   return key;
 }

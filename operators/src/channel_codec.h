@@ -17,14 +17,21 @@
 // engagements — a bitmask of the nonzero ones followed by those values, so a
 // window of one kind of event takes a few bytes):
 //   channel chunk: per channel, by id: the length-prefixed id, then the
-//     channel (platform, totals, followers);
+//     channel: platform, totals, then followers (channel_followers.h):
+//     snapshot count << 1 | has legacy bound, each snapshot by time as
+//     (ms gap from the previous one, or from 0, value), the legacy bound
+//     (ms) if any, net follows, delta count, each delta as (second gap from
+//     the previous one, or from 0, net follows);
 //   window group: per channel with a window in the group, by id: the
 //     length-prefixed id, its counts, then corrections made << 2 |
 //     has responses << 1 | pending, then if it has responses the four
 //     WindowResponses fields.
 // A group whose windows closed is deleted; an empty one is never stored.
 // Tags 0x01 and 0x02 were the unchunked per-channel and per-window records,
-// 0x04 the windows chunked by channel; they are rejected. Tag 0x05 window
+// 0x04 the windows chunked by channel; they are rejected. Tag 0x03 channel
+// chunks kept one snapshot per channel (has snapshot, then value and ms)
+// and deltas only after the channel's newest snapshot; they are read, with
+// that snapshot's time as the legacy bound, and rewritten under 0x08. Tag 0x05 window
 // groups had no corrections field, tag 0x06 ones corrections << 1 | pending
 // and no responses; both are read and rewritten under 0x07.
 #pragma once
@@ -39,7 +46,8 @@
 
 namespace chorus::ops::channel_codec {
 
-inline constexpr char kChannelChunkTag = 0x03;
+inline constexpr char kChannelChunkTag = 0x08;
+inline constexpr char kChannelChunkV1Tag = 0x03;
 inline constexpr char kWindowGroupTag = 0x07;
 inline constexpr char kWindowGroupV2Tag = 0x06;
 inline constexpr char kWindowGroupV1Tag = 0x05;
@@ -51,7 +59,7 @@ void PutCounts(std::string& out, const ChannelCounts& c);
 void PutCounts(std::string& out, const channel_internal::SparseCounts& c);
 bool GetCounts(Reader& r, ChannelCounts& c);
 bool GetCounts(Reader& r, channel_internal::SparseCounts& c);
-std::string ChannelChunkKey(int32_t partition, uint16_t chunk);
+std::string ChannelChunkKey(int32_t partition, uint16_t chunk, char tag = kChannelChunkTag);
 std::string WindowGroupKey(int32_t partition, int spec_index, int64_t start_ms,
                            char tag = kWindowGroupTag);
 // Reads a chunk (2 BE) that must end the key; false if out of range.

@@ -1,10 +1,10 @@
 // ChannelGrowth: applying events to partial and merged channel state,
-// followers, listing channels and dropping partitions. Windows are in
-// channel_windows.cc, persistence in channel_persistence.cc.
+// listing channels and dropping partitions. Followers are in
+// channel_followers_merge.cc, windows in channel_windows.cc, persistence in
+// channel_persistence.cc.
 #include "chorus/operators/channel_growth.h"
 
 #include <algorithm>
-#include <tuple>
 #include <utility>
 
 #include "channel_state.h"
@@ -12,44 +12,6 @@
 namespace chorus::ops {
 
 using channel_internal::ContributionOf;
-
-namespace {
-
-int64_t Second(int64_t ms) { return FloorDiv(ms, 1000); }
-
-using Deltas = std::vector<std::pair<int64_t, int64_t>>;
-
-// Removes deltas at or before `second` (already in a snapshot); true if any.
-bool PruneDeltas(Deltas& deltas, int64_t second) {
-  if (deltas.empty() || deltas.front().first > second) return false;
-  auto end = std::upper_bound(deltas.begin(), deltas.end(), second,
-                              [](int64_t s, const auto& d) { return s < d.first; });
-  deltas.erase(deltas.begin(), end);
-  return true;
-}
-
-void AddDelta(Deltas& deltas, int64_t second, int64_t d) {
-  if (deltas.empty() || deltas.back().first < second) {
-    deltas.emplace_back(second, d);
-    return;
-  }
-  auto it = std::lower_bound(deltas.begin(), deltas.end(), second,
-                             [](const auto& x, int64_t s) { return x.first < s; });
-  if (it != deltas.end() && it->first == second) {
-    it->second += d;
-    if (it->second == 0) deltas.erase(it);
-  } else {
-    deltas.emplace(it, second, d);
-  }
-}
-
-int64_t SumAfter(const Deltas& deltas, int64_t second) {
-  int64_t sum = 0;
-  for (const auto& [s, d] : deltas) sum += s > second ? d : 0;
-  return sum;
-}
-
-}  // namespace
 
 ChannelGrowth::ChannelGrowth(WindowOptions options) : state_(std::make_unique<State>(options)) {}
 ChannelGrowth::~ChannelGrowth() = default;
@@ -183,62 +145,6 @@ void ChannelGrowth::State::ApplyResponse(int32_t partition, std::string_view cha
   });
 }
 
-void ChannelGrowth::State::ApplyFollowers(Partition& part, PartialChannel& channel,
-                                          MergedChannel& m, const Event& e) {
-  FollowerState& f = channel.followers;
-  int64_t ms = e.occurred_at.millis();
-  if (e.kind == EventKind::kFollow || e.kind == EventKind::kUnfollow) {
-    auto n = static_cast<int64_t>(Multiplicity(e));
-    int64_t d = e.kind == EventKind::kFollow ? n : -n;
-    f.net_follows += d;
-    m.net_follows += d;
-    if (f.has_snapshot && Second(ms) <= Second(f.snapshot_ms)) return;
-    bool had_deltas = !f.deltas.empty();
-    AddDelta(f.deltas, Second(ms), d);
-    if (f.deltas.empty()) {
-      std::erase(m.with_deltas, &part);
-    } else if (!had_deltas) {
-      m.with_deltas.push_back(&part);
-    }
-    if (m.has_snapshot && Second(ms) > Second(m.snapshot_ms)) m.follows_after += d;
-  } else if (e.kind == EventKind::kFollowerCount) {
-    auto value = static_cast<int64_t>(e.count);
-    // Ties on time go to the larger value, so arrival order cannot matter.
-    if (f.has_snapshot && std::tie(ms, value) <= std::tie(f.snapshot_ms, f.snapshot_value)) {
-      return;
-    }
-    f.has_snapshot = true;
-    f.snapshot_ms = ms;
-    f.snapshot_value = value;
-    PruneDeltas(f.deltas, Second(ms));
-    int64_t remaining = PruneOtherPartitions(part, channel.channel, m, Second(ms));
-    // A snapshot that is not the newest pruned only deltas at or before the
-    // newest, which follows_after leaves out anyway.
-    if (!m.has_snapshot || std::tie(ms, value) > std::tie(m.snapshot_ms, m.snapshot_value)) {
-      m.has_snapshot = true;
-      m.snapshot_ms = ms;
-      m.snapshot_value = value;
-      m.follows_after = remaining;  // every holder's deltas now lie after it
-    }
-  }
-}
-
-int64_t ChannelGrowth::State::PruneOtherPartitions(const Partition& part, ChannelIndex c,
-                                                   MergedChannel& m, int64_t second) {
-  // Follows elsewhere at or before this snapshot are inside it; dropping
-  // them bounds the deltas by the snapshot interval.
-  int64_t remaining = 0;
-  size_t kept = 0;
-  for (Partition* p : m.with_deltas) {
-    Deltas& deltas = p->channels[p->Find(c)].followers.deltas;
-    if (p != &part && PruneDeltas(deltas, second)) MarkDirty(*p, c);
-    for (const auto& [s, d] : deltas) remaining += d;
-    if (!deltas.empty()) m.with_deltas[kept++] = p;
-  }
-  m.with_deltas.resize(kept);
-  return remaining;
-}
-
 ChannelGrowth::State::MergedChannel& ChannelGrowth::State::Merged(ChannelIndex c) const {
   MergedChannel& m = merged_[c];
   if (m.stale) Recompute(c, m);
@@ -250,51 +156,21 @@ void ChannelGrowth::State::Recompute(ChannelIndex c, MergedChannel& m) const {
   m.stale = false;
   m.platform = Platform::kUnspecified;
   m.totals = ChannelCounts{};
-  m.net_follows = 0;
-  m.has_snapshot = false;
-  m.with_deltas.clear();
-  const FollowerState* newest = nullptr;
+  std::vector<const FollowerState*> followers;
   for (Partition* p : m.holders) {
     const PartialChannel& pc = p->channels[p->Find(c)];
-    if (!pc.followers.deltas.empty()) m.with_deltas.push_back(p);
+    followers.push_back(&pc.followers);
     m.totals.Add(pc.totals);
     if (m.platform == Platform::kUnspecified && pc.platform != Platform::kUnspecified) {
       m.platform = pc.platform;
       m.platform_partition = p->id;
     }
-    const FollowerState& f = pc.followers;
-    m.net_follows += f.net_follows;
-    if (f.has_snapshot &&
-        (newest == nullptr || std::tie(f.snapshot_ms, f.snapshot_value) >
-                                  std::tie(newest->snapshot_ms, newest->snapshot_value))) {
-      newest = &f;
-    }
   }
-  m.follows_after = 0;
-  if (newest == nullptr) return;
-  m.has_snapshot = true;
-  m.snapshot_ms = newest->snapshot_ms;
-  m.snapshot_value = newest->snapshot_value;
-  for (const Partition* p : m.with_deltas) {
-    m.follows_after += SumAfter(p->channels[p->Find(c)].followers.deltas, Second(m.snapshot_ms));
-  }
-}
-
-int64_t ChannelGrowth::State::FollowersAt(ChannelIndex c, int64_t ms) const {
-  const MergedChannel& m = Merged(c);
-  if (m.has_snapshot && m.snapshot_ms >= ms) return m.snapshot_value;
-  // The follows at or after `ms` come off the current count; they are the
-  // newest, so each holder's deltas are read from the back.
-  const int64_t second = FloorDiv(ms, 1000);
-  int64_t after = 0;
-  for (const Partition* p : m.with_deltas) {
-    const Deltas& deltas = p->channels[p->Find(c)].followers.deltas;
-    for (auto it = deltas.rbegin(); it != deltas.rend() && it->first >= second; ++it) {
-      after += it->second;
-    }
-  }
-  int64_t now = m.has_snapshot ? m.snapshot_value + m.follows_after : m.net_follows;
-  return now - after;
+  m.followers.AssignMerge(followers);
+  m.follows_after =
+      m.followers.has_snapshot()
+          ? m.followers.SumFrom(channel_internal::SecondOf(m.followers.newest().ms) + 1)
+          : 0;
 }
 
 void ChannelGrowth::State::ForEachChannel(const std::function<void(const ChannelView&)>& fn) const {
@@ -305,8 +181,8 @@ void ChannelGrowth::State::ForEachChannel(const std::function<void(const Channel
     view.channel_id = catalog_.id(c);
     view.platform = m.platform;
     view.totals = m.totals;
-    view.has_follower_snapshot = m.has_snapshot;
-    view.followers = m.has_snapshot ? m.snapshot_value + m.follows_after : m.net_follows;
+    view.has_follower_snapshot = m.followers.has_snapshot();
+    view.followers = m.current_followers();
     fn(view);
   }
 }

@@ -13,25 +13,32 @@ using channel_codec::GetChunk;
 using channel_codec::GetCounts;
 using channel_codec::GetWindowGroup;
 using channel_codec::kChannelChunkTag;
+using channel_codec::kChannelChunkV1Tag;
 using channel_codec::kWindowGroupTag;
 using channel_codec::kWindowGroupV1Tag;
 using channel_codec::kWindowGroupV2Tag;
 using channel_codec::PutCounts;
 using channel_codec::WindowGroupKey;
+using channel_internal::FollowerSnapshot;
+using channel_internal::FollowerState;
 
 void ChannelGrowth::State::EncodeChannel(std::string& out, const PartialChannel& c) {
   PutVarint(out, static_cast<uint64_t>(c.platform));
   PutCounts(out, c.totals);
   const FollowerState& f = c.followers;
-  PutVarint(out, f.has_snapshot ? 1 : 0);
-  if (f.has_snapshot) {
-    PutSignedVarint(out, f.snapshot_value);
-    PutSignedVarint(out, f.snapshot_ms);
+  const bool legacy = f.legacy_until_ms != FollowerState::kNoLegacy;
+  PutVarint(out, uint64_t{f.snapshots.size()} << 1 | (legacy ? 1 : 0));
+  // Times as gaps from the previous one: small numbers, short varints.
+  int64_t prev = 0;
+  for (const FollowerSnapshot& s : f.snapshots) {
+    PutSignedVarint(out, s.ms - prev);
+    PutSignedVarint(out, s.value);
+    prev = s.ms;
   }
+  if (legacy) PutSignedVarint(out, f.legacy_until_ms);
   PutSignedVarint(out, f.net_follows);
   PutVarint(out, f.deltas.size());
-  // Seconds as gaps from the previous one: small numbers, short varints.
-  int64_t prev = 0;
+  prev = 0;
   for (const auto& [second, d] : f.deltas) {
     PutSignedVarint(out, second - prev);
     PutSignedVarint(out, d);
@@ -39,17 +46,50 @@ void ChannelGrowth::State::EncodeChannel(std::string& out, const PartialChannel&
   }
 }
 
-bool ChannelGrowth::State::DecodeChannel(Reader& r, PartialChannel& c) {
-  uint64_t platform = 0, flags = 0, n = 0;
+namespace {
+
+// The snapshots of a tag-0x03 chunk: at most the newest, with its value
+// first. Its deltas lie after the channel's newest snapshot only.
+bool GetV1Snapshots(Reader& r, channel_internal::FollowerState& f) {
+  uint64_t flags = 0;
+  if (!r.Varint(flags) || flags > 1) return false;
+  f.snapshots.clear();
+  if (flags == 0) return true;
+  FollowerSnapshot s;
+  if (!r.SignedVarint(s.value) || !r.SignedVarint(s.ms)) return false;
+  f.snapshots.push_back(s);
+  f.legacy_until_ms = s.ms;
+  return true;
+}
+
+bool GetSnapshots(Reader& r, channel_internal::FollowerState& f) {
+  uint64_t header = 0;
+  // Each snapshot takes at least two bytes, which bounds a corrupt count.
+  if (!r.Varint(header) || (header >> 1) > r.rest().size() / 2) return false;
+  f.snapshots.clear();
+  f.snapshots.reserve(header >> 1);
+  int64_t ms = 0;
+  for (uint64_t i = 0; i < header >> 1; ++i) {
+    int64_t gap = 0, value = 0;
+    // Strictly by time.
+    if (!r.SignedVarint(gap) || !r.SignedVarint(value) || (i > 0 && gap <= 0)) return false;
+    ms += gap;
+    f.snapshots.push_back(FollowerSnapshot{ms, value});
+  }
+  f.legacy_until_ms = FollowerState::kNoLegacy;
+  return (header & 1) == 0 || r.SignedVarint(f.legacy_until_ms);
+}
+
+}  // namespace
+
+bool ChannelGrowth::State::DecodeChannel(Reader& r, PartialChannel& c, char tag) {
+  uint64_t platform = 0, n = 0;
   FollowerState& f = c.followers;
-  if (!r.Varint(platform) || !GetCounts(r, c.totals) || !r.Varint(flags) || flags > 1) {
+  if (!r.Varint(platform) || !GetCounts(r, c.totals) ||
+      !(tag == kChannelChunkV1Tag ? GetV1Snapshots(r, f) : GetSnapshots(r, f))) {
     return false;
   }
   c.platform = platform < kPlatformCount ? static_cast<Platform>(platform) : Platform::kUnspecified;
-  f.has_snapshot = flags == 1;
-  if (f.has_snapshot && (!r.SignedVarint(f.snapshot_value) || !r.SignedVarint(f.snapshot_ms))) {
-    return false;
-  }
   // Each delta takes at least two bytes, which bounds a corrupt count.
   if (!r.SignedVarint(f.net_follows) || !r.Varint(n) || n > r.rest().size() / 2) return false;
   f.deltas.clear();
@@ -101,6 +141,11 @@ void ChannelGrowth::State::DrainDirty(Mutations& out) {
       out.push_back(Mutation{Mutation::Op::kPut, ChannelChunkKey(id, chunk), std::move(value)});
     }
     part.dirty_totals.clear();
+    for (uint16_t chunk : part.legacy_chunks) {
+      out.push_back(
+          Mutation{Mutation::Op::kDelete, ChannelChunkKey(id, chunk, kChannelChunkV1Tag), {}});
+    }
+    part.legacy_chunks.clear();
     // Deletes first: a group may be stored again in the same drain.
     for (const GroupKey& k : part.deleted_groups) {
       out.push_back(
@@ -131,8 +176,8 @@ bool ChannelGrowth::State::Restore(std::string_view key, std::string_view value)
   char tag = key[4];
   Reader r(key.substr(5));
   uint16_t chunk = 0;
-  if (tag == kChannelChunkTag) {
-    return GetChunk(r, chunk) && RestoreChannelChunk(partition, chunk, value);
+  if (tag == kChannelChunkTag || tag == kChannelChunkV1Tag) {
+    return GetChunk(r, chunk) && RestoreChannelChunk(partition, chunk, value, tag);
   }
   int spec_index = 0;
   int64_t start_ms = 0;
@@ -144,7 +189,7 @@ bool ChannelGrowth::State::Restore(std::string_view key, std::string_view value)
 // Chunk values are decoded in full before any state changes, so a corrupt
 // value leaves the operator as it was.
 bool ChannelGrowth::State::RestoreChannelChunk(int32_t partition, uint16_t chunk,
-                                               std::string_view value) {
+                                               std::string_view value, char tag) {
   std::vector<std::pair<std::string_view, PartialChannel>> decoded;
   Reader r(value);
   std::string_view id;
@@ -152,7 +197,7 @@ bool ChannelGrowth::State::RestoreChannelChunk(int32_t partition, uint16_t chunk
     PartialChannel c;
     // Ids in strictly increasing order, each in this chunk.
     if (!r.LengthPrefixed(id) || ChunkOf(id) != chunk ||
-        (!decoded.empty() && decoded.back().first >= id) || !DecodeChannel(r, c)) {
+        (!decoded.empty() && decoded.back().first >= id) || !DecodeChannel(r, c, tag)) {
       return false;
     }
     decoded.emplace_back(id, std::move(c));
@@ -166,7 +211,9 @@ bool ChannelGrowth::State::RestoreChannelChunk(int32_t partition, uint16_t chunk
     c.totals = d.totals;
     c.followers = std::move(d.followers);
     merged_[index].stale = true;
+    if (tag == kChannelChunkV1Tag) MarkDirty(part, index);  // rewritten under the current tag
   }
+  if (tag == kChannelChunkV1Tag) part.legacy_chunks.push_back(chunk);
   return true;
 }
 

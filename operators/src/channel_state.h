@@ -18,6 +18,11 @@
 // channel rather than one per (partition, channel). Dropping or restoring a
 // partition marks the merges it touches stale; they are recomputed from the
 // partitions on next use.
+//
+// Followers (channel_followers.h) keep what window edges from the horizon
+// on need; the horizon trails the watermark, and a (partition, channel)'s
+// old follower state is pruned on its next follow or snapshot, and in a
+// sweep over all channels each time the horizon enters a new hour.
 #pragma once
 
 #include <array>
@@ -25,6 +30,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -33,6 +39,7 @@
 
 #include "channel_catalog.h"
 #include "channel_counters.h"
+#include "channel_followers.h"
 #include "chorus/operators/channel_growth.h"
 #include "index_map.h"
 
@@ -61,18 +68,7 @@ class ChannelGrowth::State {
   using LocalIndex = uint32_t;
   static constexpr LocalIndex kAbsent = ~LocalIndex{0};
 
-  struct FollowerState {
-    bool has_snapshot = false;
-    int64_t snapshot_value = 0;
-    int64_t snapshot_ms = 0;  // event time of the newest snapshot seen here
-    int64_t net_follows = 0;  // lifetime follows − unfollows
-    // (second, net follows) after the channel's newest known snapshot, by
-    // second. A sorted vector: follows mostly arrive in time order, so an
-    // insert is usually an append. A snapshot anywhere prunes every
-    // partition's deltas up to it, so they span one snapshot interval (all
-    // seconds with follows, for a channel that never sends snapshots).
-    std::vector<std::pair<int64_t, int64_t>> deltas;
-  };
+  using FollowerState = channel_internal::FollowerState;
   struct PartialChannel {
     ChannelIndex channel = 0;
     Platform platform = Platform::kUnspecified;
@@ -126,26 +122,32 @@ class ChannelGrowth::State {
     std::vector<GroupKey> deleted_groups;  // closed since the last drain, stored
     // Restored from records of an earlier tag, to delete: (key, tag).
     std::vector<std::pair<GroupKey, char>> legacy_groups;
+    std::vector<uint16_t> legacy_chunks;  // restored from tag 0x03, to delete
 
     LocalIndex Find(ChannelIndex c) const { return c < local_of.size() ? local_of[c] : kAbsent; }
   };
   // A channel merged over the partitions holding it (see the header of
   // channel_growth.h for the followers). Valid unless `stale`.
   struct MergedChannel {
-    std::vector<Partition*> holders;      // by partition id
-    std::vector<Partition*> with_deltas;  // the holders with follower deltas
+    std::vector<Partition*> holders;  // by partition id
     bool stale = false;
     // The platform of the first holder, by partition id, that has one.
     Platform platform = Platform::kUnspecified;
     int32_t platform_partition = 0;
     ChannelCounts totals;
-    int64_t net_follows = 0;
-    // The newest snapshot of any holder.
-    bool has_snapshot = false;
-    int64_t snapshot_ms = 0;
-    int64_t snapshot_value = 0;
-    // The holders' deltas after the snapshot's second, summed.
+    // The holders' follower states merged (FollowerState::AssignMerge), so
+    // followers at a time cost a search, not a visit to every holder. Pruned
+    // at the same horizon as the holders, on its own schedule: its deltas
+    // before the horizon may be summed differently, to the same sums.
+    FollowerState followers;
+    // The deltas after the newest snapshot's second, summed.
     int64_t follows_after = 0;
+
+    // The current follower count (see channel_growth.h).
+    int64_t current_followers() const {
+      return followers.has_snapshot() ? followers.newest().value + follows_after
+                                      : followers.net_follows;
+    }
   };
   // Per window spec: the groups of every partition by end time. Firing
   // orders a bucket's entries by (channel rank, partition) and merges each
@@ -166,11 +168,22 @@ class ChannelGrowth::State {
   LocalIndex FindOrAddChannel(Partition& part, ChannelIndex c);
   MergedChannel& Merged(ChannelIndex c) const;  // recomputed first if stale
   void Recompute(ChannelIndex c, MergedChannel& m) const;
-  void ApplyFollowers(Partition& part, PartialChannel& channel, MergedChannel& m, const Event& e);
-  // Returns every holder's remaining deltas, summed.
-  int64_t PruneOtherPartitions(const Partition& part, ChannelIndex c, MergedChannel& m,
-                               int64_t second);
   void MarkDirty(Partition& part, ChannelIndex c) const;
+
+  // channel_followers_merge.cc
+  void ApplyFollowers(Partition& part, PartialChannel& channel, MergedChannel& m, const Event& e);
+  // Followers of merged channel `c` at `ms` (see WindowResult).
+  int64_t FollowersAt(ChannelIndex c, int64_t ms) const;
+  // The second window edges can no longer be before (channel_followers.h),
+  // if the watermark has advanced.
+  std::optional<int64_t> Horizon() const;
+  // Prunes `channel` of `part`, and the merge of its channel, at the
+  // horizon, if due; `force` skips the slack that batches prunes.
+  void PruneFollowers(Partition& part, PartialChannel& channel, bool force = false);
+  void PruneMerged(MergedChannel& m, bool force);
+  // Prunes every channel of every partition, once each time the horizon
+  // enters a new hour, so channels that went quiet shrink too.
+  void SweepFollowers();
 
   // channel_windows.cc
   WindowGroup& FindOrAddGroup(Partition& part, int spec_index, int64_t start_ms);
@@ -183,8 +196,6 @@ class ChannelGrowth::State {
   void EmitBucket(int spec_index, int64_t end_ms, Emit which, const ResultSink& sink);
   void CloseBucket(int spec_index);
   void MarkGroupDirty(WindowGroup& group);
-  // Followers of merged channel `c` at `ms` (see WindowResult).
-  int64_t FollowersAt(ChannelIndex c, int64_t ms) const;
   void RemoveGroup(WindowGroup& group);
   void ForgetWindows(Partition& part);
   // Fills sorted_ with `group`'s entries by (channel rank, partition).
@@ -192,7 +203,7 @@ class ChannelGrowth::State {
 
   // channel_persistence.cc
   std::string EncodeGroup(WindowGroup& group);
-  bool RestoreChannelChunk(int32_t partition, uint16_t chunk, std::string_view value);
+  bool RestoreChannelChunk(int32_t partition, uint16_t chunk, std::string_view value, char tag);
   bool RestoreWindowGroup(int32_t partition, int spec_index, int64_t start_ms,
                           std::string_view value, char tag);
   // Marks the channel's windows of `at` that are not closed as changed and
@@ -200,7 +211,8 @@ class ChannelGrowth::State {
   template <typename Fn>
   void UpdateWindows(Partition& part, ChannelIndex c, LocalIndex local, EventTime at, Fn&& fn);
   static void EncodeChannel(std::string& out, const PartialChannel& c);
-  static bool DecodeChannel(Reader& r, PartialChannel& c);
+  // `tag` is the chunk's: the current one or kChannelChunkV1Tag.
+  static bool DecodeChannel(Reader& r, PartialChannel& c, char tag);
 
   WindowOptions options_;
   channel_internal::ChannelCatalog catalog_;
@@ -230,6 +242,8 @@ class ChannelGrowth::State {
   // not reopened even if a caller misjudges an event as not late, so no
   // window is ever reported after it closed.
   EventTime watermark_ = EventTime::Min();
+  // The hour of the horizon at the last SweepFollowers.
+  std::optional<int64_t> swept_hour_;
 };
 
 }  // namespace chorus::ops

@@ -105,6 +105,7 @@ void ChannelGrowth::State::AdvanceWatermark(EventTime watermark, const ResultSin
       CloseBucket(s);
     }
   }
+  SweepFollowers();
 }
 
 void ChannelGrowth::State::AddSorted(WindowGroup& group) {

@@ -1,5 +1,6 @@
 #include "integration/window_expectations.h"
 
+#include <optional>
 #include <set>
 #include <vector>
 
@@ -20,6 +21,24 @@ int64_t Millis(const v1::EngagementEvent& e) {
 
 }  // namespace
 
+void FollowerHistory::Follow(int64_t ms, int64_t delta) {
+  follows.emplace_back(Floor(ms, 1000), delta);
+}
+
+int64_t FollowerHistory::At(std::optional<int64_t> ms) const {
+  std::optional<std::pair<int64_t, int64_t>> newest;
+  for (const auto& s : snapshots) {
+    if ((!ms || s.first < *ms) && (!newest || s > *newest)) newest = s;
+  }
+  int64_t sum = newest ? newest->second : 0;
+  for (const auto& [second, d] : follows) {
+    bool after = !newest || second > Floor(newest->first, 1000);
+    bool before = !ms || second < Floor(*ms, 1000);
+    sum += after && before ? d : 0;
+  }
+  return sum;
+}
+
 int64_t WindowEnd(const WindowId& id) {
   for (const auto& [name, size] : kSizes) {
     if (std::get<1>(id) == name) return std::get<2>(id) + size;
@@ -30,9 +49,7 @@ int64_t WindowEnd(const WindowId& id) {
 std::map<WindowId, ExpectedWindow> ExpectedWindows(const Workload& w) {
   std::map<WindowId, ExpectedWindow> out;
   std::set<std::string> seen;
-  // Per channel: the snapshot (time, value) and the follows by second.
-  std::map<std::string, std::pair<int64_t, int64_t>> snapshot;
-  std::map<std::string, std::vector<std::pair<int64_t, int64_t>>> follows;
+  std::map<std::string, FollowerHistory> followers;
   for (const WorkloadRecord& r : w.records) {
     v1::EngagementEvent e;
     if (!e.ParseFromString(r.value) || e.channel_id().empty()) continue;
@@ -70,26 +87,19 @@ std::map<WindowId, ExpectedWindow> ExpectedWindows(const Workload& w) {
       }
     }
     if (e.kind() == v1::EVENT_KIND_FOLLOWER_COUNT) {
-      snapshot[e.channel_id()] = {t, static_cast<int64_t>(e.count())};
+      followers[e.channel_id()].Snapshot(t, static_cast<int64_t>(e.count()));
     } else if (e.kind() == v1::EVENT_KIND_FOLLOW || e.kind() == v1::EVENT_KIND_UNFOLLOW) {
-      int64_t d =
-          e.kind() == v1::EVENT_KIND_FOLLOW ? static_cast<int64_t>(n) : -static_cast<int64_t>(n);
-      follows[e.channel_id()].emplace_back(Floor(t, 1000), d);
+      auto d = static_cast<int64_t>(n);
+      followers[e.channel_id()].Follow(t, e.kind() == v1::EVENT_KIND_FOLLOW ? d : -d);
     }
   }
-  // Followers at a time: the snapshot (the workload sends one per channel,
-  // before everything else) plus the follows in seconds before that time;
-  // at or before the snapshot, the snapshot itself.
-  auto followers_at = [&](const std::string& channel, int64_t ms) {
-    const auto& [snap_ms, value] = snapshot[channel];
-    if (snap_ms >= ms) return value;
-    int64_t sum = value;
-    for (const auto& [second, d] : follows[channel]) sum += second < Floor(ms, 1000) ? d : 0;
-    return sum;
-  };
+  // Every event of a window's channel that can move its edges arrives
+  // before the window fires: the workload is at most a minute out of order,
+  // the watermark five minutes behind.
   for (auto& [id, x] : out) {
-    x.followers_start = followers_at(std::get<0>(id), std::get<2>(id));
-    x.followers_end = followers_at(std::get<0>(id), WindowEnd(id));
+    const FollowerHistory& f = followers[std::get<0>(id)];
+    x.followers_start = f.At(std::get<2>(id));
+    x.followers_end = f.At(WindowEnd(id));
   }
   return out;
 }

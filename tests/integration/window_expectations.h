@@ -6,8 +6,11 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <tuple>
+#include <utility>
+#include <vector>
 
 #include "integration/workload.h"
 
@@ -17,6 +20,20 @@ struct ExpectedWindow {
   std::map<int, uint64_t> events_by_kind;  // by chorus.v1.EventKind number
   uint64_t posts = 0, impressions = 0, engagements = 0, shares = 0, follows = 0, unfollows = 0;
   int64_t followers_start = 0, followers_end = 0;
+};
+
+// A channel's followers as README defines them, from its snapshots and
+// follows: at time t, the newest snapshot stamped before t (ties: the
+// larger value) plus the follows − unfollows in the seconds after that
+// snapshot's second and before t's; without one, all follows before t.
+struct FollowerHistory {
+  std::vector<std::pair<int64_t, int64_t>> snapshots;  // (ms, value)
+  std::vector<std::pair<int64_t, int64_t>> follows;    // (floored second, delta)
+
+  void Snapshot(int64_t ms, int64_t value) { snapshots.emplace_back(ms, value); }
+  void Follow(int64_t ms, int64_t delta);
+  // Followers at `ms`; without it, now (after every event).
+  int64_t At(std::optional<int64_t> ms = std::nullopt) const;
 };
 
 // (channel, "1m" | "1h" | "1d", start ms).

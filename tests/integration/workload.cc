@@ -1,8 +1,10 @@
 #include "integration/workload.h"
 
+#include <algorithm>
 #include <random>
 
 #include "chorus/v1/engagement.pb.h"
+#include "integration/window_expectations.h"
 
 namespace chorus::testing {
 namespace {
@@ -39,11 +41,10 @@ Workload MakeWorkload(uint64_t seed, int n, int channels, int members, int64_t s
   std::mt19937_64 rng(seed);
   auto uniform = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
   Workload w;
-  std::map<std::string, int64_t> net_follows;
-  std::map<std::string, int64_t> snapshot;
+  std::map<std::string, FollowerHistory> followers;
   int64_t t = start_ms;
-  // Each channel opens with a follower snapshot, so followers = snapshot +
-  // follows − unfollows after it.
+  // Each channel opens with a follower snapshot; even-numbered channels send
+  // more as they go (see below), out of order among their follows.
   for (int c = 0; c < channels; ++c) {
     EngagementEvent e;
     std::string channel = "twitter:brand-" + std::to_string(c);
@@ -56,7 +57,7 @@ Workload MakeWorkload(uint64_t seed, int n, int channels, int members, int64_t s
     e.set_actor_role(v1::ACTOR_ROLE_BRAND);
     int64_t base = 1000 * (c + 1);
     e.set_count(static_cast<uint64_t>(base));
-    snapshot[channel] = base;
+    followers[channel].Snapshot(e.occurred_at().seconds() * 1000, base);
     w.events_by_channel_kind[{channel, "follower_count"}] += 1;
     // Brand events are keyed by channel, member events by member: a stable
     // key puts every copy of an event on one partition, where dedup sees it.
@@ -87,8 +88,13 @@ Workload MakeWorkload(uint64_t seed, int n, int channels, int members, int64_t s
     }
     EngagementEvent e;
     std::string member = "member-" + std::to_string(uniform(0, members - 1));
-    std::string channel = "twitter:brand-" + std::to_string(uniform(0, channels - 1));
+    const int channel_number = uniform(0, channels - 1);
+    std::string channel = "twitter:brand-" + std::to_string(channel_number);
     v1::EventKind kind = kinds[uniform(0, 7)];
+    // Now and then a snapshot of an even-numbered channel, about every few
+    // minutes each: near the count, but off it, as a platform's would be.
+    const bool snapshot = channel_number % 2 == 0 && roll >= 35 && roll < 50;
+    if (snapshot) kind = v1::EVENT_KIND_FOLLOWER_COUNT;
     e.set_event_id("e-" + std::to_string(seed) + "-" + std::to_string(i));
     // Up to a minute out of order: well inside the default 5 minutes.
     int64_t when = t - uniform(0, 60'000);
@@ -97,11 +103,16 @@ Workload MakeWorkload(uint64_t seed, int n, int channels, int members, int64_t s
     e.set_platform(v1::PLATFORM_TWITTER);
     e.set_kind(kind);
     e.set_content_type(v1::CONTENT_TYPE_IMAGE);
-    bool brand = kind == v1::EVENT_KIND_IMPRESSION || kind == v1::EVENT_KIND_POST_PUBLISHED;
+    bool brand =
+        snapshot || kind == v1::EVENT_KIND_IMPRESSION || kind == v1::EVENT_KIND_POST_PUBLISHED;
     e.set_actor_role(brand ? v1::ACTOR_ROLE_BRAND : v1::ACTOR_ROLE_MEMBER);
     if (!brand) e.set_member_id(member);
     const std::string key = brand ? channel : member;
     uint64_t count = kind == v1::EVENT_KIND_IMPRESSION ? static_cast<uint64_t>(uniform(1, 500)) : 0;
+    if (snapshot) {
+      count =
+          static_cast<uint64_t>(std::max<int64_t>(0, followers[channel].At() + uniform(-20, 20)));
+    }
     e.set_count(count);
     if (roll < 35) {  // invalid: no channel
       w.records.push_back({key, e.SerializeAsString(), t});
@@ -109,14 +120,15 @@ Workload MakeWorkload(uint64_t seed, int n, int channels, int members, int64_t s
       continue;
     }
     e.set_channel_id(channel);
-    w.events_by_channel_kind[{channel, KindName(kind)}] += count == 0 ? 1 : count;
-    if (kind == v1::EVENT_KIND_FOLLOW) net_follows[channel]++;
-    if (kind == v1::EVENT_KIND_UNFOLLOW) net_follows[channel]--;
+    w.events_by_channel_kind[{channel, KindName(kind)}] += count == 0 || snapshot ? 1 : count;
+    if (snapshot) followers[channel].Snapshot(when, static_cast<int64_t>(count));
+    if (kind == v1::EVENT_KIND_FOLLOW) followers[channel].Follow(when, 1);
+    if (kind == v1::EVENT_KIND_UNFOLLOW) followers[channel].Follow(when, -1);
     if (!brand) w.members.insert(member);
     w.records.push_back({key, e.SerializeAsString(), t});
     w.valid++;
   }
-  for (const auto& [channel, base] : snapshot) w.followers[channel] = base + net_follows[channel];
+  for (const auto& [channel, f] : followers) w.followers[channel] = f.At();
   return w;
 }
 

@@ -323,7 +323,7 @@ TEST(ChannelWindows, FollowersAtStartAndEndOfAWindow) {
   g.Apply(2, Ev(K::kFollow, 130 * kSec, "twitter:acme", 7), false);  // the minute after
   advance(2 * kMin);
   ASSERT_EQ(results.size(), 2u);
-  EXPECT_EQ(results[0].followers_start, 1000) << "the snapshot stands in before it";
+  EXPECT_EQ(results[0].followers_start, 0) << "no snapshot before 0: lifetime follows before it";
   EXPECT_EQ(results[0].followers_end, 1000);
   EXPECT_EQ(results[1].followers_start, 1000);
   EXPECT_EQ(results[1].followers_end, 1003) << "+5 −2, not the follows after the end";

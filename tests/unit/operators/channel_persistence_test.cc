@@ -24,10 +24,10 @@ TEST(ChannelPersistence, KeysArePartitionTagAndChunkOrWindowGroupValuesAreCompac
   ASSERT_EQ(out.size(), 4u) << "the channel's chunk and one window group per size";
   uint16_t chunk = ChunkOf("a");
   auto hi = static_cast<uint8_t>(chunk >> 8), lo = static_cast<uint8_t>(chunk & 0xff);
-  EXPECT_EQ(out[0].key, Bytes({0, 0, 0, 2, 0x03, hi, lo}));
+  EXPECT_EQ(out[0].key, Bytes({0, 0, 0, 2, 0x08, hi, lo}));
   // Id "a" length-prefixed; platform twitter (1); kinds mask bit 5 then 1;
-  // posts mask 0; engagements mask bit 1 (text) then 1; no snapshot; net
-  // follows 0; no deltas.
+  // posts mask 0; engagements mask bit 1 (text) then 1; no snapshots and no
+  // legacy bound; net follows 0; no deltas.
   EXPECT_EQ(out[0].value, Bytes({0x01, 'a', 0x01, 0x20, 0x01, 0x00, 0x02, 0x01, 0x00, 0x00, 0x00}));
   // The minute windows of partition 2 starting at 60,000 ms: size 60,000 =
   // 0xea60, then the start with its sign bit flipped.

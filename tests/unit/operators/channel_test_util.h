@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <map>
 #include <ostream>
+#include <random>
 #include <set>
 #include <string>
 #include <vector>
@@ -52,6 +53,19 @@ inline Event Post(int64_t ms, C content, std::string_view channel = "twitter:acm
   e.content_type = content;
   return e;
 }
+
+// Uniform integers in [lo, hi] from a seeded generator, for the randomized
+// tests.
+class Uniform {
+ public:
+  explicit Uniform(uint32_t seed) : rng_(seed) {}
+  int64_t operator()(int64_t lo, int64_t hi) {
+    return std::uniform_int_distribution<int64_t>(lo, hi)(rng_);
+  }
+
+ private:
+  std::mt19937 rng_;
+};
 
 inline size_t I(K k) { return static_cast<size_t>(k); }
 inline size_t I(C c) { return static_cast<size_t>(c); }
@@ -143,7 +157,8 @@ inline std::string Bytes(std::initializer_list<uint8_t> b) {
   return std::string(b.begin(), b.end());
 }
 
-constexpr char kChannelChunkTag = 0x03;
+constexpr char kChannelChunkTag = 0x08;
+constexpr char kChannelChunkV1Tag = 0x03;  // before snapshot histories
 constexpr char kWindowGroupTag = 0x07;
 constexpr char kWindowGroupV2Tag = 0x06;  // before responses
 constexpr char kWindowGroupV1Tag = 0x05;  // before corrections
@@ -159,10 +174,11 @@ inline void PutChunk(std::string& key, uint16_t chunk) {
 }
 
 // Keys as KeysArePartitionTagAndChunkOrWindowGroup spells them out.
-inline std::string ChannelChunkKeyOf(int32_t partition, uint16_t chunk) {
+inline std::string ChannelChunkKeyOf(int32_t partition, uint16_t chunk,
+                                     char tag = kChannelChunkTag) {
   std::string key;
   AppendPartitionPrefix(key, partition);
-  key.push_back(kChannelChunkTag);
+  key.push_back(tag);
   PutChunk(key, chunk);
   return key;
 }

@@ -195,7 +195,7 @@ class Scenario {
     ASSERT_EQ(Advance(restored, watermark_ + 10 * kDy), expected);
     EXPECT_EQ(g_.open_windows(), 0u);
     DrainStrictly(g_, store_);
-    for (const auto& [key, value] : store_) EXPECT_EQ(key[4], 0x03) << "only channel totals";
+    for (const auto& [key, value] : store_) EXPECT_EQ(key[4], 0x08) << "only channel totals";
   }
 
   size_t closed_so_far() const { return closed_; }

@@ -5,13 +5,17 @@
 // (partition, channel) keeps partial sums that merge across partitions by
 // addition, so a partition can later move between instances.
 //
-// Followers are the one value that does not merge by addition. A partition
-// keeps the latest FOLLOWER_COUNT snapshot it saw (value, event time) and the
-// follow/unfollow deltas with event time after the newest snapshot of the
-// channel in any partition. The merged follower count is the newest snapshot
-// plus every partition's deltas after it; follows at or before a snapshot's
-// time are already in that snapshot. Without any snapshot, followers are
-// follows − unfollows. Deltas are kept at one-second resolution.
+// Followers are the one value that does not merge by addition. Followers at
+// time t are the value of the newest FOLLOWER_COUNT snapshot, in any
+// partition, stamped before t, plus every partition's follows − unfollows
+// in the seconds after that snapshot's second and before t; follows at or
+// before a snapshot's second are already in it. Without a snapshot before t,
+// they are lifetime follows − unfollows before t. The current count is the
+// same with t after everything. A partition keeps its snapshots (event
+// time, value) and per-second deltas for the times a window edge can still
+// need: from watermark − allowed lateness − 1 day on (the horizon); what is
+// older is pruned as the horizon moves, so state stays bounded whether or
+// not a channel sends snapshots.
 //
 // Windows (see windows.h) hold the same counters per (channel, size, start).
 // When the watermark reaches a window's end the window *fires*: its result,
@@ -74,11 +78,10 @@ struct WindowResult {
   // 0 for the result the window fired with; corrections count up from 1.
   uint32_t revision = 0;
   ChannelCounts counts;
-  // Followers at the window's start and end: the newest snapshot before
-  // that time plus the follows and unfollows between it and that time, as
-  // known when the result is made. Follows are kept per second only after
-  // the newest snapshot, so when a snapshot stamped at or after that time
-  // has already arrived, its value stands in.
+  // Followers at the window's start and end by the rule above, from the
+  // snapshots and follows known when the result is made (a later one inside
+  // the window's span makes a correction only if it also updates the
+  // window).
   int64_t followers_start = 0;
   int64_t followers_end = 0;
   WindowResponses responses;
