@@ -2,7 +2,6 @@
 
 #include <optional>
 #include <set>
-#include <vector>
 
 #include "chorus/v1/engagement.pb.h"
 
@@ -46,6 +45,12 @@ int64_t WindowEnd(const WindowId& id) {
   return 0;
 }
 
+std::vector<WindowId> WindowsOf(const std::string& channel, int64_t ms) {
+  std::vector<WindowId> out;
+  for (const auto& [name, size] : kSizes) out.emplace_back(channel, name, Floor(ms, size) * size);
+  return out;
+}
+
 std::map<WindowId, ExpectedWindow> ExpectedWindows(const Workload& w) {
   std::map<WindowId, ExpectedWindow> out;
   std::set<std::string> seen;
@@ -57,8 +62,8 @@ std::map<WindowId, ExpectedWindow> ExpectedWindows(const Workload& w) {
     const int64_t t = Millis(e);
     const uint64_t n = e.count() == 0 ? 1 : e.count();
     const bool member = e.actor_role() == v1::ACTOR_ROLE_MEMBER;
-    for (const auto& [name, size] : kSizes) {
-      ExpectedWindow& x = out[{e.channel_id(), name, Floor(t, size) * size}];
+    for (const WindowId& id : WindowsOf(e.channel_id(), t)) {
+      ExpectedWindow& x = out[id];
       x.events_by_kind[e.kind()] += e.kind() == v1::EVENT_KIND_FOLLOWER_COUNT ? 1 : n;
       switch (e.kind()) {
         case v1::EVENT_KIND_POST_PUBLISHED:
@@ -102,6 +107,29 @@ std::map<WindowId, ExpectedWindow> ExpectedWindows(const Workload& w) {
     x.followers_end = f.At(WindowEnd(id));
   }
   return out;
+}
+
+ExpectedWindow FiguresOf(const v1::ChannelWindow& result) {
+  ExpectedWindow x;
+  for (const auto& kc : result.events_by_kind()) x.events_by_kind[kc.kind()] = kc.count();
+  x.posts = result.posts();
+  x.impressions = result.impressions();
+  x.engagements = result.engagements();
+  x.shares = result.shares();
+  x.follows = result.follows();
+  x.unfollows = result.unfollows();
+  x.followers_start = result.followers_start();
+  x.followers_end = result.followers_end();
+  return x;
+}
+
+std::ostream& operator<<(std::ostream& out, const ExpectedWindow& x) {
+  out << "{kinds:";
+  for (const auto& [kind, n] : x.events_by_kind) out << " " << kind << "=" << n;
+  return out << ", posts " << x.posts << ", impressions " << x.impressions << ", engagements "
+             << x.engagements << ", shares " << x.shares << ", follows " << x.follows
+             << ", unfollows " << x.unfollows << ", followers " << x.followers_start << " -> "
+             << x.followers_end << "}";
 }
 
 }  // namespace chorus::testing
