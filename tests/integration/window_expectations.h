@@ -8,8 +8,12 @@
 #include <map>
 #include <string>
 #include <tuple>
+#include <utility>
+#include <vector>
 
+#include "chorus/v1/channel_window.pb.h"
 #include "integration/workload.h"
+#include "support/mock_cluster.h"
 
 namespace chorus::testing {
 
@@ -26,5 +30,22 @@ std::map<WindowId, ExpectedWindow> ExpectedWindows(const Workload& w);
 
 // The end of a window, from its id.
 int64_t WindowEnd(const WindowId& id);
+
+// What a window results topic holds: each window's newest revision, and
+// results seen twice (the same chorus-seq, or the same window and revision).
+struct WindowResults {
+  std::map<WindowId, v1::ChannelWindow> latest;
+  size_t repeats = 0, corrections = 0;
+  // Every record's (key, value) as read, in topic order.
+  std::vector<std::pair<std::string, std::string>> records;
+};
+// Reads `topic` from its start; unreadable records fail the test.
+WindowResults ReadWindowResults(MockCluster& cluster, const std::string& topic);
+
+// Expects every window of `expected` that ends by `watermark_ms` in
+// `latest` with the expected figures, and nothing in `latest` that was not
+// expected.
+void ExpectWindowFigures(const std::map<WindowId, ExpectedWindow>& expected,
+                         const std::map<WindowId, v1::ChannelWindow>& latest, int64_t watermark_ms);
 
 }  // namespace chorus::testing
