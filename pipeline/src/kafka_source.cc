@@ -207,6 +207,7 @@ class KafkaSource final : public EventSource {
     std::vector<SourcePosition> starts;
     if (listener_ != nullptr && !tps.empty()) starts = listener_->OnAssigned(tps);
     PartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(tps.size())));
+    int64_t total = 0;
     for (Bounded& b : ranges_) {
       for (const SourcePosition& s : starts) {
         if (s.tp == b.range.tp) b.range.start = std::max(b.range.start, s.next_offset);
@@ -216,9 +217,11 @@ class KafkaSource final : public EventSource {
       ++remaining_;
       rd_kafka_topic_partition_list_add(list.get(), b.range.tp.topic.c_str(), b.range.tp.partition)
           ->offset = b.range.start;
-      spdlog::info("replaying {}[{}] offsets {} to {}", b.range.tp.topic, b.range.tp.partition,
-                   b.range.start, b.range.end);
+      total += b.range.end - b.range.start;
+      spdlog::debug("replaying {}[{}] offsets {} to {}", b.range.tp.topic, b.range.tp.partition,
+                    b.range.start, b.range.end);
     }
+    spdlog::info("replaying {} offsets of {} partitions", total, remaining_);
     rd_kafka_resp_err_t e = rd_kafka_assign(rk_.get(), list.get());
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
       return Status::Error(std::string("kafka assign: ") + rd_kafka_err2str(e));
