@@ -101,12 +101,6 @@ double PerMember(double bytes, uint64_t members) {
   return members ? bytes / static_cast<double>(members) : 0.0;
 }
 
-class NullDlq final : public DlqSink {
- public:
-  void Send(const SourceRecord&, DlqReason) override {}
-  Status Flush() override { return Status::Ok(); }
-};
-
 // A fresh directory under the system temp dir, removed on destruction.
 class ScratchDir {
  public:
@@ -158,7 +152,7 @@ struct RunResult {
 RunResult BuildState(const Config& c, StateStore& store) {
   RunResult r;
   GeneratorSource source(c.gen, c.partitions, c.events);
-  NullDlq dlq;
+  DiscardingDlq dlq;
   const int64_t rss_before = LiveRssBytes();
   {
     Processor p(ProcessorOptions{}, store, source, dlq, SystemClock());

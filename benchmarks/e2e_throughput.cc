@@ -168,6 +168,10 @@ int main(int argc, char** argv) {
   app.add_option("--partitions", partitions);
   app.add_option("--members", gen.members);
   app.add_option("--channels", gen.channels);
+  bool replay = false;
+  app.add_flag("--replay", replay,
+               "time `chorus replay` (every partition assigned by hand, to the high watermarks) "
+               "instead of `chorus run`");
   std::vector<std::string> kafka_props;
   app.add_option("-X", kafka_props, "librdkafka property for chorus's consumer, key=value");
   CLI11_PARSE(app, argc, argv);
@@ -214,7 +218,13 @@ int main(int argc, char** argv) {
     if (eq != std::string::npos) rc.kafka[kv.substr(0, eq)] = kv.substr(eq + 1);
   }
   long rss_before = CurrentRssKb();
-  auto svc = chorus::Application::Start(rc);
+  chorus::SourceOpener open_replay;
+  if (replay) {
+    open_replay = [&](const chorus::KafkaProperties& p) {
+      return chorus::OpenKafkaReplaySource({{topic}, p, {}, {}});
+    };
+  }
+  auto svc = chorus::Application::Start(rc, open_replay);
   if (!svc.ok()) {
     std::fprintf(stderr, "%s\n", svc.status().message().c_str());
     return 1;
@@ -251,9 +261,9 @@ int main(int argc, char** argv) {
     }
   }  // closed before the directory goes
   std::printf(
-      "chorus run: %.0f records/s (%.1f%% of bare), commits every 1 s, state synced; "
+      "chorus %s: %.0f records/s (%.1f%% of bare), commits every 1 s, state synced; "
       "%.2f cores busy (all threads, the embedded cluster's included)\n",
-      rate, 100.0 * rate / bare, cpu / secs);
+      replay ? "replay" : "run", rate, 100.0 * rate / bare, cpu / secs);
   std::printf("members %lu, member state on disk %.1f bytes/member\n",
               static_cast<unsigned long>(snap->member_count),
               snap->member_count ? static_cast<double>(member_bytes) / snap->member_count : 0.0);

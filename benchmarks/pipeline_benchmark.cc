@@ -110,12 +110,6 @@ void BM_PostPerformanceApply(benchmark::State& state) {
 }
 BENCHMARK(BM_PostPerformanceApply);
 
-class NullDlq final : public DlqSink {
- public:
-  void Send(const SourceRecord&, DlqReason) override {}
-  Status Flush() override { return Status::Ok(); }
-};
-
 // The whole per-record path with synced RocksDB commits every second of
 // wall time, as `chorus run` does.
 void BM_ProcessorEndToEnd(benchmark::State& state) {
@@ -130,7 +124,7 @@ void BM_ProcessorEndToEnd(benchmark::State& state) {
     if (mkdtemp(dir.data()) == nullptr) state.SkipWithError("mkdtemp");
     auto store = StateStore::Open(dir);
     GeneratorSource source(o, 8, n);
-    NullDlq dlq;
+    DiscardingDlq dlq;
     ProcessorOptions po;
     Processor p(po, *store.value(), source, dlq, SystemClock());
     std::atomic<bool> stop{false};

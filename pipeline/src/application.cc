@@ -26,12 +26,16 @@ Application::~Application() {
   parts_->processor.reset();  // detaches from the source before it closes
 }
 
-Result<std::unique_ptr<Application>> Application::Start(const RunConfig& config) {
-  if (config.brokers.empty()) return Status::Error("--brokers is required");
-  if (config.topics.empty()) return Status::Error("--topic is required");
+Result<std::unique_ptr<Application>> Application::Start(const RunConfig& config,
+                                                       const SourceOpener& open_source) {
+  if (config.brokers.empty() && !open_source) return Status::Error("--brokers is required");
+  if (config.topics.empty() && !open_source) return Status::Error("--topic is required");
+  if (config.brokers.empty() && !config.output_topic.empty()) {
+    return Status::Error("--output-topic " + config.output_topic + " needs --brokers");
+  }
   std::string host;
   int port = 0;
-  if (!SplitHostPort(config.http_addr, host, port)) {
+  if (!config.http_addr.empty() && !SplitHostPort(config.http_addr, host, port)) {
     return Status::Error("--http-addr " + config.http_addr + ": expected host:port");
   }
   std::unique_ptr<Application> app(new Application());
@@ -43,13 +47,19 @@ Result<std::unique_ptr<Application>> Application::Start(const RunConfig& config)
   p.store = std::move(store.value());
 
   KafkaProperties props = config.kafka;
-  props.emplace("bootstrap.servers", config.brokers);
-  auto source = OpenKafkaSource({config.topics, config.group, props});
+  if (!config.brokers.empty()) props.emplace("bootstrap.servers", config.brokers);
+  auto source = open_source ? open_source(props)
+                            : OpenKafkaSource({config.topics, config.group, props});
   if (!source.ok()) return source.status();
   p.source = std::move(source.value());
-  auto dlq = OpenKafkaDlq(config.dlq_topic, props);
-  if (!dlq.ok()) return dlq.status();
-  p.dlq = std::move(dlq.value());
+  if (config.brokers.empty()) {
+    spdlog::warn("no --brokers: rejected records are counted, not sent to a DLQ topic");
+    p.dlq = std::make_unique<DiscardingDlq>();
+  } else {
+    auto dlq = OpenKafkaDlq(config.dlq_topic, props);
+    if (!dlq.ok()) return dlq.status();
+    p.dlq = std::move(dlq.value());
+  }
 
   if (!config.output_topic.empty()) {
     auto output = OpenKafkaWindowOutput(config.output_topic, props);
@@ -68,6 +78,7 @@ Result<std::unique_ptr<Application>> Application::Start(const RunConfig& config)
   metrics->SetStateHealth([store_ptr] { return store_ptr->Health(); });
   processor->OnCommit(
       [metrics](const Snapshot&, double seconds) { metrics->ObserveCommit(seconds); });
+  if (config.http_addr.empty()) return app;
   auto http = HttpServer::Start(config.http_addr, ApiRoutes(*processor, *p.store, *metrics));
   if (!http.ok()) return http.status();
   p.http = std::move(http.value());
@@ -76,7 +87,11 @@ Result<std::unique_ptr<Application>> Application::Start(const RunConfig& config)
 
 Status Application::Run(const std::atomic<bool>& stop) { return parts_->processor->Run(stop); }
 
-int Application::http_port() const { return parts_->http->port(); }
+int Application::http_port() const { return parts_->http ? parts_->http->port() : 0; }
+
+void Application::SetReplayInProgress(bool in_progress) {
+  parts_->metrics->SetReplayInProgress(in_progress);
+}
 
 std::shared_ptr<const Snapshot> Application::snapshot() const {
   return parts_->processor->snapshot();

@@ -45,9 +45,6 @@ void AddRunFlags(CLI::App* run, RunConfig& c, std::vector<std::string>& kafka,
   run->add_option("--topic", c.topics, "input topic (repeatable)")
       ->envname("CHORUS_TOPIC")
       ->delimiter(',');
-  run->add_option("--group", c.group, "consumer group")
-      ->envname("CHORUS_GROUP")
-      ->capture_default_str();
   run->add_option("--state-dir", c.state_dir, "RocksDB state directory")
       ->envname("CHORUS_STATE_DIR")
       ->capture_default_str();
@@ -144,6 +141,16 @@ void AddRunFlags(CLI::App* run, RunConfig& c, std::vector<std::string>& kafka,
       ->capture_default_str();
 }
 
+// The flags parsed after CLI11: durations, love weights and -X.
+Status ApplyRunFlags(const std::deque<DurationFlag>& durations,
+                     const std::vector<std::string>& kafka, RunConfig& config) {
+  if (Status s = ApplyDurations(durations); !s.ok()) return s;
+  if (Status s = ApplyLoveWeights(config.love_weights, config.processor.members.weights); !s.ok()) {
+    return s;
+  }
+  return ApplyKafkaProperties(kafka, config.kafka);
+}
+
 constexpr std::string_view kWho = "chorus";
 
 int RunService(RunConfig config) {
@@ -171,13 +178,30 @@ int RunCli(int argc, char** argv) {
   // A deque: CLI11 keeps pointers to each flag's text, which must not move.
   CLI::App* run = app.add_subcommand("run", "consume Kafka and serve metrics (the service)");
   AddRunFlags(run, run_config, kafka, durations);
+  run->add_option("--group", run_config.group, "consumer group")
+      ->envname("CHORUS_GROUP")
+      ->capture_default_str();
+
+  // `replay` takes `run`'s flags but --group (it joins no group), serves
+  // HTTP only when asked, and adds its own.
+  ReplayConfig replay_config;
+  replay_config.run.http_addr.clear();
+  std::vector<std::string> replay_kafka;
+  std::deque<DurationFlag> replay_durations;
+  CLI::App* replay = app.add_subcommand(
+      "replay", "reprocess a range of a topic (or a file) into a fresh state directory");
+  AddRunFlags(replay, replay_config.run, replay_kafka, replay_durations);
+  AddReplayFlags(replay, replay_config);
+
   // CLI11 reads config files only for the top-level app, so --config lives
-  // there (reachable after `run` through fallthrough) and YamlConfig files
-  // its keys under `run`.
-  app.set_config("--config", "", "YAML file with any `run` flags as keys")
+  // there (reachable after the subcommand through fallthrough) and
+  // YamlConfig files its keys under that subcommand.
+  const bool replaying = argc > 1 && std::string_view(argv[1]) == "replay";
+  app.set_config("--config", "", "YAML file with any `run` or `replay` flags as keys")
       ->envname("CHORUS_CONFIG");
-  app.config_formatter(std::make_shared<YamlConfig>("run"));
+  app.config_formatter(std::make_shared<YamlConfig>(replaying ? "replay" : "run"));
   run->fallthrough();
+  replay->fallthrough();
 
   DemoConfig demo_config;
   CLI::App* demo =
@@ -202,7 +226,8 @@ int RunCli(int argc, char** argv) {
   if (argc > 1 && argv[1][0] != '-' && !known(argv[1])) {
     return Fail(
         kWho, 2,
-        std::string("unknown command ") + argv[1] + " (expected run, demo, generate or import)");
+        std::string("unknown command ") + argv[1] +
+            " (expected run, replay, demo, generate or import)");
   }
   try {
     app.parse(argc, argv);
@@ -222,15 +247,16 @@ int RunCli(int argc, char** argv) {
   spdlog::set_default_logger(spdlog::stderr_color_mt("chorus"));
 
   if (run->parsed()) {
-    if (Status s = ApplyDurations(durations); !s.ok()) return Fail(kWho, 2, s.message());
-    if (Status s = ApplyLoveWeights(run_config.love_weights, run_config.processor.members.weights);
-        !s.ok()) {
-      return Fail(kWho, 2, s.message());
-    }
-    if (Status s = ApplyKafkaProperties(kafka, run_config.kafka); !s.ok()) {
+    if (Status s = ApplyRunFlags(durations, kafka, run_config); !s.ok()) {
       return Fail(kWho, 2, s.message());
     }
     return RunService(std::move(run_config));
+  }
+  if (replay->parsed()) {
+    if (Status s = ApplyRunFlags(replay_durations, replay_kafka, replay_config.run); !s.ok()) {
+      return Fail(kWho, 2, s.message());
+    }
+    return RunReplay(std::move(replay_config));
   }
   if (demo->parsed()) return RunDemo(demo_config);
   if (gen->parsed()) return RunGenerate(gen_config);

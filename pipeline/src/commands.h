@@ -1,10 +1,11 @@
-// `chorus demo`, `chorus generate` and `chorus import`: their flags and their
-// runners, which return the process exit code.
+// `chorus demo`, `chorus generate`, `chorus import` and `chorus replay`:
+// their flags and their runners, which return the process exit code.
 #pragma once
 
 #include <CLI/CLI.hpp>
 #include <string>
 
+#include "chorus/pipeline/application.h"
 #include "chorus/pipeline/generator.h"
 
 namespace chorus {
@@ -46,5 +47,20 @@ struct ImportConfig {
 };
 void AddImportFlags(CLI::App* import, ImportConfig& c);
 int RunImport(const ImportConfig& c);
+
+// `chorus replay`: `run`'s flags (in `run`, added by the CLI) but --group,
+// plus the range, --force and --input, added here.
+struct ReplayConfig {
+  RunConfig run;
+  std::string from = "earliest";
+  std::string to = "latest";
+  bool force = false;
+  std::string input;  // a file of length-delimited records instead of Kafka
+  std::string backfill;
+  bool then_follow = false;
+};
+void AddReplayFlags(CLI::App* replay, ReplayConfig& c);
+// `run`'s durations, love weights and -X are applied by the caller.
+int RunReplay(ReplayConfig c);
 
 }  // namespace chorus

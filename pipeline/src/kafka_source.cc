@@ -8,6 +8,7 @@
 
 #include "chorus/pipeline/kafka.h"
 #include "kafka_conf.h"
+#include "kafka_offsets.h"
 
 namespace chorus {
 namespace {
@@ -38,6 +39,42 @@ class KafkaSource final : public EventSource {
   }
 
   Status Open(const KafkaSourceOptions& options) {
+    if (Status s = Create(options); !s.ok()) return s;
+    if (Status s = CheckTopicsExist(options.topics); !s.ok()) return s;
+    PartitionListPtr topics(
+        rd_kafka_topic_partition_list_new(static_cast<int>(options.topics.size())));
+    for (const auto& t : options.topics) {
+      rd_kafka_topic_partition_list_add(topics.get(), t.c_str(), RD_KAFKA_PARTITION_UA);
+    }
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(rk_.get(), topics.get());
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return Status::Error(std::string("kafka subscribe: ") + rd_kafka_err2str(e));
+    }
+    return Status::Ok();
+  }
+
+  // Replay: no subscription; the ranges are assigned by hand at the first
+  // Poll(), after the listener has said where its state stands.
+  Status OpenReplay(const KafkaReplayOptions& options) {
+    // The group id is never joined (assign only) and nothing is committed
+    // under it; librdkafka's consumer wants one all the same.
+    if (Status s = Create({options.topics, "chorus-replay", options.properties}); !s.ok()) {
+      return s;
+    }
+    auto ranges = ResolveReplayRanges(rk_.get(), options);
+    if (!ranges.ok()) return ranges.status();
+    bounded_ = true;
+    for (const PartitionRange& r : ranges.value()) ranges_.push_back({r, r.start >= r.end});
+    return Status::Ok();
+  }
+
+  std::vector<PartitionRange> ranges() const {
+    std::vector<PartitionRange> out;
+    for (const Bounded& b : ranges_) out.push_back(b.range);
+    return out;
+  }
+
+  Status Create(const KafkaSourceOptions& options) {
     KafkaProperties defaults = {
         {"group.id", options.group},
         {"partition.assignment.strategy", "cooperative-sticky"},
@@ -74,17 +111,6 @@ class KafkaSource final : public EventSource {
     conf.value().release();  // owned by the handle once rd_kafka_new succeeds
     rd_kafka_poll_set_consumer(rk_.get());
     queue_ = rd_kafka_queue_get_consumer(rk_.get());
-
-    if (Status s = CheckTopicsExist(options.topics); !s.ok()) return s;
-    PartitionListPtr topics(
-        rd_kafka_topic_partition_list_new(static_cast<int>(options.topics.size())));
-    for (const auto& t : options.topics) {
-      rd_kafka_topic_partition_list_add(topics.get(), t.c_str(), RD_KAFKA_PARTITION_UA);
-    }
-    rd_kafka_resp_err_t e = rd_kafka_subscribe(rk_.get(), topics.get());
-    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      return Status::Error(std::string("kafka subscribe: ") + rd_kafka_err2str(e));
-    }
     return Status::Ok();
   }
 
@@ -93,18 +119,12 @@ class KafkaSource final : public EventSource {
   // (Kafka may be restarting): that only warns, and /readyz says why.
   Status CheckTopicsExist(const std::vector<std::string>& topics) {
     for (const std::string& name : topics) {
-      rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk_.get(), name.c_str(), nullptr);
-      const rd_kafka_metadata_t* md = nullptr;
-      rd_kafka_resp_err_t e = rd_kafka_metadata(rk_.get(), 0, rkt, &md, 5000);
-      rd_kafka_topic_destroy(rkt);
-      if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        spdlog::warn("kafka: no metadata for topic {} yet: {}", name, rd_kafka_err2str(e));
+      auto count = PartitionCount(rk_.get(), name, 5000);
+      if (!count.ok()) {
+        spdlog::warn("kafka: {} yet", count.status().message());
         continue;
       }
-      bool missing =
-          md->topic_cnt == 0 || md->topics[0].err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
-      rd_kafka_metadata_destroy(md);
-      if (missing) return Status::Error("--topic " + name + ": no such topic on the brokers");
+      if (count.value() == 0) return Status::Error("--topic " + name + ": no such topic on the brokers");
     }
     return Status::Ok();
   }
@@ -115,6 +135,10 @@ class KafkaSource final : public EventSource {
               std::chrono::milliseconds timeout) override {
     out.clear();
     ReleaseBatch();
+    if (bounded_ && !assigned_) {
+      if (Status s = AssignRanges(); !s.ok()) return s;
+    }
+    if (bounded_ && remaining_ == 0) return Status::Ok();
     batch_.resize(max);
     ssize_t n =
         rd_kafka_consume_batch_queue(queue_, static_cast<int>(timeout.count()), batch_.data(), max);
@@ -127,16 +151,19 @@ class KafkaSource final : public EventSource {
     out.reserve(batch_.size());
     for (rd_kafka_message_t* m : batch_) {
       if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (bounded_ && m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) Reached(m, m->offset);
         if (Status s = HandleError(m); !s.ok()) return s;
         continue;
       }
+      if (bounded_ && !Reached(m, m->offset + 1)) continue;
       out.push_back(ToRecord(m));
     }
     return Status::Ok();
   }
 
   Status ReportDurable(const std::vector<SourcePosition>& positions) override {
-    if (positions.empty()) return Status::Ok();
+    // A replay commits nothing to Kafka: its group is no one's.
+    if (positions.empty() || bounded_) return Status::Ok();
     PartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(positions.size())));
     for (const auto& p : positions) {
       rd_kafka_topic_partition_list_add(list.get(), p.tp.topic.c_str(), p.tp.partition)->offset =
@@ -150,7 +177,7 @@ class KafkaSource final : public EventSource {
     return Status::Ok();
   }
 
-  bool Exhausted() const override { return false; }
+  bool Exhausted() const override { return bounded_ && assigned_ && remaining_ == 0; }
 
   std::optional<int64_t> EndOffset(const TopicPartition& tp) const override {
     int64_t lo = 0, hi = 0;
@@ -163,6 +190,71 @@ class KafkaSource final : public EventSource {
   }
 
  private:
+  // A replayed partition: its range, and whether it has been read to its end.
+  struct Bounded {
+    PartitionRange range;
+    bool done = false;
+  };
+
+  // Tells the listener about the partitions with something to read and
+  // assigns them from their start (or from where the listener's state says).
+  Status AssignRanges() {
+    assigned_ = true;
+    std::vector<TopicPartition> tps;
+    for (const Bounded& b : ranges_) {
+      if (!b.done) tps.push_back(b.range.tp);
+    }
+    std::vector<SourcePosition> starts;
+    if (listener_ != nullptr && !tps.empty()) starts = listener_->OnAssigned(tps);
+    PartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(tps.size())));
+    int64_t total = 0;
+    for (Bounded& b : ranges_) {
+      for (const SourcePosition& s : starts) {
+        if (s.tp == b.range.tp) b.range.start = std::max(b.range.start, s.next_offset);
+      }
+      b.done = b.range.start >= b.range.end;
+      if (b.done) continue;
+      ++remaining_;
+      rd_kafka_topic_partition_list_add(list.get(), b.range.tp.topic.c_str(), b.range.tp.partition)
+          ->offset = b.range.start;
+      total += b.range.end - b.range.start;
+      spdlog::debug("replaying {}[{}] offsets {} to {}", b.range.tp.topic, b.range.tp.partition,
+                    b.range.start, b.range.end);
+    }
+    spdlog::info("replaying {} offsets of {} partitions", total, remaining_);
+    rd_kafka_resp_err_t e = rd_kafka_assign(rk_.get(), list.get());
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return Status::Error(std::string("kafka assign: ") + rd_kafka_err2str(e));
+    }
+    return Status::Ok();
+  }
+
+  // Notes that `m`'s partition has been read up to `next`; false if `m` is
+  // past its range. A partition read to its end is paused.
+  bool Reached(const rd_kafka_message_t* m, int64_t next) {
+    Bounded* b = last_bounded_;
+    if (b == nullptr || b->range.tp.partition != m->partition ||
+        b->range.tp.topic != rd_kafka_topic_name(m->rkt)) {
+      b = nullptr;
+      for (Bounded& x : ranges_) {
+        if (x.range.tp.partition == m->partition && x.range.tp.topic == rd_kafka_topic_name(m->rkt)) {
+          b = &x;
+        }
+      }
+      last_bounded_ = b;
+    }
+    if (b == nullptr || b->done) return false;
+    const bool past = m->err == RD_KAFKA_RESP_ERR_NO_ERROR && m->offset >= b->range.end;
+    if (next >= b->range.end) {
+      b->done = true;
+      --remaining_;
+      PartitionListPtr one(rd_kafka_topic_partition_list_new(1));
+      rd_kafka_topic_partition_list_add(one.get(), b->range.tp.topic.c_str(), b->range.tp.partition);
+      rd_kafka_pause_partitions(rk_.get(), one.get());
+    }
+    return !past;
+  }
+
   SourceRecord ToRecord(const rd_kafka_message_t* m) {
     SourceRecord r;
     r.topic = rd_kafka_topic_name(m->rkt);
@@ -251,6 +343,11 @@ class KafkaSource final : public EventSource {
   PartitionListener* listener_ = nullptr;
   bool cooperative_ = true;
   bool from_end_ = false;  // -X auto.offset.reset=latest: new partitions start at the end
+  bool bounded_ = false;   // a replay: the ranges below, assigned by hand
+  bool assigned_ = false;
+  std::vector<Bounded> ranges_;
+  size_t remaining_ = 0;  // ranges not read to their end
+  Bounded* last_bounded_ = nullptr;
   std::vector<rd_kafka_message_t*> batch_;
 };
 
@@ -260,6 +357,15 @@ Result<std::unique_ptr<EventSource>> OpenKafkaSource(const KafkaSourceOptions& o
   if (options.topics.empty()) return Status::Error("kafka source: no --topic given");
   auto source = std::make_unique<KafkaSource>();
   if (Status s = source->Open(options); !s.ok()) return s;
+  return std::unique_ptr<EventSource>(std::move(source));
+}
+
+Result<std::unique_ptr<EventSource>> OpenKafkaReplaySource(const KafkaReplayOptions& options,
+                                                           std::vector<PartitionRange>* ranges) {
+  if (options.topics.empty()) return Status::Error("kafka source: no --topic given");
+  auto source = std::make_unique<KafkaSource>();
+  if (Status s = source->OpenReplay(options); !s.ok()) return s;
+  if (ranges != nullptr) *ranges = source->ranges();
   return std::unique_ptr<EventSource>(std::move(source));
 }
 

@@ -13,6 +13,7 @@
 #include "chorus/pipeline/kafka.h"
 #include "chorus/pipeline/window_output.h"
 #include "kafka_conf.h"
+#include "kafka_offsets.h"
 #include "kafka_producer.h"
 
 namespace chorus {
@@ -138,28 +139,16 @@ Result<std::unique_ptr<WindowOutput>> OpenKafkaWindowOutput(const std::string& t
                                                             const KafkaProperties& properties) {
   auto producer = KafkaProducer::Open(properties);
   if (!producer.ok()) return producer.status();
-  rd_kafka_t* rk = producer.value()->handle();
-  rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
-  const rd_kafka_metadata_t* md = nullptr;
-  rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, rkt, &md, kTimeoutMs);
-  rd_kafka_topic_destroy(rkt);
-  if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    return Status::Error("--output-topic " + topic + ": " + rd_kafka_err2str(e));
-  }
-  int32_t partitions = 0;
-  rd_kafka_resp_err_t topic_err = RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
-  if (md->topic_cnt == 1) {
-    partitions = md->topics[0].partition_cnt;
-    topic_err = md->topics[0].err;
-  }
-  rd_kafka_metadata_destroy(md);
-  if (topic_err != RD_KAFKA_RESP_ERR_NO_ERROR || partitions <= 0) {
-    return Status::Error("--output-topic " + topic + ": " + rd_kafka_err2str(topic_err));
+  auto partitions = PartitionCount(producer.value()->handle(), topic, kTimeoutMs);
+  if (!partitions.ok()) return Status::Error("--output-topic " + partitions.status().message());
+  if (partitions.value() <= 0) {
+    return Status::Error("--output-topic " + topic + ": " +
+                         rd_kafka_err2str(RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART));
   }
   // The partition of a channel must not change under chorus: it is what
   // tells, after a restart, which results the topic already holds.
   return std::unique_ptr<WindowOutput>(
-      new KafkaWindowOutput(topic, properties, std::move(producer.value()), partitions));
+      new KafkaWindowOutput(topic, properties, std::move(producer.value()), partitions.value()));
 }
 
 }  // namespace chorus

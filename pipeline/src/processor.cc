@@ -128,6 +128,10 @@ void Processor::Process(const SourceRecord& r, Slot& slot, ops::ProcessingTime n
   if (auto reason = Validate(e, r.value.size(), record_time, limits)) {
     return Reject(r, slot, *reason, Outcome::kInvalid);
   }
+  if (e.occurred_at < options_.select_from || e.occurred_at >= options_.select_to) {
+    slot.meta.counters.outcomes[static_cast<int>(Outcome::kOutOfRange)]++;
+    return;
+  }
   int32_t id = slot.meta.id;
   ops::EventTime newest = watermark_.max_seen(id);
   // Older than the dedup horizon: a duplicate could no longer be recognised.

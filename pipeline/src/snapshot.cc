@@ -12,6 +12,8 @@ std::string_view Name(Outcome o) {
       return "duplicate";
     case Outcome::kLate:
       return "late";
+    case Outcome::kOutOfRange:
+      return "out_of_range";
     case Outcome::kCount_:
       break;
   }

@@ -96,6 +96,35 @@ TEST(Cli, YamlConfigFileSetsFlags) {
   EXPECT_EQ(broken.code, 2) << broken.output;
 }
 
+TEST(Cli, ReplayRefusesANonEmptyStateDirectory) {
+  TempDir dir;
+  std::ofstream(dir.Sub("something")) << "not chorus state";
+  ExpectConfigError(
+      RunChorus("replay --brokers 127.0.0.1:1 --topic t --state-dir " + dir.path().string()),
+      "is not empty");
+  // --force deletes chorus state only, never a directory that holds none.
+  ExpectConfigError(RunChorus("replay --brokers 127.0.0.1:1 --topic t --force --state-dir " +
+                              dir.path().string()),
+                    "holds no chorus state");
+}
+
+TEST(Cli, ReplayBadRangeIsNamed) {
+  TempDir dir;
+  const std::string common = "replay --brokers 127.0.0.1:1 --topic t --state-dir " + dir.Sub("s");
+  ExpectConfigError(RunChorus(common + " --from yesterday"), "--from yesterday");
+  ExpectConfigError(RunChorus(common + " --to 3:x"), "--to 3:x");
+  ExpectConfigError(
+      RunChorus(common + " --from 2026-02-01T00:00:00Z --to 2026-01-01T00:00:00Z"),
+      "is not before");
+}
+
+TEST(Cli, ReplayLaterFeaturesAreRefusedClearly) {
+  TempDir dir;
+  const std::string common = "replay --brokers 127.0.0.1:1 --topic t --state-dir " + dir.Sub("s");
+  ExpectConfigError(RunChorus(common + " --backfill " + dir.Sub("b.om")), "not yet supported");
+  ExpectConfigError(RunChorus(common + " --then-follow"), "not yet supported");
+}
+
 TEST(Cli, GenerateWritesReadableRecords) {
   TempDir dir;
   std::string file = dir.Sub("events.bin");

@@ -148,62 +148,21 @@ class PipelineE2E : public ::testing::Test {
     size_t due = 0;
     for (const auto& [id, x] : expected) due += WindowEnd(id) <= watermark_ms ? 1 : 0;
     ASSERT_GT(due, 100u) << "the workload spans enough windows";
-    std::map<WindowId, v1::ChannelWindow> latest;
-    std::set<std::pair<WindowId, uint32_t>> revisions;
-    std::set<std::string> seqs;
-    size_t repeats = 0, corrections = 0;
+    WindowResults results;
     // Results are sent once their commit is durable: wait for the last ones.
     bool complete = WaitFor(
         [&] {
-          latest.clear();
-          revisions.clear();
-          seqs.clear();
-          repeats = corrections = 0;
-          for (const KafkaRecord& r : cluster_->ReadAll(windows_)) {
-            v1::ChannelWindow cw;
-            if (!r.value || !cw.ParseFromString(*r.value)) {
-              ADD_FAILURE() << "unreadable result at offset " << r.offset;
-              continue;
-            }
-            EXPECT_EQ(r.key, cw.channel_id());
-            auto seq = r.Header("chorus-seq");
-            EXPECT_TRUE(seq);
-            if (seq && !seqs.insert(*seq).second) ++repeats;
-            WindowId id{cw.channel_id(), cw.window(), cw.start().seconds() * 1000};
-            if (!revisions.emplace(id, cw.revision()).second) ++repeats;
-            corrections += cw.correction() ? 1 : 0;
-            auto& slot = latest[id];
-            if (cw.revision() >= slot.revision()) slot = cw;
-          }
+          results = ReadWindowResults(*cluster_, windows_);
           size_t fired = 0;
-          for (const auto& [id, cw] : latest) fired += WindowEnd(id) <= watermark_ms ? 1 : 0;
+          for (const auto& [id, cw] : results.latest) fired += WindowEnd(id) <= watermark_ms ? 1 : 0;
           return fired >= due;
         },
         kDeadline, std::chrono::milliseconds(200));
+    const auto& latest = results.latest;
     EXPECT_TRUE(complete) << latest.size() << " windows, " << due << " due";
-    EXPECT_EQ(repeats, 0u) << "a result emitted twice";
-    for (const auto& [id, x] : expected) {
-      if (WindowEnd(id) > watermark_ms) continue;
-      const auto& [channel, size, start] = id;
-      SCOPED_TRACE(channel + " " + size + " " + std::to_string(start));
-      auto it = latest.find(id);
-      ASSERT_NE(it, latest.end()) << "a window lost";
-      const v1::ChannelWindow& cw = it->second;
-      EXPECT_EQ(cw.end().seconds() * 1000, WindowEnd(id));
-      std::map<int, uint64_t> kinds;
-      for (const auto& kc : cw.events_by_kind()) kinds[kc.kind()] = kc.count();
-      EXPECT_EQ(kinds, x.events_by_kind);
-      EXPECT_EQ(cw.posts(), x.posts);
-      EXPECT_EQ(cw.impressions(), x.impressions);
-      EXPECT_EQ(cw.engagements(), x.engagements);
-      EXPECT_EQ(cw.shares(), x.shares);
-      EXPECT_EQ(cw.follows(), x.follows);
-      EXPECT_EQ(cw.unfollows(), x.unfollows);
-      EXPECT_EQ(cw.followers_start(), x.followers_start);
-      EXPECT_EQ(cw.followers_end(), x.followers_end);
-    }
-    for (const auto& [id, cw] : latest) EXPECT_TRUE(expected.count(id)) << "a window from nowhere";
-    std::cout << "window results: " << latest.size() << " windows, " << corrections
+    EXPECT_EQ(results.repeats, 0u) << "a result emitted twice";
+    ExpectWindowFigures(expected, latest, watermark_ms);
+    std::cout << "window results: " << latest.size() << " windows, " << results.corrections
               << " corrections\n";
   }
 

@@ -1,5 +1,7 @@
 #include "integration/window_expectations.h"
 
+#include <gtest/gtest.h>
+
 #include <optional>
 #include <set>
 
@@ -130,6 +132,45 @@ std::ostream& operator<<(std::ostream& out, const ExpectedWindow& x) {
              << x.engagements << ", shares " << x.shares << ", follows " << x.follows
              << ", unfollows " << x.unfollows << ", followers " << x.followers_start << " -> "
              << x.followers_end << "}";
+}
+
+WindowResults ReadWindowResults(MockCluster& cluster, const std::string& topic) {
+  WindowResults out;
+  std::set<std::pair<WindowId, uint32_t>> revisions;
+  std::set<std::string> seqs;
+  for (const KafkaRecord& r : cluster.ReadAll(topic)) {
+    v1::ChannelWindow cw;
+    if (!r.value || !cw.ParseFromString(*r.value)) {
+      ADD_FAILURE() << "unreadable result at offset " << r.offset;
+      continue;
+    }
+    out.records.emplace_back(r.key.value_or(""), *r.value);
+    EXPECT_EQ(r.key, cw.channel_id());
+    auto seq = r.Header("chorus-seq");
+    EXPECT_TRUE(seq);
+    if (seq && !seqs.insert(*seq).second) ++out.repeats;
+    WindowId id{cw.channel_id(), cw.window(), cw.start().seconds() * 1000};
+    if (!revisions.emplace(id, cw.revision()).second) ++out.repeats;
+    out.corrections += cw.correction() ? 1 : 0;
+    auto& slot = out.latest[id];
+    if (cw.revision() >= slot.revision()) slot = cw;
+  }
+  return out;
+}
+
+void ExpectWindowFigures(const std::map<WindowId, ExpectedWindow>& expected,
+                         const std::map<WindowId, v1::ChannelWindow>& latest, int64_t watermark_ms) {
+  for (const auto& [id, x] : expected) {
+    if (WindowEnd(id) > watermark_ms) continue;
+    const auto& [channel, size, start] = id;
+    SCOPED_TRACE(channel + " " + size + " " + std::to_string(start));
+    auto it = latest.find(id);
+    ASSERT_NE(it, latest.end()) << "a window lost";
+    const v1::ChannelWindow& cw = it->second;
+    EXPECT_EQ(cw.end().seconds() * 1000, WindowEnd(id));
+    EXPECT_EQ(FiguresOf(cw), x);
+  }
+  for (const auto& [id, cw] : latest) EXPECT_TRUE(expected.count(id)) << "a window from nowhere";
 }
 
 }  // namespace chorus::testing

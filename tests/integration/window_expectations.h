@@ -15,6 +15,7 @@
 
 #include "chorus/v1/channel_window.pb.h"
 #include "integration/workload.h"
+#include "support/mock_cluster.h"
 
 namespace chorus::testing {
 
@@ -54,5 +55,22 @@ int64_t WindowEnd(const WindowId& id);
 
 // The 1 m, 1 h and 1 d windows of `channel` that an event at `ms` falls in.
 std::vector<WindowId> WindowsOf(const std::string& channel, int64_t ms);
+
+// What a window results topic holds: each window's newest revision, and
+// results seen twice (the same chorus-seq, or the same window and revision).
+struct WindowResults {
+  std::map<WindowId, v1::ChannelWindow> latest;
+  size_t repeats = 0, corrections = 0;
+  // Every record's (key, value) as read, in topic order.
+  std::vector<std::pair<std::string, std::string>> records;
+};
+// Reads `topic` from its start; unreadable records fail the test.
+WindowResults ReadWindowResults(MockCluster& cluster, const std::string& topic);
+
+// Expects every window of `expected` that ends by `watermark_ms` in
+// `latest` with the expected figures, and nothing in `latest` that was not
+// expected.
+void ExpectWindowFigures(const std::map<WindowId, ExpectedWindow>& expected,
+                         const std::map<WindowId, v1::ChannelWindow>& latest, int64_t watermark_ms);
 
 }  // namespace chorus::testing

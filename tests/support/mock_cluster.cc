@@ -280,6 +280,26 @@ std::vector<int64_t> MockCluster::HighWatermarks(const std::string& topic,
   return highs;
 }
 
+std::vector<int64_t> MockCluster::CommittedOffsets(const std::string& group,
+                                                   const std::string& topic,
+                                                   std::chrono::milliseconds timeout) {
+  auto deadline = Clock::now() + timeout;
+  Consumer consumer(NewClient(RD_KAFKA_CONSUMER, {{"group.id", group}}));
+  int partitions = PartitionCount(consumer.get(), topic, timeout);
+  std::unique_ptr<rd_kafka_topic_partition_list_t, PartitionListDeleter> list(
+      rd_kafka_topic_partition_list_new(partitions));
+  for (int32_t p = 0; p < partitions; ++p) {
+    rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), p);
+  }
+  rd_kafka_resp_err_t err = rd_kafka_committed(consumer.get(), list.get(), RemainingMs(deadline));
+  if (err) Fail("committed offsets of " + group + " on " + topic + ": " + rd_kafka_err2str(err));
+  std::vector<int64_t> offsets(static_cast<size_t>(partitions), RD_KAFKA_OFFSET_INVALID);
+  for (int i = 0; i < list->cnt; ++i) {
+    offsets[static_cast<size_t>(list->elems[i].partition)] = list->elems[i].offset;
+  }
+  return offsets;
+}
+
 std::vector<KafkaRecord> MockCluster::ReadAll(const std::string& topic,
                                               std::chrono::milliseconds timeout) {
   auto deadline = Clock::now() + timeout;

@@ -85,6 +85,11 @@ class MockCluster {
   std::vector<int64_t> HighWatermarks(const std::string& topic,
                                       std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
+  // The offsets `group` has committed for each partition of `topic`, by
+  // partition number (-1001, librdkafka's "invalid", where none).
+  std::vector<int64_t> CommittedOffsets(const std::string& group, const std::string& topic,
+                                        std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
   // Every record of `topic` from the start of each partition up to its high
   // watermark as seen when the call begins, ordered by (partition, offset).
   // Reads with a plain assigned consumer (no group membership).

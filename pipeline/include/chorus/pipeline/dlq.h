@@ -24,4 +24,13 @@ class DlqSink {
   virtual Status Flush() = 0;
 };
 
+// A DLQ that keeps nothing, where there is no Kafka to send to (a file
+// replay without --brokers, benchmarks): the processor still counts every
+// rejected record by reason.
+class DiscardingDlq final : public DlqSink {
+ public:
+  void Send(const SourceRecord&, DlqReason) override {}
+  Status Flush() override { return Status::Ok(); }
+};
+
 }  // namespace chorus

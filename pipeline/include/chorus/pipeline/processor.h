@@ -55,6 +55,11 @@ struct ProcessorOptions {
   size_t commit_max_records = 2'000'000;
   size_t poll_batch = 10'000;
   std::chrono::milliseconds poll_timeout{100};
+  // A replay's selection: valid events with occurred_at outside
+  // [select_from, select_to) are counted as out of range and go no further
+  // (before dedup, so they leave no trace in state).
+  ops::EventTime select_from = ops::EventTime::Min();
+  ops::EventTime select_to = ops::EventTime::Max();
 };
 
 class Processor final : public PartitionListener {

@@ -22,7 +22,8 @@
 
 namespace chorus {
 
-enum class Outcome : uint8_t { kProcessed = 0, kInvalid, kDuplicate, kLate, kCount_ };
+// kOutOfRange: a replay's record whose event time is outside its --from/--to.
+enum class Outcome : uint8_t { kProcessed = 0, kInvalid, kDuplicate, kLate, kOutOfRange, kCount_ };
 inline constexpr int kOutcomeCount = static_cast<int>(Outcome::kCount_);
 std::string_view Name(Outcome o);
 

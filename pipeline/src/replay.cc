@@ -1,0 +1,191 @@
+// `chorus replay`: reprocesses a range of a topic (or a file) into a fresh
+// state directory through the same Processor as `chorus run`, then stops.
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <filesystem>
+
+#include "chorus/pipeline/file_source.h"
+#include "chorus/pipeline/state_store.h"
+#include "cli_support.h"
+#include "commands.h"
+#include "replay_progress.h"
+
+namespace chorus {
+namespace {
+
+constexpr std::string_view kWho = "chorus";
+
+std::optional<int64_t> ParseOffset(std::string_view text) {
+  int64_t v = -1;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size() || v < 0) return std::nullopt;
+  return v;
+}
+
+// "earliest" (--from) or "latest" (--to), an RFC 3339 time, an offset for
+// every partition, or "P:OFFSET,..." per partition (the others as the
+// default).
+Result<ReplayBound> ParseBound(const std::string& text, const char* flag, bool is_end) {
+  ReplayBound b;
+  if (text == (is_end ? "latest" : "earliest")) return b;
+  if (auto t = ParseRfc3339(text)) {
+    b.kind = ReplayBound::Kind::kTime;
+    b.time_ms = t->millis();
+    return b;
+  }
+  b.kind = ReplayBound::Kind::kOffsets;
+  if (auto o = ParseOffset(text)) {
+    b.offset = *o;
+    return b;
+  }
+  for (size_t pos = 0; pos <= text.size();) {
+    size_t comma = std::min(text.find(',', pos), text.size());
+    std::string_view item(text.data() + pos, comma - pos);
+    size_t colon = item.find(':');
+    auto p = colon == std::string_view::npos ? std::nullopt : ParseOffset(item.substr(0, colon));
+    auto o = p ? ParseOffset(item.substr(colon + 1)) : std::nullopt;
+    if (!o || *p > INT32_MAX) {
+      return Status::Error(std::string(flag) + " " + text + ": expected " +
+                           (is_end ? "latest" : "earliest") +
+                           ", an RFC 3339 time (2026-01-01T00:00:00Z), an offset, or "
+                           "partition:offset,...");
+    }
+    b.partitions[static_cast<int32_t>(*p)] = *o;
+    pos = comma + 1;
+  }
+  return b;
+}
+
+// A replay builds state from nothing: a directory with something in it is
+// refused, or with --force its chorus state is deleted first (never a
+// directory that holds no RocksDB database, nor one a running chorus holds).
+Status PrepareStateDir(const std::string& dir, bool force) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::exists(dir, ec) || (fs::is_directory(dir, ec) && fs::is_empty(dir, ec))) {
+    return Status::Ok();
+  }
+  if (!fs::is_directory(dir, ec)) return Status::Error("--state-dir " + dir + ": not a directory");
+  if (!force) {
+    return Status::Error("--state-dir " + dir +
+                         " is not empty: a replay builds state in a fresh directory "
+                         "(--force deletes the chorus state in it first)");
+  }
+  if (!fs::exists(fs::path(dir) / "CURRENT", ec)) {
+    return Status::Error("--state-dir " + dir +
+                         " is not empty and holds no chorus state: not deleting it");
+  }
+  {
+    auto store = StateStore::Open(dir);  // fails while another process holds it
+    if (!store.ok()) return Status::Error("--state-dir " + dir + ": " + store.status().message());
+  }
+  fs::remove_all(dir, ec);
+  if (ec) return Status::Error("--state-dir " + dir + ": cannot delete: " + ec.message());
+  return Status::Ok();
+}
+
+Status Check(const ReplayConfig& c) {
+  if (!c.backfill.empty()) return Status::Error("--backfill: not yet supported");
+  if (c.then_follow) return Status::Error("--then-follow: not yet supported");
+  if (c.input.empty()) {
+    if (c.run.brokers.empty()) return Status::Error("--brokers is required (or --input FILE)");
+    if (c.run.topics.empty()) return Status::Error("--topic is required (or --input FILE)");
+  } else if (!c.run.topics.empty()) {
+    return Status::Error("--input " + c.input + " and --topic: replay one or the other");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+void AddReplayFlags(CLI::App* replay, ReplayConfig& c) {
+  replay
+      ->add_option("--from", c.from,
+                   "first record: earliest, an RFC 3339 time (by event time), an offset, or "
+                   "partition:offset,...")
+      ->envname("CHORUS_FROM")
+      ->capture_default_str();
+  replay
+      ->add_option("--to", c.to,
+                   "end, exclusive: latest (the high watermarks at start), an RFC 3339 time, an "
+                   "offset, or partition:offset,...")
+      ->envname("CHORUS_TO")
+      ->capture_default_str();
+  replay->add_flag("--force", c.force, "delete the chorus state in a non-empty --state-dir first");
+  replay->add_option("--input", c.input, "a file of length-delimited records instead of Kafka");
+  replay->add_option("--backfill", c.backfill, "OpenMetrics backfill file (not yet supported)");
+  replay->add_flag("--then-follow", c.then_follow,
+                   "continue live after the replay (not yet supported)");
+}
+
+int RunReplay(ReplayConfig c) {
+  if (Status s = Check(c); !s.ok()) return Fail(kWho, 2, s.message());
+  auto from = ParseBound(c.from, "--from", false);
+  if (!from.ok()) return Fail(kWho, 2, from.status().message());
+  auto to = ParseBound(c.to, "--to", true);
+  if (!to.ok()) return Fail(kWho, 2, to.status().message());
+  using Kind = ReplayBound::Kind;
+  if (!c.input.empty() && (from.value().kind == Kind::kOffsets || to.value().kind == Kind::kOffsets)) {
+    return Fail(kWho, 2, "--from/--to with --input: expected RFC 3339 times");
+  }
+  ProcessorOptions& p = c.run.processor;
+  // Event time selects; offsets found by record time start early by the
+  // out-of-orderness and read on past the end by that and the lateness, so
+  // every event of the range that a live run would have counted is read.
+  if (from.value().kind == Kind::kTime) {
+    p.select_from = ops::EventTime::FromMillis(from.value().time_ms);
+    from.value().time_ms -= p.watermark.out_of_orderness.count();
+  }
+  if (to.value().kind == Kind::kTime) {
+    p.select_to = ops::EventTime::FromMillis(to.value().time_ms);
+    to.value().time_ms +=
+        p.watermark.out_of_orderness.count() + p.windows.allowed_lateness.count();
+  }
+  if (p.select_from >= p.select_to) {
+    return Fail(kWho, 2, "--from " + c.from + " is not before --to " + c.to);
+  }
+  if (Status s = PrepareStateDir(c.run.state_dir, c.force); !s.ok()) return Fail(kWho, 2, s.message());
+
+  ProgressSource* progress = nullptr;
+  SourceOpener open = [&](const KafkaProperties& props) -> Result<std::unique_ptr<EventSource>> {
+    std::vector<PartitionRange> ranges;
+    Result<std::unique_ptr<EventSource>> source = Status::Error("no source");
+    if (c.input.empty()) {
+      source = OpenKafkaReplaySource({c.run.topics, props, from.value(), to.value()}, &ranges);
+    } else {
+      auto file = FileSource::Open(c.input);
+      if (!file.ok()) return Status::Error("--input " + file.status().message());
+      std::error_code ec;
+      auto size = c.input == "-" ? 0 : std::filesystem::file_size(c.input, ec);
+      ranges.push_back({{"file:" + std::filesystem::path(c.input).filename().string(), 0}, 0,
+                        ec ? 0 : static_cast<int64_t>(size)});
+      source = std::unique_ptr<EventSource>(std::move(file.value()));
+    }
+    if (!source.ok()) return source;
+    auto wrapped = std::make_unique<ProgressSource>(std::move(source.value()), std::move(ranges));
+    progress = wrapped.get();
+    return std::unique_ptr<EventSource>(std::move(wrapped));
+  };
+  auto app = Application::Start(c.run, open);
+  if (!app.ok()) return Fail(kWho, 2, app.status().message());
+  Application& a = *app.value();
+  if (a.http_port() != 0) spdlog::info("chorus replay: http port {}", a.http_port());
+  a.SetReplayInProgress(true);
+  const ops::ProcessingTime start = SystemClock().Now();
+  Status s;
+  {
+    ProgressReporter reporter(*progress, SystemClock(), isatty(fileno(stderr)) != 0,
+                              c.input.empty() ? "records" : "bytes");
+    s = a.Run(StopRequested());
+  }
+  a.SetReplayInProgress(false);
+  if (!s.ok()) return Fail(kWho, 1, s.message());
+  const double seconds = (SystemClock().Now() - start).count() / 1000.0;
+  const bool interrupted = StopRequested().load();
+  std::fprintf(stderr, "%s\n", ReplaySummary(*a.snapshot(), seconds, interrupted).c_str());
+  return 0;
+}
+
+}  // namespace chorus
