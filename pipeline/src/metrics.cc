@@ -1,5 +1,7 @@
 #include "chorus/pipeline/metrics.h"
 
+#include <chrono>
+
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
@@ -203,6 +205,15 @@ MetricsExporter::MetricsExporter(SnapshotFn snapshot)
            .Register(*registry_)
            .Add({}, prometheus::Histogram::BucketBoundaries{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                                             0.1, 0.25, 0.5, 1, 2.5, 5});
+  // A failed commit, like any runtime failure, ends the process (exit 1) and
+  // its supervisor restarts it: restarts are how failing commits show.
+  prometheus::BuildGauge()
+      .Name("chorus_process_start_time_seconds")
+      .Help("When this chorus process started (Unix time).")
+      .Register(*registry_)
+      .Add({})
+      .Set(std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+               .count());
   replay_in_progress_ = &prometheus::BuildGauge()
                              .Name("chorus_pipeline_replay_in_progress")
                              .Help("1 while a replay rebuilds state; alerts are inhibited.")

@@ -3,7 +3,8 @@
 // scrapes it every second and evaluates deploy/prometheus's rules with
 // their time scales shrunk (an hour becomes seconds, a week tens of
 // seconds), and an engagement drop injected into the stream must show up as
-// a firing ChorusEngagementDropWeekOverWeek, with no engagement alert before.
+// a firing ChorusEngagementDropWeekOverWeek, with no engagement alert before,
+// and reach a webhook through the real Alertmanager.
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -12,6 +13,7 @@
 #include <atomic>
 #include <chrono>
 #include <fstream>
+#include <mutex>
 #include <regex>
 #include <sstream>
 #include <thread>
@@ -44,6 +46,68 @@ int FreePort() {
   close(fd);
   return ntohs(a.sin_port);
 }
+
+// A webhook receiver on loopback: keeps the body of every POST it gets.
+class Webhook {
+ public:
+  Webhook() {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    listen(fd_, 8);
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] { Serve(); });
+  }
+  ~Webhook() {
+    shutdown(fd_, SHUT_RDWR);
+    close(fd_);
+    thread_.join();
+  }
+  int port() const { return port_; }
+  std::string Received() {
+    std::lock_guard lock(mu_);
+    return received_;
+  }
+
+ private:
+  void Serve() {
+    for (;;) {
+      int c = accept(fd_, nullptr, nullptr);
+      if (c < 0) return;  // closed
+      std::string request;
+      char buf[4096];
+      // Headers, then as many body bytes as Content-Length says.
+      size_t need = std::string::npos;
+      while (need == std::string::npos || request.size() < need) {
+        ssize_t n = read(c, buf, sizeof buf);
+        if (n <= 0) break;
+        request.append(buf, static_cast<size_t>(n));
+        size_t end = request.find("\r\n\r\n");
+        if (need == std::string::npos && end != std::string::npos) {
+          std::smatch m;
+          static const std::regex length_re("[Cc]ontent-[Ll]ength: *([0-9]+)");
+          std::string head = request.substr(0, end);
+          need = end + 4 + (std::regex_search(head, m, length_re) ? std::stoul(m[1]) : 0);
+        }
+      }
+      const char reply[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+      (void)!write(c, reply, sizeof reply - 1);
+      close(c);
+      std::lock_guard lock(mu_);
+      received_ += request;
+    }
+  }
+
+  int fd_ = -1;
+  int port_ = 0;
+  std::thread thread_;
+  std::mutex mu_;
+  std::string received_;
+};
 
 // The shipped rules with their time scales shrunk for a test: each duration
 // in `scales` (as written in the rules) becomes the given test duration.
@@ -135,8 +199,22 @@ TEST(AlertingE2E, AnInjectedDropFiresThroughARealPrometheus) {
   for (const char* file : {"chorus-recording-rules.yml", "chorus-alert-rules.yml"}) {
     std::ofstream(dir.Sub(file)) << AtTestScale(ReadFile(rules_dir + file));
   }
+  // Alertmanager routes everything to the webhook at once.
+  Webhook webhook;
+  std::ofstream(dir.Sub("alertmanager.yml"))
+      << "route:\n  receiver: hook\n  group_wait: 1s\n  group_interval: 1s\n"
+      << "  repeat_interval: 1h\nreceivers:\n  - name: hook\n    webhook_configs:\n"
+      << "      - url: http://127.0.0.1:" << webhook.port() << "/alerts\n";
+  const int am_port = FreePort();
+  ChildProcess alertmanager(
+      "/usr/bin/prometheus-alertmanager",
+      {"--config.file=" + dir.Sub("alertmanager.yml"), "--storage.path=" + dir.Sub("am"),
+       "--web.listen-address=127.0.0.1:" + std::to_string(am_port), "--cluster.listen-address="},
+      dir.Sub("alertmanager.log"));
   std::ofstream(dir.Sub("prometheus.yml"))
       << "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+      << "alerting:\n  alertmanagers:\n    - static_configs:\n"
+      << "        - targets: ['127.0.0.1:" << am_port << "']\n"
       << "rule_files: [chorus-recording-rules.yml, chorus-alert-rules.yml]\n"
       << "scrape_configs:\n  - job_name: chorus\n    static_configs:\n"
       << "      - targets: ['127.0.0.1:" << chorus_port << "']\n";
@@ -189,6 +267,18 @@ TEST(AlertingE2E, AnInjectedDropFiresThroughARealPrometheus) {
   EXPECT_NE(alerts->body.find("\"channel\":\"twitter:a\""), std::string::npos) << alerts->body;
   EXPECT_EQ(alerts->body.find("\"channel\":\"twitter:b\""), std::string::npos)
       << "the steady channel stays quiet: " << alerts->body;
+
+  // Prometheus hands the alert to Alertmanager, which posts it to the webhook.
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        std::string got = webhook.Received();
+        return got.find("ChorusEngagementDropWeekOverWeek") != std::string::npos &&
+               got.find("twitter:a") != std::string::npos;
+      },
+      std::chrono::seconds(30), std::chrono::milliseconds(250)))
+      << "webhook got: " << webhook.Received() << "\n"
+      << alertmanager.Log();
+  EXPECT_EQ(webhook.Received().find("twitter:b"), std::string::npos) << webhook.Received();
 }
 
 }  // namespace
