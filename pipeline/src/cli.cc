@@ -182,8 +182,8 @@ int RunCli(int argc, char** argv) {
       ->envname("CHORUS_GROUP")
       ->capture_default_str();
 
-  // `replay` takes `run`'s flags but --group (it joins no group), serves
-  // HTTP only when asked, and adds its own.
+  // `replay` takes `run`'s flags (its --group, for --then-follow, is added
+  // with its own), serves HTTP only when asked, and adds its own.
   ReplayConfig replay_config;
   replay_config.run.http_addr.clear();
   std::vector<std::string> replay_kafka;

@@ -49,7 +49,8 @@ void AddImportFlags(CLI::App* import, ImportConfig& c);
 int RunImport(const ImportConfig& c);
 
 // `chorus replay`: `run`'s flags (in `run`, added by the CLI) but --group,
-// plus the range, --force and --input, added here.
+// plus the range, --force, --input, --then-follow and --group (joined only
+// when following), added here.
 struct ReplayConfig {
   RunConfig run;
   std::string from = "earliest";

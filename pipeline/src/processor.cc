@@ -50,7 +50,7 @@ Status Processor::Run(const std::atomic<bool>& stop) {
   while (!stop.load(std::memory_order_relaxed) && !source_.Exhausted()) {
     if (Status s = Step(); !s.ok()) return s;
   }
-  if (source_.Exhausted()) {
+  if (source_.Exhausted() && options_.close_at_end) {
     // A bounded input has been read to its end: nothing older can arrive,
     // so event time moves to the newest event seen and windows before it close.
     ops::EventTime end = ops::EventTime::Min();

@@ -86,9 +86,22 @@ Status PrepareStateDir(const std::string& dir, bool force) {
   return Status::Ok();
 }
 
+// `addr` (host:port) with the port the replay's server bound: with port 0
+// the live part serves where the replay did.
+std::string WithPort(const std::string& addr, int port) {
+  size_t colon = addr.rfind(':');
+  return (colon == std::string::npos ? addr : addr.substr(0, colon)) + ":" + std::to_string(port);
+}
+
 Status Check(const ReplayConfig& c) {
   if (!c.backfill.empty()) return Status::Error("--backfill: not yet supported");
-  if (c.then_follow) return Status::Error("--then-follow: not yet supported");
+  if (c.then_follow && !c.input.empty()) {
+    return Status::Error("--then-follow with --input " + c.input + ": there is no topic to follow");
+  }
+  if (c.then_follow && c.to != "latest") {
+    return Status::Error("--then-follow with --to " + c.to +
+                         ": following continues from the end offsets, so --to must be latest");
+  }
   if (c.input.empty()) {
     if (c.run.brokers.empty()) return Status::Error("--brokers is required (or --input FILE)");
     if (c.run.topics.empty()) return Status::Error("--topic is required (or --input FILE)");
@@ -117,7 +130,11 @@ void AddReplayFlags(CLI::App* replay, ReplayConfig& c) {
   replay->add_option("--input", c.input, "a file of length-delimited records instead of Kafka");
   replay->add_option("--backfill", c.backfill, "OpenMetrics backfill file (not yet supported)");
   replay->add_flag("--then-follow", c.then_follow,
-                   "continue live after the replay (not yet supported)");
+                   "when the replay ends, continue live as --group from where it ended")
+      ->envname("CHORUS_THEN_FOLLOW");
+  replay->add_option("--group", c.run.group, "consumer group joined by --then-follow")
+      ->envname("CHORUS_GROUP")
+      ->capture_default_str();
 }
 
 int RunReplay(ReplayConfig c) {
@@ -143,6 +160,9 @@ int RunReplay(ReplayConfig c) {
     to.value().time_ms +=
         p.watermark.out_of_orderness.count() + p.windows.allowed_lateness.count();
   }
+  // Following live afterwards, event time stays where a live run would have
+  // it: the end of input is not the end of the stream.
+  p.close_at_end = !c.then_follow;
   if (p.select_from >= p.select_to) {
     return Fail(kWho, 2, "--from " + c.from + " is not before --to " + c.to);
   }
@@ -171,7 +191,8 @@ int RunReplay(ReplayConfig c) {
   auto app = Application::Start(c.run, open);
   if (!app.ok()) return Fail(kWho, 2, app.status().message());
   Application& a = *app.value();
-  if (a.http_port() != 0) spdlog::info("chorus replay: http port {}", a.http_port());
+  const int http_port = a.http_port();
+  if (http_port != 0) spdlog::info("chorus replay: http port {}", http_port);
   a.SetReplayInProgress(true);
   const ops::ProcessingTime start = SystemClock().Now();
   Status s;
@@ -180,11 +201,25 @@ int RunReplay(ReplayConfig c) {
                               c.input.empty() ? "records" : "bytes");
     s = a.Run(StopRequested());
   }
-  a.SetReplayInProgress(false);
   if (!s.ok()) return Fail(kWho, 1, s.message());
   const double seconds = (SystemClock().Now() - start).count() / 1000.0;
   const bool interrupted = StopRequested().load();
   std::fprintf(stderr, "%s\n", ReplaySummary(*a.snapshot(), seconds, interrupted).c_str());
+  if (!c.then_follow || interrupted) {
+    a.SetReplayInProgress(false);
+    return 0;
+  }
+  // The replay has made its final commit: its state ends exactly at the end
+  // offsets. It is closed, and the service starts on the same state as a
+  // member of --group; on assignment the Processor seeks to the offsets in
+  // its state, so the live part resumes right after what the replay read.
+  app.value().reset();
+  if (http_port != 0) c.run.http_addr = WithPort(c.run.http_addr, http_port);
+  auto live = Application::Start(c.run);
+  if (!live.ok()) return Fail(kWho, 1, "--then-follow: " + live.status().message());
+  spdlog::info("chorus replay: following live as group {}, http port {}", c.run.group,
+               live.value()->http_port());
+  if (Status f = live.value()->Run(StopRequested()); !f.ok()) return Fail(kWho, 1, f.message());
   return 0;
 }
 

@@ -122,7 +122,13 @@ TEST(Cli, ReplayLaterFeaturesAreRefusedClearly) {
   TempDir dir;
   const std::string common = "replay --brokers 127.0.0.1:1 --topic t --state-dir " + dir.Sub("s");
   ExpectConfigError(RunChorus(common + " --backfill " + dir.Sub("b.om")), "not yet supported");
-  ExpectConfigError(RunChorus(common + " --then-follow"), "not yet supported");
+  // --then-follow continues from the end offsets: there must be a topic and
+  // no --to before them.
+  ExpectConfigError(RunChorus(common + " --then-follow --to 2026-01-01T00:00:00Z"),
+                    "--to must be latest");
+  ExpectConfigError(RunChorus("replay --then-follow --input " + dir.Sub("x.bin") +
+                              " --state-dir " + dir.Sub("s")),
+                    "no topic to follow");
 }
 
 TEST(Cli, GenerateWritesReadableRecords) {

@@ -278,6 +278,88 @@ TEST_F(ReplayE2E, FullReplayExportsWhatALiveRunDoesAndLeavesItsGroupAlone) {
   EXPECT_GT(Compared(live_metrics).size(), 40u);
 }
 
+// --then-follow: half a workload is in the topic when the replay starts, the
+// rest is produced once it has fixed its end offsets; the replay rebuilds
+// the first half, then joins the group and consumes the rest live from
+// exactly where it ended. Every record is counted once, with the test's own
+// totals, and replay_in_progress is 0 once following.
+TEST_F(ReplayE2E, ThenFollowContinuesLiveFromTheReplaysEnd) {
+  const std::string topic = "follow";
+  cluster_->CreateTopic(topic, 4);
+  cluster_->CreateTopic(topic + "-dlq", 1);
+  const Workload w = MakeWorkload(31, 6000, 5, 300, kStartMs, 2000);
+  auto produce = [&](size_t begin, size_t end) {
+    for (size_t i = begin; i < end; ++i) {
+      const auto& r = w.records[i];
+      cluster_->Produce(topic, -1, r.key, r.value, r.timestamp_ms);
+    }
+    cluster_->Flush();
+  };
+  const size_t half = w.records.size() / 2;
+  produce(0, half);
+  ChildProcess p(CHORUS_BINARY,
+                 {"replay", "--then-follow", "--brokers", cluster_->bootstrap_servers(), "--topic",
+                  topic, "--group", "follow-group", "--state-dir", dir_.Sub("follow"),
+                  "--dlq-topic", topic + "-dlq", "--http-addr", "127.0.0.1:0",
+                  "--commit-interval", "200ms"},
+                 dir_.Sub("follow.log"));
+  // The port is logged once the replay has fixed its end offsets: what is
+  // produced from here on is for the live part.
+  const int port = WaitForHttpPort(p, kDeadline);
+  ASSERT_NE(port, 0) << p.Log();
+  produce(half, w.records.size());
+  const std::vector<int64_t> highs = cluster_->HighWatermarks(topic);
+
+  ASSERT_TRUE(WaitFor([&] { return p.Log().find("following live") != std::string::npos; },
+                      kDeadline))
+      << p.Log();
+  auto summary = ParseSummary(p.Log());
+  ASSERT_TRUE(summary) << p.Log();
+  EXPECT_GT(summary->processed, 0u);
+  EXPECT_LT(summary->processed, w.valid) << "the replay read past the end it fixed";
+
+  // Everything read and committed by the group, then the totals, exactly.
+  ASSERT_TRUE(WaitFor([&] { return cluster_->CommittedOffsets("follow-group", topic) == highs; },
+                      kDeadline))
+      << p.Log();
+  Metrics m;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto r = HttpGet(port, "/metrics");
+        if (!r || r->status != 200) return false;
+        m = ParseMetrics(r->body);
+        return SumSeries(m, "chorus_pipeline_events_total") >=
+               static_cast<double>(w.records.size());
+      },
+      kDeadline, std::chrono::milliseconds(100)))
+      << p.Log();
+  EXPECT_EQ(SumSeries(m, "chorus_pipeline_events_total"), w.records.size());
+  EXPECT_EQ(SumSeries(m, "chorus_pipeline_events_total", {"outcome=\"processed\""}), w.valid);
+  EXPECT_EQ(SumSeries(m, "chorus_pipeline_events_total", {"outcome=\"duplicate\""}), w.duplicates);
+  EXPECT_EQ(SumSeries(m, "chorus_pipeline_events_total", {"outcome=\"invalid\""}),
+            w.undecodable + w.missing_channel);
+  EXPECT_EQ(SumSeries(m, "chorus_pipeline_events_total", {"outcome=\"late\""}), 0);
+  for (const auto& [key, expected] : w.events_by_channel_kind) {
+    const auto& [channel, kind] = key;
+    EXPECT_EQ(SumSeries(m, "chorus_channel_events_total",
+                        {"channel=\"" + channel + "\"", "kind=\"" + kind + "\""}),
+              expected)
+        << channel << " " << kind;
+  }
+  for (const auto& [channel, expected] : w.followers) {
+    EXPECT_EQ(SumSeries(m, "chorus_channel_followers", {"channel=\"" + channel + "\""}), expected)
+        << channel;
+  }
+  EXPECT_EQ(SumSeries(m, "chorus_community_members"), w.members.size());
+  ASSERT_EQ(m.count("chorus_pipeline_replay_in_progress"), 1u);
+  EXPECT_EQ(m["chorus_pipeline_replay_in_progress"], 0);
+
+  p.Kill(SIGTERM);
+  auto st = p.Wait(std::chrono::seconds(30));
+  ASSERT_TRUE(st) << p.Log();
+  EXPECT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) == 0) << p.Log();
+}
+
 TEST_F(ReplayE2E, FileReplayCountsLikeKafka) {
   std::string data;
   for (const auto& r : workload_->records) AppendDelimited(data, r.value);

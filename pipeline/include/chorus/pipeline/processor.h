@@ -60,6 +60,10 @@ struct ProcessorOptions {
   // (before dedup, so they leave no trace in state).
   ops::EventTime select_from = ops::EventTime::Min();
   ops::EventTime select_to = ops::EventTime::Max();
+  // When a bounded source is exhausted, move event time to the newest event
+  // read and fire the windows before it. Off for `replay --then-follow`,
+  // whose live part must not find the records it reads next already late.
+  bool close_at_end = true;
 };
 
 class Processor final : public PartitionListener {
