@@ -17,4 +17,17 @@ Result<KafkaConfPtr> MakeKafkaConf(const KafkaProperties& defaults,
   return conf;
 }
 
+Result<KafkaHandlePtr> OpenProbeConsumer(const KafkaProperties& defaults,
+                                         const KafkaProperties& properties, const char* what) {
+  KafkaProperties probe = {{"enable.auto.commit", "false"}, {"enable.partition.eof", "true"}};
+  for (const auto& [k, v] : defaults) probe[k] = v;
+  auto conf = MakeKafkaConf(probe, properties);
+  if (!conf.ok()) return conf.status();
+  char err[512];
+  KafkaHandlePtr rk(rd_kafka_new(RD_KAFKA_CONSUMER, conf.value().get(), err, sizeof err));
+  if (!rk) return Status::Error(std::string(what) + ": " + err);
+  conf.value().release();  // owned by the handle once rd_kafka_new succeeds
+  return rk;
+}
+
 }  // namespace chorus

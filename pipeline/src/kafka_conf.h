@@ -23,4 +23,10 @@ using KafkaHandlePtr = std::unique_ptr<rd_kafka_t, KafkaHandleDeleter>;
 Result<KafkaConfPtr> MakeKafkaConf(const KafkaProperties& defaults,
                                    const KafkaProperties& overrides);
 
+// A consumer for short looks at partitions by manual assignment (never a
+// group member, never committing): `defaults` then `properties`, as
+// MakeKafkaConf. `what` names it in errors.
+Result<KafkaHandlePtr> OpenProbeConsumer(const KafkaProperties& defaults,
+                                         const KafkaProperties& properties, const char* what);
+
 }  // namespace chorus

@@ -104,18 +104,13 @@ Status SearchByTime(const KafkaProperties& properties, const std::vector<Marks>&
                     const std::vector<size_t>& which, int64_t time_ms, const char* flag,
                     std::vector<int64_t>& out) {
   // Small fetches: each step wants one record per partition.
-  auto conf = MakeKafkaConf({{"group.id", "chorus-replay-lookup"},
-                             {"enable.auto.commit", "false"},
-                             {"enable.partition.eof", "true"},
-                             {"fetch.wait.max.ms", "10"},
-                             {"max.partition.fetch.bytes", "16384"},
-                             {"queued.min.messages", "1"}},
-                            properties);
-  if (!conf.ok()) return conf.status();
-  char err[512];
-  KafkaHandlePtr probe(rd_kafka_new(RD_KAFKA_CONSUMER, conf.value().get(), err, sizeof err));
-  if (!probe) return Status::Error(std::string("kafka consumer (time lookup): ") + err);
-  conf.value().release();
+  auto opened = OpenProbeConsumer({{"group.id", "chorus-replay-lookup"},
+                                   {"fetch.wait.max.ms", "10"},
+                                   {"max.partition.fetch.bytes", "16384"},
+                                   {"queued.min.messages", "1"}},
+                                  properties, "kafka consumer (time lookup)");
+  if (!opened.ok()) return opened.status();
+  KafkaHandlePtr probe = std::move(opened.value());
   std::vector<Search> searches;
   for (size_t i : which) searches.push_back({i, marks[i].low, marks[i].high, 0, false});
   Status s;
@@ -140,8 +135,8 @@ Status LookUpTime(rd_kafka_t* rk, const KafkaProperties& properties,
         time_ms;
   }
   // A failed lookup as a whole leaves every partition to the search.
-  bool answered = rd_kafka_offsets_for_times(rk, list.get(), kTimeoutMs) ==
-                  RD_KAFKA_RESP_ERR_NO_ERROR;
+  bool answered =
+      rd_kafka_offsets_for_times(rk, list.get(), kTimeoutMs) == RD_KAFKA_RESP_ERR_NO_ERROR;
   std::vector<size_t> search;
   for (size_t i = 0; i < marks.size(); ++i) {
     out[i] = marks[i].high;
@@ -161,8 +156,7 @@ Status LookUpTime(rd_kafka_t* rk, const KafkaProperties& properties,
 }
 
 Status Resolve(rd_kafka_t* rk, const KafkaProperties& properties, const std::vector<Marks>& marks,
-               const ReplayBound& bound, const char* flag, bool is_end,
-               std::vector<int64_t>& out) {
+               const ReplayBound& bound, const char* flag, bool is_end, std::vector<int64_t>& out) {
   out.assign(marks.size(), 0);
   for (size_t i = 0; i < marks.size(); ++i) out[i] = is_end ? marks[i].high : marks[i].low;
   switch (bound.kind) {
@@ -213,7 +207,8 @@ Result<std::vector<PartitionRange>> ResolveReplayRanges(rd_kafka_t* rk,
   for (const std::string& topic : options.topics) {
     auto count = PartitionCount(rk, topic, kTimeoutMs);
     if (!count.ok()) return Status::Error("kafka: " + count.status().message());
-    if (count.value() == 0) return Status::Error("--topic " + topic + ": no such topic on the brokers");
+    if (count.value() == 0)
+      return Status::Error("--topic " + topic + ": no such topic on the brokers");
     for (int32_t p = 0; p < count.value(); ++p) {
       Marks m{{topic, p}, 0, 0};
       rd_kafka_resp_err_t e =

@@ -78,15 +78,10 @@ class KafkaWindowOutput final : public WindowOutput {
 
   // The chorus-seq of the partition's last record; -1 if it has none.
   Result<int64_t> LastSeq(int32_t partition) {
-    KafkaProperties defaults = {{"enable.auto.commit", "false"},
-                                {"enable.partition.eof", "true"},
-                                {"group.id", "chorus-output-check"}};
-    auto conf = MakeKafkaConf(defaults, properties_);
-    if (!conf.ok()) return conf.status();
-    char err[512];
-    KafkaHandlePtr rk(rd_kafka_new(RD_KAFKA_CONSUMER, conf.value().get(), err, sizeof err));
-    if (!rk) return Status::Error(std::string("output topic check: ") + err);
-    conf.value().release();
+    auto probe =
+        OpenProbeConsumer({{"group.id", "chorus-output-check"}}, properties_, "output topic check");
+    if (!probe.ok()) return probe.status();
+    KafkaHandlePtr rk = std::move(probe.value());
     int64_t low = 0, high = 0;
     rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(rk.get(), topic_.c_str(), partition,
                                                              &low, &high, kTimeoutMs);

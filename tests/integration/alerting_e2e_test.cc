@@ -27,13 +27,6 @@
 namespace chorus::testing {
 namespace {
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 // A loopback port nobody listens on right now.
 int FreePort() {
   int fd = socket(AF_INET, SOCK_STREAM, 0);

@@ -18,13 +18,6 @@
 namespace chorus::testing {
 namespace {
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 // Metric names in `text` (Prometheus exposition): each family's name, and
 // for histograms its _bucket, _sum and _count series.
 std::set<std::string> ExportedNames(const std::string& text) {

@@ -27,10 +27,6 @@ namespace {
 
 using Metrics = std::map<std::string, double>;
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 constexpr auto kDeadline = std::chrono::seconds(90);
 constexpr int64_t kStartMs = 1'767'225'600'000;  // 2026-01-01T00:00:00Z
 
@@ -154,7 +150,8 @@ class PipelineE2E : public ::testing::Test {
         [&] {
           results = ReadWindowResults(*cluster_, windows_);
           size_t fired = 0;
-          for (const auto& [id, cw] : results.latest) fired += WindowEnd(id) <= watermark_ms ? 1 : 0;
+          for (const auto& [id, cw] : results.latest)
+            fired += WindowEnd(id) <= watermark_ms ? 1 : 0;
           return fired >= due;
         },
         kDeadline, std::chrono::milliseconds(200));

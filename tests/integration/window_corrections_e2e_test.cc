@@ -49,11 +49,6 @@ constexpr int64_t kMinuteMs = 60'000;
 constexpr int64_t kOutOfOrdernessMs = 5 * kMinuteMs;  // chorus's default
 constexpr int kPartitions = 4;
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 int64_t WatermarkMs(const Metrics& m) {
   return std::llround(SumSeries(m, "chorus_pipeline_watermark_timestamp_seconds") * 1000);
 }

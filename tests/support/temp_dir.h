@@ -20,4 +20,7 @@ class TempDir {
   std::filesystem::path path_;
 };
 
+// The whole content of the file at `path`; empty if it cannot be read.
+std::string ReadFile(const std::string& path);
+
 }  // namespace chorus::testing
