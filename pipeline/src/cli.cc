@@ -160,6 +160,8 @@ int RunService(RunConfig config) {
                config.state_dir, app.value()->http_port());
   Status s = app.value()->Run(StopRequested());
   if (!s.ok()) return Fail(kWho, 1, s.message());
+  // Run returns after the final commit is durable; a stop signal ends here.
+  spdlog::info("chorus stopped: final commit durable");
   return 0;
 }
 
@@ -224,10 +226,9 @@ int RunCli(int argc, char** argv) {
     return false;
   };
   if (argc > 1 && argv[1][0] != '-' && !known(argv[1])) {
-    return Fail(
-        kWho, 2,
-        std::string("unknown command ") + argv[1] +
-            " (expected run, replay, demo, generate or import)");
+    return Fail(kWho, 2,
+                std::string("unknown command ") + argv[1] +
+                    " (expected run, replay, demo, generate or import)");
   }
   try {
     app.parse(argc, argv);

@@ -9,6 +9,8 @@
 #include <ctime>
 #include <iostream>
 
+#include "chorus/pipeline/crash_point.h"
+
 namespace chorus {
 
 std::optional<ops::Millis> ParseDuration(std::string_view text) {
@@ -158,7 +160,12 @@ Status ApplyKafkaProperties(const std::vector<std::string>& props, KafkaProperti
 
 namespace {
 std::atomic<bool> g_stop{false};
-extern "C" void OnSignal(int) { g_stop.store(true); }
+// A held crash point (CHORUS_STALL_AT) lets go too, so a shutdown test can
+// deliver the signal in the middle of a commit.
+extern "C" void OnSignal(int) {
+  g_stop.store(true);
+  ReleaseCrashPointStall();
+}
 }  // namespace
 
 const std::atomic<bool>& StopRequested() {

@@ -5,18 +5,22 @@
 
 #include <atomic>
 #include <charconv>
+#include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
+#include <thread>
 
 namespace chorus {
 namespace {
 
-constexpr const char* kEnvVar = "CHORUS_CRASH_AT";
+constexpr const char* kCrashVar = "CHORUS_CRASH_AT";
+constexpr const char* kStallVar = "CHORUS_STALL_AT";
 constexpr int kCrashExitCode = 137;  // what a shell reports for SIGKILL
+constexpr auto kStallLimit = std::chrono::seconds(30);
 
-// The parsed CHORUS_CRASH_AT. Immutable once published, apart from the hit
-// counter; published objects are never freed, so a pointer loaded by one
+// The parsed variables. Immutable once published, apart from the hit
+// counters; published objects are never freed, so a pointer loaded by one
 // thread stays valid whatever another thread does.
 struct CrashTarget {
   std::string name;
@@ -24,12 +28,19 @@ struct CrashTarget {
   std::atomic<uint64_t> hits{0};
 };
 
-// The sentinel for "variable unset": comparing against it is the one branch
-// a crash point costs in production.
-CrashTarget g_disarmed;
+struct Targets {
+  CrashTarget* crash = nullptr;  // nullptr: unset
+  CrashTarget* stall = nullptr;
+};
 
-// nullptr until the first crash point of this process parses the variable.
-std::atomic<CrashTarget*> g_target{nullptr};
+// The sentinel for "both variables unset": comparing against it is the one
+// branch a crash point costs in production.
+Targets g_disarmed;
+
+// nullptr until the first crash point of this process reads the variables.
+std::atomic<Targets*> g_targets{nullptr};
+
+std::atomic<bool> g_stall_released{false};
 
 void WriteStderr(const std::string& line) {
   // write(2) rather than iostreams: nothing buffered may be left behind by
@@ -38,15 +49,16 @@ void WriteStderr(const std::string& line) {
   (void)ignored;
 }
 
-// A misspelt crash spec would silently never crash and make a crash test
-// pass for the wrong reason, so it aborts loudly instead.
-[[noreturn]] void BadSpec(const std::string& spec) {
-  WriteStderr(std::string(kEnvVar) + "=\"" + spec + "\": expected NAME or NAME:N with N >= 1\n");
+// A misspelt spec would silently never fire and make a crash test pass for
+// the wrong reason, so it aborts loudly instead.
+[[noreturn]] void BadSpec(const char* var, const std::string& spec) {
+  WriteStderr(std::string(var) + "=\"" + spec + "\": expected NAME or NAME:N with N >= 1\n");
   std::abort();
 }
 
-CrashTarget* Parse(const char* env) {
-  if (env == nullptr || *env == '\0') return &g_disarmed;
+CrashTarget* Parse(const char* var) {
+  const char* env = std::getenv(var);
+  if (env == nullptr || *env == '\0') return nullptr;
   std::string spec(env);
   auto* target = new CrashTarget;
   size_t colon = spec.rfind(':');
@@ -57,45 +69,71 @@ CrashTarget* Parse(const char* env) {
     const char* first = spec.data() + colon + 1;
     const char* last = spec.data() + spec.size();
     auto [end, ec] = std::from_chars(first, last, target->nth);
-    if (ec != std::errc() || end != last || first == last || target->nth == 0) BadSpec(spec);
+    if (ec != std::errc() || end != last || first == last || target->nth == 0) BadSpec(var, spec);
   }
-  if (target->name.empty()) BadSpec(spec);
+  if (target->name.empty()) BadSpec(var, spec);
   return target;
 }
 
-// A forked child is a new process: it reads the variable afresh (its parent
-// may have set it just for the child) and counts its own hits from zero.
-// The previous target is leaked on purpose; see CrashTarget.
-void ResetInChild() { g_target.store(nullptr, std::memory_order_relaxed); }
+// A forked child is a new process: it reads the variables afresh (its parent
+// may have set them just for the child) and counts its own hits from zero.
+// The previous targets are leaked on purpose; see CrashTarget.
+void ResetInChild() {
+  g_targets.store(nullptr, std::memory_order_relaxed);
+  g_stall_released.store(false, std::memory_order_relaxed);
+}
 
-CrashTarget* LoadTarget() {
+Targets* LoadTargets() {
   static const int registered = pthread_atfork(nullptr, nullptr, &ResetInChild);
   (void)registered;
-  CrashTarget* parsed = Parse(std::getenv(kEnvVar));
-  CrashTarget* expected = nullptr;
-  if (g_target.compare_exchange_strong(expected, parsed, std::memory_order_acq_rel)) {
-    return parsed;
+  Targets parsed{Parse(kCrashVar), Parse(kStallVar)};
+  Targets* fresh = &g_disarmed;
+  if (parsed.crash != nullptr || parsed.stall != nullptr) fresh = new Targets(parsed);
+  Targets* expected = nullptr;
+  if (g_targets.compare_exchange_strong(expected, fresh, std::memory_order_acq_rel)) return fresh;
+  // Another thread published first; both parsed the same variables.
+  if (fresh != &g_disarmed) {
+    delete parsed.crash;
+    delete parsed.stall;
+    delete fresh;
   }
-  // Another thread published first; both parsed the same variable.
-  if (parsed != &g_disarmed) delete parsed;
   return expected;
+}
+
+bool Hit(CrashTarget* target, std::string_view name) {
+  if (target == nullptr || name != target->name) return false;
+  return target->hits.fetch_add(1, std::memory_order_relaxed) + 1 == target->nth;
+}
+
+void Stall(const CrashTarget& target) {
+  WriteStderr("chorus: stalled at crash point " + target.name + " hit " +
+              std::to_string(target.nth) + "\n");
+  auto deadline = std::chrono::steady_clock::now() + kStallLimit;
+  while (!g_stall_released.load(std::memory_order_acquire) &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  WriteStderr("chorus: released from crash point " + target.name + "\n");
 }
 
 }  // namespace
 
 void CrashPoint(std::string_view name) {
-  CrashTarget* target = g_target.load(std::memory_order_acquire);
-  if (target == &g_disarmed) return;
-  if (target == nullptr) {
-    target = LoadTarget();
-    if (target == &g_disarmed) return;
+  Targets* targets = g_targets.load(std::memory_order_acquire);
+  if (targets == &g_disarmed) return;
+  if (targets == nullptr) {
+    targets = LoadTargets();
+    if (targets == &g_disarmed) return;
   }
-  if (name != target->name) return;
-  uint64_t hit = target->hits.fetch_add(1, std::memory_order_relaxed) + 1;
-  if (hit != target->nth) return;
-  WriteStderr("chorus: crash point " + target->name + " hit " + std::to_string(hit) +
-              " time(s), exiting with " + std::to_string(kCrashExitCode) + "\n");
-  _exit(kCrashExitCode);
+  if (Hit(targets->stall, name)) Stall(*targets->stall);
+  if (Hit(targets->crash, name)) {
+    WriteStderr("chorus: crash point " + targets->crash->name + " hit " +
+                std::to_string(targets->crash->nth) + " time(s), exiting with " +
+                std::to_string(kCrashExitCode) + "\n");
+    _exit(kCrashExitCode);
+  }
 }
+
+void ReleaseCrashPointStall() { g_stall_released.store(true, std::memory_order_release); }
 
 }  // namespace chorus
