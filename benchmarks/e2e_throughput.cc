@@ -174,6 +174,9 @@ int main(int argc, char** argv) {
                "instead of `chorus run`");
   std::vector<std::string> kafka_props;
   app.add_option("-X", kafka_props, "librdkafka property for chorus's consumer, key=value");
+  int64_t commit_ms = 0;
+  app.add_option("--commit-interval-ms", commit_ms,
+                 "chorus's commit interval (default: as `chorus run` or `chorus replay`)");
   CLI11_PARSE(app, argc, argv);
 
   auto kafka = chorus::EmbeddedKafka::Start(1);
@@ -213,6 +216,11 @@ int main(int argc, char** argv) {
   rc.state_dir = dir;
   rc.http_addr = "127.0.0.1:0";
   rc.dlq_topic = "bench-dlq";
+  if (commit_ms == 0) {
+    commit_ms = replay ? chorus::kReplayCommitInterval.count()
+                       : chorus::ProcessorOptions{}.commit_interval.count();
+  }
+  rc.processor.commit_interval = std::chrono::milliseconds(commit_ms);
   for (const std::string& kv : kafka_props) {
     size_t eq = kv.find('=');
     if (eq != std::string::npos) rc.kafka[kv.substr(0, eq)] = kv.substr(eq + 1);
@@ -261,9 +269,10 @@ int main(int argc, char** argv) {
     }
   }  // closed before the directory goes
   std::printf(
-      "chorus %s: %.0f records/s (%.1f%% of bare), commits every 1 s, state synced; "
+      "chorus %s: %.0f records/s (%.1f%% of bare), commits every %.1f s, state synced; "
       "%.2f cores busy (all threads, the embedded cluster's included)\n",
-      replay ? "replay" : "run", rate, 100.0 * rate / bare, cpu / secs);
+      replay ? "replay" : "run", rate, 100.0 * rate / bare, static_cast<double>(commit_ms) / 1000,
+      cpu / secs);
   std::printf("members %lu, member state on disk %.1f bytes/member\n",
               static_cast<unsigned long>(snap->member_count),
               snap->member_count ? static_cast<double>(member_bytes) / snap->member_count : 0.0);

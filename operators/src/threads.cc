@@ -84,18 +84,21 @@ uint32_t Threads::ChannelIndex(std::string_view channel_id) {
 }
 
 ChannelThreadStats& Threads::StatsFor(int32_t partition, uint32_t channel) {
-  if (last_stats_ != nullptr && last_stats_partition_ == partition &&
-      last_stats_channel_ == channel) {
-    last_partition_stats_->dirty = true;
-    return *last_stats_;
+  if (last_stats_ == nullptr || last_stats_partition_ != partition ||
+      last_stats_channel_ != channel) {
+    last_partition_stats_ = &stats_[partition];
+    last_stats_ = &last_partition_stats_->by_channel[channel];  // survives rehashing
+    last_stats_partition_ = partition;
+    last_stats_channel_ = channel;
   }
-  PartitionStats& p = stats_[partition];
-  p.dirty = true;
-  last_partition_stats_ = &p;
-  last_stats_ = &p.by_channel[channel];  // unordered_map: references survive rehashing
-  last_stats_partition_ = partition;
-  last_stats_channel_ = channel;
-  return *last_stats_;
+  MarkStatsDirty(*last_partition_stats_, channel, *last_stats_);
+  return last_stats_->stats;
+}
+
+void Threads::MarkStatsDirty(PartitionStats& p, uint32_t channel, StoredStats& s) {
+  if (s.dirty) return;
+  s.dirty = true;
+  p.dirty_channels.push_back(channel);
 }
 
 void Threads::Apply(int32_t partition, const Event& e, const Sink& sink) {
@@ -341,7 +344,7 @@ std::map<std::string, ChannelThreadStats, std::less<>> Threads::Stats() const {
   std::vector<bool> seen(channel_ids_.size());
   for (const auto& [partition, p] : stats_) {
     for (const auto& [channel, s] : p.by_channel) {
-      merged[channel].Add(s);
+      merged[channel].Add(s.stats);
       seen[channel] = true;
     }
   }

@@ -11,12 +11,14 @@ namespace {
 
 constexpr char kThreadTag = 't';
 constexpr char kReplyTag = 'r';
-constexpr char kStatsTag = 's';
+constexpr char kLegacyStatsTag = 's';  // all of a partition's counters in one value
+constexpr char kChannelStatsTag = 'c';
 
-std::string StatsKey(int32_t partition) {
+std::string StatsKey(int32_t partition, char tag, std::string_view channel_id = {}) {
   std::string key;
   AppendPartitionPrefix(key, partition);
-  key.push_back(kStatsTag);
+  key.push_back(tag);
+  key.append(channel_id);
   return key;
 }
 
@@ -62,27 +64,44 @@ std::string Threads::EncodeThread(const Thread& t) const {
   return out;
 }
 
-std::string Threads::EncodeStats(const PartitionStats& p) const {
-  // By channel id, so the same counters always encode the same way.
-  std::vector<std::pair<std::string_view, const ChannelThreadStats*>> channels;
-  channels.reserve(p.by_channel.size());
-  for (const auto& [channel, s] : p.by_channel) channels.emplace_back(channel_ids_[channel], &s);
-  std::sort(channels.begin(), channels.end());
+std::string Threads::EncodeStats(const ChannelThreadStats& s) {
   std::string out;
-  PutVarint(out, channels.size());
-  for (const auto& [id, s] : channels) {
-    PutLengthPrefixed(out, id);
-    for (uint64_t v : s->opened) PutVarint(out, v);
-    for (uint64_t v : s->unanswered) PutVarint(out, v);
-    for (uint64_t v : s->unresponded) PutVarint(out, v);
-    PutSignedVarint(out, s->open);
-    PutVarint(out, s->unmatched_replies);
-    for (uint64_t v : s->mentions_by_band) PutVarint(out, v);
-    for (const ResponseHistogram& h : s->response) PutHistogram(out, h);
-    for (const ResponseHistogram& h : s->first_response) PutHistogram(out, h);
-    for (const ResponseHistogram& h : s->reply_first_response) PutHistogram(out, h);
-  }
+  for (uint64_t v : s.opened) PutVarint(out, v);
+  for (uint64_t v : s.unanswered) PutVarint(out, v);
+  for (uint64_t v : s.unresponded) PutVarint(out, v);
+  PutSignedVarint(out, s.open);
+  PutVarint(out, s.unmatched_replies);
+  for (uint64_t v : s.mentions_by_band) PutVarint(out, v);
+  for (const ResponseHistogram& h : s.response) PutHistogram(out, h);
+  for (const ResponseHistogram& h : s.first_response) PutHistogram(out, h);
+  for (const ResponseHistogram& h : s.reply_first_response) PutHistogram(out, h);
   return out;
+}
+
+bool Threads::DecodeStats(Reader& r, ChannelThreadStats& s) {
+  for (uint64_t& v : s.opened) {
+    if (!r.Varint(v)) return false;
+  }
+  for (uint64_t& v : s.unanswered) {
+    if (!r.Varint(v)) return false;
+  }
+  for (uint64_t& v : s.unresponded) {
+    if (!r.Varint(v)) return false;
+  }
+  if (!r.SignedVarint(s.open) || !r.Varint(s.unmatched_replies)) return false;
+  for (uint64_t& v : s.mentions_by_band) {
+    if (!r.Varint(v)) return false;
+  }
+  for (ResponseHistogram& h : s.response) {
+    if (!GetHistogram(r, h)) return false;
+  }
+  for (ResponseHistogram& h : s.first_response) {
+    if (!GetHistogram(r, h)) return false;
+  }
+  for (ResponseHistogram& h : s.reply_first_response) {
+    if (!GetHistogram(r, h)) return false;
+  }
+  return true;
 }
 
 void Threads::DrainDirty(Mutations& out) {
@@ -112,10 +131,21 @@ void Threads::DrainDirty(Mutations& out) {
     }
   }
   dirty_waiting_.clear();
+  // A commit rewrites only the channels whose counters changed: with many
+  // channels per partition, re-encoding them all dominated the drain.
   for (auto& [partition, p] : stats_) {
-    if (!p.dirty) continue;
-    out.push_back({Mutation::Op::kPut, StatsKey(partition), EncodeStats(p)});
-    p.dirty = false;
+    if (p.legacy_key) {
+      out.push_back({Mutation::Op::kDelete, StatsKey(partition, kLegacyStatsTag), {}});
+      p.legacy_key = false;
+    }
+    for (uint32_t channel : p.dirty_channels) {
+      StoredStats& s = p.by_channel[channel];
+      out.push_back({Mutation::Op::kPut,
+                     StatsKey(partition, kChannelStatsTag, channel_ids_[channel]),
+                     EncodeStats(s.stats)});
+      s.dirty = false;
+    }
+    p.dirty_channels.clear();
   }
 }
 
@@ -127,8 +157,14 @@ bool Threads::Restore(std::string_view key, std::string_view value) {
       return RestoreThread(partition, key, value);
     case kReplyTag:
       return RestoreReply(partition, key, value);
-    case kStatsTag:
-      return key.size() == 5 && RestoreStats(partition, value);
+    case kChannelStatsTag: {
+      if (key.size() == 5) return false;
+      Reader r(value);
+      uint32_t channel = ChannelIndex(key.substr(5));
+      return DecodeStats(r, stats_[partition].by_channel[channel].stats) && r.empty();
+    }
+    case kLegacyStatsTag:
+      return key.size() == 5 && RestoreLegacyStats(partition, value);
     default:
       return false;
   }
@@ -205,37 +241,20 @@ bool Threads::RestoreReply(int32_t partition, std::string_view key, std::string_
   return true;
 }
 
-bool Threads::RestoreStats(int32_t partition, std::string_view value) {
+// Each channel moves to its own key at the next drain.
+bool Threads::RestoreLegacyStats(int32_t partition, std::string_view value) {
   Reader r(value);
   uint64_t n = 0;
   if (!r.Varint(n) || n > value.size()) return false;
   PartitionStats& p = stats_[partition];
+  p.legacy_key = true;
   for (uint64_t i = 0; i < n; ++i) {
     std::string_view id;
     if (!r.LengthPrefixed(id)) return false;
-    ChannelThreadStats& s = p.by_channel[ChannelIndex(id)];
-    for (uint64_t& v : s.opened) {
-      if (!r.Varint(v)) return false;
-    }
-    for (uint64_t& v : s.unanswered) {
-      if (!r.Varint(v)) return false;
-    }
-    for (uint64_t& v : s.unresponded) {
-      if (!r.Varint(v)) return false;
-    }
-    if (!r.SignedVarint(s.open) || !r.Varint(s.unmatched_replies)) return false;
-    for (uint64_t& v : s.mentions_by_band) {
-      if (!r.Varint(v)) return false;
-    }
-    for (ResponseHistogram& h : s.response) {
-      if (!GetHistogram(r, h)) return false;
-    }
-    for (ResponseHistogram& h : s.first_response) {
-      if (!GetHistogram(r, h)) return false;
-    }
-    for (ResponseHistogram& h : s.reply_first_response) {
-      if (!GetHistogram(r, h)) return false;
-    }
+    uint32_t channel = ChannelIndex(id);
+    StoredStats& s = p.by_channel[channel];
+    if (!DecodeStats(r, s.stats)) return false;
+    MarkStatsDirty(p, channel, s);
   }
   return r.empty();
 }

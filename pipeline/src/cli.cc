@@ -61,7 +61,7 @@ void AddRunFlags(CLI::App* run, RunConfig& c, std::vector<std::string>& kafka,
       ->envname("CHORUS_KAFKA");
   ProcessorOptions& p = c.processor;
   AddDuration(run, durations, "--commit-interval", "CHORUS_COMMIT_INTERVAL", &p.commit_interval,
-              "how often state and offsets are committed (default 1s)");
+              "how often state and offsets are committed (default 1s; replay 10s)");
   AddDuration(run, durations, "--out-of-orderness", "CHORUS_OUT_OF_ORDERNESS",
               &p.watermark.out_of_orderness, "allowed out-of-orderness (default 5m)");
   AddDuration(run, durations, "--allowed-lateness", "CHORUS_ALLOWED_LATENESS",
@@ -188,6 +188,8 @@ int RunCli(int argc, char** argv) {
   // with its own), serves HTTP only when asked, and adds its own.
   ReplayConfig replay_config;
   replay_config.run.http_addr.clear();
+  // Zero: --commit-interval not given; RunReplay picks the replay's default.
+  replay_config.run.processor.commit_interval = {};
   std::vector<std::string> replay_kafka;
   std::deque<DurationFlag> replay_durations;
   CLI::App* replay = app.add_subcommand(

@@ -129,8 +129,9 @@ void AddReplayFlags(CLI::App* replay, ReplayConfig& c) {
   replay->add_flag("--force", c.force, "delete the chorus state in a non-empty --state-dir first");
   replay->add_option("--input", c.input, "a file of length-delimited records instead of Kafka");
   replay->add_option("--backfill", c.backfill, "OpenMetrics backfill file (not yet supported)");
-  replay->add_flag("--then-follow", c.then_follow,
-                   "when the replay ends, continue live as --group from where it ended")
+  replay
+      ->add_flag("--then-follow", c.then_follow,
+                 "when the replay ends, continue live as --group from where it ended")
       ->envname("CHORUS_THEN_FOLLOW");
   replay->add_option("--group", c.run.group, "consumer group joined by --then-follow")
       ->envname("CHORUS_GROUP")
@@ -144,7 +145,8 @@ int RunReplay(ReplayConfig c) {
   auto to = ParseBound(c.to, "--to", true);
   if (!to.ok()) return Fail(kWho, 2, to.status().message());
   using Kind = ReplayBound::Kind;
-  if (!c.input.empty() && (from.value().kind == Kind::kOffsets || to.value().kind == Kind::kOffsets)) {
+  if (!c.input.empty() &&
+      (from.value().kind == Kind::kOffsets || to.value().kind == Kind::kOffsets)) {
     return Fail(kWho, 2, "--from/--to with --input: expected RFC 3339 times");
   }
   ProcessorOptions& p = c.run.processor;
@@ -157,16 +159,24 @@ int RunReplay(ReplayConfig c) {
   }
   if (to.value().kind == Kind::kTime) {
     p.select_to = ops::EventTime::FromMillis(to.value().time_ms);
-    to.value().time_ms +=
-        p.watermark.out_of_orderness.count() + p.windows.allowed_lateness.count();
+    to.value().time_ms += p.watermark.out_of_orderness.count() + p.windows.allowed_lateness.count();
   }
   // Following live afterwards, event time stays where a live run would have
   // it: the end of input is not the end of the stream.
   p.close_at_end = !c.then_follow;
+  // A replay is not resumed after a crash (it starts over in a fresh state
+  // dir), so it commits far less often than a live service: most of a commit
+  // is re-encoding the same hot channels and windows, and at replay speed a
+  // commit a second cost more than half the throughput. The live part of
+  // --then-follow goes back to the service's interval.
+  const auto live_commit_interval =
+      p.commit_interval.count() > 0 ? p.commit_interval : ProcessorOptions{}.commit_interval;
+  if (p.commit_interval.count() == 0) p.commit_interval = kReplayCommitInterval;
   if (p.select_from >= p.select_to) {
     return Fail(kWho, 2, "--from " + c.from + " is not before --to " + c.to);
   }
-  if (Status s = PrepareStateDir(c.run.state_dir, c.force); !s.ok()) return Fail(kWho, 2, s.message());
+  if (Status s = PrepareStateDir(c.run.state_dir, c.force); !s.ok())
+    return Fail(kWho, 2, s.message());
 
   ProgressSource* progress = nullptr;
   SourceOpener open = [&](const KafkaProperties& props) -> Result<std::unique_ptr<EventSource>> {
@@ -179,7 +189,8 @@ int RunReplay(ReplayConfig c) {
       if (!file.ok()) return Status::Error("--input " + file.status().message());
       std::error_code ec;
       auto size = c.input == "-" ? 0 : std::filesystem::file_size(c.input, ec);
-      ranges.push_back({{"file:" + std::filesystem::path(c.input).filename().string(), 0}, 0,
+      ranges.push_back({{"file:" + std::filesystem::path(c.input).filename().string(), 0},
+                        0,
                         ec ? 0 : static_cast<int64_t>(size)});
       source = std::unique_ptr<EventSource>(std::move(file.value()));
     }
@@ -215,6 +226,7 @@ int RunReplay(ReplayConfig c) {
   // its state, so the live part resumes right after what the replay read.
   app.value().reset();
   if (http_port != 0) c.run.http_addr = WithPort(c.run.http_addr, http_port);
+  c.run.processor.commit_interval = live_commit_interval;
   auto live = Application::Start(c.run);
   if (!live.ok()) return Fail(kWho, 1, "--then-follow: " + live.status().message());
   spdlog::info("chorus replay: following live as group {}, http port {}", c.run.group,

@@ -315,7 +315,67 @@ TEST_F(ThreadsTest, MalformedEntriesAreRejected) {
   AppendPartitionPrefix(key, 0);
   EXPECT_FALSE(t.Restore(key + "t", "x"));
   EXPECT_FALSE(t.Restore(key + "s", "\x05"));
+  EXPECT_FALSE(t.Restore(key + "c", ""));  // no channel id
+  EXPECT_FALSE(t.Restore(key + "cforum:acme", "\x05"));
   EXPECT_FALSE(t.Restore(key + "q", ""));
+}
+
+// The keys of a partition's per-channel counters written by a drain.
+std::vector<std::string> CounterKeys(const Mutations& drained) {
+  std::vector<std::string> keys;
+  for (const Mutation& m : drained) {
+    if (m.op == Mutation::Op::kPut && m.key[4] == 'c') keys.push_back(m.key.substr(5));
+  }
+  return keys;
+}
+
+TEST_F(ThreadsTest, ADrainRewritesOnlyTheChannelsThatChanged) {
+  Apply(Question("q1", "ann", kT0));
+  Ev other = Question("q2", "bob", kT0);
+  other.channel = "forum:other";
+  Apply(other);
+  Mutations first;
+  threads_.DrainDirty(first);
+  EXPECT_EQ(CounterKeys(first), (std::vector<std::string>{"forum:acme", "forum:other"}));
+  Apply(Question("q3", "cy", kT0 + kMinute));
+  Mutations second;
+  threads_.DrainDirty(second);
+  EXPECT_EQ(CounterKeys(second), std::vector<std::string>{"forum:acme"});
+  Mutations idle;
+  threads_.DrainDirty(idle);
+  EXPECT_TRUE(idle.empty());
+}
+
+// State written before counters had a key per channel: one 's' value per
+// partition, (count, then each channel's id and counters). It restores to
+// the same counters and moves to per-channel keys at the next drain.
+TEST_F(ThreadsTest, APartitionsCountersInOneValueAreStillRead) {
+  Apply(Question("q1", "ann", kT0));
+  Apply(Reply("r1", "q1", ActorRole::kBrand, kT0 + kMinute));
+  threads_.AdvanceWatermark(kT0 + kDay, [](const ThreadUpdate&) {});
+  Mutations drained;
+  threads_.DrainDirty(drained);
+  std::string legacy;
+  PutVarint(legacy, 1);
+  PutLengthPrefixed(legacy, "forum:acme");
+  std::string prefix;
+  AppendPartitionPrefix(prefix, 0);
+  Threads restored;
+  for (const Mutation& m : drained) {
+    if (m.key == prefix + "cforum:acme") {
+      legacy += m.value;
+    } else {
+      ASSERT_TRUE(restored.Restore(m.key, m.value));
+    }
+  }
+  ASSERT_TRUE(restored.Restore(prefix + "s", legacy));
+  EXPECT_EQ(Stats(restored), S());
+  Mutations moved;
+  restored.DrainDirty(moved);
+  ASSERT_EQ(moved.size(), 2u);
+  EXPECT_EQ(moved[0].op, Mutation::Op::kDelete);
+  EXPECT_EQ(moved[0].key, prefix + "s");
+  EXPECT_EQ(CounterKeys(moved), std::vector<std::string>{"forum:acme"});
 }
 
 TEST_F(ThreadsTest, DroppingAPartitionForgetsItsThreadsAndCounters) {

@@ -153,8 +153,10 @@ class Threads {
   // Persistence (see state.h). Keys: partition prefix, then 't' with the
   // opening time (OrderedBits, 8 BE) and the id hash (8 BE) for a thread,
   // 'r' with the reply time, the hash of the event it answers and its own
-  // for a waiting reply, 's' for the partition's counters. Restore accepts
-  // what a drain produced, in any order; false on a malformed entry.
+  // for a waiting reply, 'c' with the channel id for one channel's counters
+  // (only changed channels are rewritten at a drain; 's', all of a
+  // partition's counters in one value, is still read and replaced). Restore
+  // accepts what a drain produced, in any order; false on a malformed entry.
   void DrainDirty(Mutations& out);
   [[nodiscard]] bool Restore(std::string_view key, std::string_view value);
   // Forgets all state of `partition`; emits no mutations.
@@ -188,9 +190,14 @@ class Threads {
     uint32_t channel = 0;      // the reply's own channel
     bool stored = false;
   };
+  struct StoredStats {
+    ChannelThreadStats stats;
+    bool dirty = false;  // listed in dirty_channels
+  };
   struct PartitionStats {
-    std::unordered_map<uint32_t, ChannelThreadStats> by_channel;  // channel index →
-    bool dirty = false;
+    std::unordered_map<uint32_t, StoredStats> by_channel;  // channel index →
+    std::vector<uint32_t> dirty_channels;
+    bool legacy_key = false;  // restored from an 's' value, deleted at the next drain
   };
   struct Expiry {
     int64_t due_ms;
@@ -220,10 +227,12 @@ class Threads {
   static std::string ThreadKey(int32_t partition, int64_t opened_ms, uint64_t hash);
   static std::string ReplyKey(int32_t partition, int64_t at_ms, uint64_t target, uint64_t self);
   std::string EncodeThread(const Thread& t) const;
-  std::string EncodeStats(const PartitionStats& s) const;
+  static std::string EncodeStats(const ChannelThreadStats& s);
+  static bool DecodeStats(Reader& r, ChannelThreadStats& s);
   bool RestoreThread(int32_t partition, std::string_view key, std::string_view value);
   bool RestoreReply(int32_t partition, std::string_view key, std::string_view value);
-  bool RestoreStats(int32_t partition, std::string_view value);
+  bool RestoreLegacyStats(int32_t partition, std::string_view value);
+  void MarkStatsDirty(PartitionStats& p, uint32_t channel, StoredStats& s);
 
   ThreadOptions options_;
   std::deque<std::string> channel_ids_;                           // a deque never moves its strings
@@ -239,7 +248,7 @@ class Threads {
   // The last StatsFor lookup: consecutive events mostly share partition and channel.
   int32_t last_stats_partition_ = 0;
   uint32_t last_stats_channel_ = 0;
-  ChannelThreadStats* last_stats_ = nullptr;
+  StoredStats* last_stats_ = nullptr;
   PartitionStats* last_partition_stats_ = nullptr;
   std::vector<uint64_t> dirty_threads_;
   std::vector<uint64_t> dirty_waiting_;  // targets with replies not yet stored

@@ -43,6 +43,10 @@ class ChannelWindow;
 }
 class RecentWindows;
 
+// `chorus replay`'s default commit interval: a replay is not resumed after
+// a crash, and at replay speed commits dominate (see replay.cc).
+inline constexpr std::chrono::milliseconds kReplayCommitInterval{10'000};
+
 struct ProcessorOptions {
   ops::WatermarkOptions watermark;
   ops::WindowOptions windows;
