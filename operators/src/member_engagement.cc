@@ -135,6 +135,7 @@ MemberEngagement::Member& MemberEngagement::Create(Partition& p, std::string_vie
   ++p.summary.members_by_stage[static_cast<size_t>(Stage::kNew)];
   p.summary_dirty = true;
   LoveAdd(s);
+  if (on_join_) on_join_(m.id, t);
   return m;
 }
 

@@ -27,7 +27,7 @@ Application::~Application() {
 }
 
 Result<std::unique_ptr<Application>> Application::Start(const RunConfig& config,
-                                                       const SourceOpener& open_source) {
+                                                        const SourceOpener& open_source) {
   if (config.brokers.empty() && !open_source) return Status::Error("--brokers is required");
   if (config.topics.empty() && !open_source) return Status::Error("--topic is required");
   if (config.brokers.empty() && !config.output_topic.empty()) {
@@ -48,8 +48,8 @@ Result<std::unique_ptr<Application>> Application::Start(const RunConfig& config,
 
   KafkaProperties props = config.kafka;
   if (!config.brokers.empty()) props.emplace("bootstrap.servers", config.brokers);
-  auto source = open_source ? open_source(props)
-                            : OpenKafkaSource({config.topics, config.group, props});
+  auto source =
+      open_source ? open_source(props) : OpenKafkaSource({config.topics, config.group, props});
   if (!source.ok()) return source.status();
   p.source = std::move(source.value());
   if (config.brokers.empty()) {
@@ -74,6 +74,7 @@ Result<std::unique_ptr<Application>> Application::Start(const RunConfig& config,
   if (Status s = processor->Restore(); !s.ok()) return s;
   p.metrics = std::make_unique<MetricsExporter>([processor] { return processor->snapshot(); });
   MetricsExporter* metrics = p.metrics.get();
+  if (config.replaying) metrics->SetReplayInProgress(true);
   StateStore* store_ptr = p.store.get();
   metrics->SetStateHealth([store_ptr] { return store_ptr->Health(); });
   processor->OnCommit(
@@ -92,6 +93,8 @@ int Application::http_port() const { return parts_->http ? parts_->http->port() 
 void Application::SetReplayInProgress(bool in_progress) {
   parts_->metrics->SetReplayInProgress(in_progress);
 }
+
+void Application::SetHistory(HistorySink* history) { parts_->processor->SetHistory(history); }
 
 std::shared_ptr<const Snapshot> Application::snapshot() const {
   return parts_->processor->snapshot();

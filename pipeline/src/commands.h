@@ -49,15 +49,16 @@ void AddImportFlags(CLI::App* import, ImportConfig& c);
 int RunImport(const ImportConfig& c);
 
 // `chorus replay`: `run`'s flags (in `run`, added by the CLI) but --group,
-// plus the range, --force, --input, --then-follow and --group (joined only
-// when following), added here.
+// plus the range, --force, --input, --backfill, --backfill-step,
+// --then-follow and --group (joined only when following), added here.
 struct ReplayConfig {
   RunConfig run;
   std::string from = "earliest";
   std::string to = "latest";
   bool force = false;
-  std::string input;  // a file of length-delimited records instead of Kafka
-  std::string backfill;
+  std::string input;     // a file of length-delimited records instead of Kafka
+  std::string backfill;  // OpenMetrics file of the replayed history; none if empty
+  std::string backfill_step = "1m";
   bool then_follow = false;
 };
 void AddReplayFlags(CLI::App* replay, ReplayConfig& c);

@@ -6,6 +6,7 @@
 #include <prometheus/metric_family.h>
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "chorus/pipeline/snapshot.h"
@@ -33,6 +34,13 @@ prometheus::ClientMetric HistogramFromBuckets(const Bounds& bounds, const Bucket
   running += static_cast<uint64_t>(buckets[b.size()]);
   return Histogram(b, cumulative, running, sum);
 }
+
+// A sample value as the text formats write it: integers without a decimal
+// point, NaN, +Inf, -Inf, otherwise the shortest form that reads back exact.
+void AppendNumber(std::string& out, double v);
+// `s` with backslash and newline escaped, and with `quote` the double quote
+// too (label values; OpenMetrics help texts).
+void AppendEscaped(std::string& out, std::string_view s, bool quote);
 
 // Appends `families` in the Prometheus text format (0.0.4).
 void AppendText(const std::vector<prometheus::MetricFamily>& families, std::string& out);

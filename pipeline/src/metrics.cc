@@ -1,14 +1,15 @@
 #include "chorus/pipeline/metrics.h"
 
-#include <chrono>
-
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/metric_family.h>
 #include <prometheus/registry.h>
 
+#include <chrono>
+
 #include "metric_family.h"
+#include "metric_names.h"
 
 namespace chorus {
 namespace {
@@ -16,19 +17,17 @@ namespace {
 using prometheus::MetricFamily;
 using prometheus::MetricType;
 using namespace metric_family;
+namespace names = metric_names;
+
+MetricFamily FamilyOf(const names::Family& f, MetricType type) {
+  return Family(std::string(f.name), std::string(f.help), type);
+}
 
 void ChannelFamilies(const Snapshot& s, std::vector<MetricFamily>& out) {
-  auto events =
-      Family("chorus_channel_events_total",
-             "Sum of count over processed events, by channel and kind.", MetricType::Counter);
-  auto followers =
-      Family("chorus_channel_followers",
-             "Current followers: last snapshot, then follows minus unfollows.", MetricType::Gauge);
-  auto posts = Family("chorus_channel_posts_total", "Posts published, by content type.",
-                      MetricType::Counter);
-  auto engagements =
-      Family("chorus_channel_engagements_total",
-             "Reactions, comments, shares and mentions by members.", MetricType::Counter);
+  auto events = FamilyOf(names::kChannelEvents, MetricType::Counter);
+  auto followers = FamilyOf(names::kChannelFollowers, MetricType::Gauge);
+  auto posts = FamilyOf(names::kChannelPosts, MetricType::Counter);
+  auto engagements = FamilyOf(names::kChannelEngagements, MetricType::Counter);
   for (const ChannelSnapshot& c : s.channels) {
     std::string platform(ops::Name(c.platform));
     for (int k = 1; k < ops::kEventKindCount; ++k) {
@@ -59,19 +58,16 @@ void ChannelFamilies(const Snapshot& s, std::vector<MetricFamily>& out) {
 }
 
 void CommunityFamilies(const Snapshot& s, std::vector<MetricFamily>& out) {
-  auto members =
-      Family("chorus_community_members", "Members per lifecycle stage.", MetricType::Gauge);
+  auto members = FamilyOf(names::kCommunityMembers, MetricType::Gauge);
   for (int i = 0; i < ops::kStageCount; ++i) {
     AddSample(members, {{"stage", std::string(ops::Name(static_cast<ops::Stage>(i)))}},
               static_cast<double>(s.members.members_by_stage[i]));
   }
   out.push_back(std::move(members));
-  auto fresh = Family("chorus_community_new_members_total", "Members seen for the first time.",
-                      MetricType::Counter);
+  auto fresh = FamilyOf(names::kCommunityNewMembers, MetricType::Counter);
   AddSample(fresh, {}, static_cast<double>(s.members.new_members));
   out.push_back(std::move(fresh));
-  auto transitions = Family("chorus_community_stage_transitions_total",
-                            "Members moving between lifecycle stages.", MetricType::Counter);
+  auto transitions = FamilyOf(names::kCommunityTransitions, MetricType::Counter);
   for (int f = 0; f < ops::kStageCount; ++f) {
     for (int t = 0; t < ops::kStageCount; ++t) {
       if (uint64_t v = s.members.transitions[f][t]) {
@@ -142,9 +138,9 @@ void PipelineFamilies(const Snapshot& s, std::vector<MetricFamily>& out) {
   event_lag.metric.push_back(
       HistogramFromBuckets(kEventLagBounds, s.event_lag.buckets, s.event_lag.sum));
   out.push_back(std::move(event_lag));
-  auto rebalances = Family("chorus_pipeline_rebalances_total",
-                           "Partition assignments and revocations (kept with the state).",
-                           MetricType::Counter);
+  auto rebalances =
+      Family("chorus_pipeline_rebalances_total",
+             "Partition assignments and revocations (kept with the state).", MetricType::Counter);
   AddSample(rebalances, {}, static_cast<double>(s.rebalances));
   out.push_back(std::move(rebalances));
   auto wm = Family("chorus_pipeline_watermark_timestamp_seconds",

@@ -24,7 +24,9 @@ Processor::Processor(ProcessorOptions options, StateStore& store, EventSource& s
       recent_(std::make_unique<RecentWindows>()),
       window_msg_(std::make_unique<v1::ChannelWindow>()),
       snapshot_(std::make_shared<Snapshot>()) {
-  on_transition_ = [](const ops::StageTransition&) {};
+  on_transition_ = [this](const ops::StageTransition& t) {
+    if (history_ != nullptr) history_->OnTransition(t);
+  };
   on_thread_ = [this](const ops::ThreadUpdate& u) {
     members_.OnThread(u);
     using Kind = ops::ChannelGrowth::ResponseKind;
@@ -68,7 +70,15 @@ Status Processor::Run(const std::atomic<bool>& stop) {
   return Commit();
 }
 
+void Processor::SetHistory(HistorySink* history) {
+  history_ = history;
+  if (history == nullptr) return members_.SetJoinSink(nullptr);
+  members_.SetJoinSink(
+      [history](std::string_view, ops::EventTime at) { history->OnMemberJoined(at); });
+}
+
 void Processor::OnWindow(const ops::WindowResult& w) {
+  if (history_ != nullptr) history_->OnWindow(w);
   auto spec = static_cast<int>(w.spec - ops::kWindowSpecs.data());
   (w.revision == 0 ? windows_closed_ : window_corrections_)[spec]++;
   // Minute results are the bulk (a replay fires thousands a second) and
@@ -187,6 +197,7 @@ void Processor::FireUpTo(ops::EventTime watermark) {
   channels_.AdvanceWatermark(watermark, on_window_);
   posts_.AdvanceWatermark(watermark);
   global_dirty_ = true;
+  if (history_ != nullptr) history_->OnWatermark(watermark);
 }
 
 Status Processor::Commit() {

@@ -1,11 +1,14 @@
 // `chorus replay`: reprocesses a range of a topic (or a file) into a fresh
 // state directory through the same Processor as `chorus run`, then stops.
+#include <fmt/chrono.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <charconv>
+#include <ctime>
 #include <filesystem>
 
+#include "chorus/pipeline/backfill.h"
 #include "chorus/pipeline/file_source.h"
 #include "chorus/pipeline/state_store.h"
 #include "cli_support.h"
@@ -93,8 +96,65 @@ std::string WithPort(const std::string& addr, int port) {
   return (colon == std::string::npos ? addr : addr.substr(0, colon)) + ":" + std::to_string(port);
 }
 
+// --backfill-step: a multiple of a minute, the windows the counters come from.
+Result<ops::Millis> BackfillStep(const std::string& text) {
+  auto step = ParseDuration(text);
+  if (!step || *step < ops::kMinute || step->count() % ops::kMinute.count() != 0) {
+    return Status::Error("--backfill-step " + text + ": expected a multiple of a minute (1m, 5m)");
+  }
+  // Prometheus looks back 5 minutes for a series' latest sample.
+  if (*step > 5 * ops::kMinute) {
+    spdlog::warn(
+        "--backfill-step {}: queries between samples find nothing unless Prometheus' "
+        "--query.lookback-delta is at least that long",
+        text);
+  }
+  return *step;
+}
+
+// --backfill's history and file (none without --backfill).
+struct Backfill {
+  std::unique_ptr<BackfillHistory> history;
+  std::unique_ptr<BackfillFile> file;
+};
+
+// Checks --backfill-step and creates FILE.tmp: before anything else, so a
+// bad path is a usage error and nothing is deleted or read first.
+Result<Backfill> OpenBackfill(const ReplayConfig& c, ops::Millis allowed_lateness) {
+  Backfill b;
+  if (c.backfill.empty()) return b;
+  auto step = BackfillStep(c.backfill_step);
+  if (!step.ok()) return step.status();
+  auto file = BackfillFile::Create(c.backfill);
+  if (!file.ok()) return file.status();
+  b.file = std::move(file.value());
+  b.history = std::make_unique<BackfillHistory>(BackfillOptions{step.value(), allowed_lateness});
+  return b;
+}
+
+// Writes the history as the file and logs what it holds.
+Status WriteBackfill(Backfill& b, bool input_ended, const std::string& path) {
+  const ops::ProcessingTime start = SystemClock().Now();
+  b.history->Finish(input_ended);
+  OpenMetricsWriter out(b.file->file());
+  if (Status s = b.history->Write(out); !s.ok()) {
+    return Status::Error("--backfill " + path + ": " + s.message());
+  }
+  if (Status s = b.file->Commit(); !s.ok()) return s;
+  const auto last = b.history->last_step_ms();
+  spdlog::info("chorus replay: backfill {}: {} series, {} samples, {} bytes, up to {} ({:.1f} s)",
+               path, out.series(), out.samples(), out.bytes(),
+               last ? fmt::format("{:%Y-%m-%dT%H:%M:%SZ}",
+                                  fmt::gmtime(static_cast<std::time_t>(*last / 1000)))
+                    : std::string("nothing"),
+               (SystemClock().Now() - start).count() / 1000.0);
+  return Status::Ok();
+}
+
 Status Check(const ReplayConfig& c) {
-  if (!c.backfill.empty()) return Status::Error("--backfill: not yet supported");
+  if (c.backfill.empty() && c.backfill_step != "1m") {
+    return Status::Error("--backfill-step " + c.backfill_step + " without --backfill");
+  }
   if (c.then_follow && !c.input.empty()) {
     return Status::Error("--then-follow with --input " + c.input + ": there is no topic to follow");
   }
@@ -128,7 +188,16 @@ void AddReplayFlags(CLI::App* replay, ReplayConfig& c) {
       ->capture_default_str();
   replay->add_flag("--force", c.force, "delete the chorus state in a non-empty --state-dir first");
   replay->add_option("--input", c.input, "a file of length-delimited records instead of Kafka");
-  replay->add_option("--backfill", c.backfill, "OpenMetrics backfill file (not yet supported)");
+  replay
+      ->add_option("--backfill", c.backfill,
+                   "write the replayed history to this file (OpenMetrics with event-time "
+                   "timestamps, for promtool tsdb create-blocks-from openmetrics)")
+      ->envname("CHORUS_BACKFILL");
+  replay
+      ->add_option("--backfill-step", c.backfill_step,
+                   "the backfill's sample spacing, a multiple of a minute")
+      ->envname("CHORUS_BACKFILL_STEP")
+      ->capture_default_str();
   replay
       ->add_flag("--then-follow", c.then_follow,
                  "when the replay ends, continue live as --group from where it ended")
@@ -175,8 +244,11 @@ int RunReplay(ReplayConfig c) {
   if (p.select_from >= p.select_to) {
     return Fail(kWho, 2, "--from " + c.from + " is not before --to " + c.to);
   }
-  if (Status s = PrepareStateDir(c.run.state_dir, c.force); !s.ok())
+  auto backfill = OpenBackfill(c, p.windows.allowed_lateness);
+  if (!backfill.ok()) return Fail(kWho, 2, backfill.status().message());
+  if (Status s = PrepareStateDir(c.run.state_dir, c.force); !s.ok()) {
     return Fail(kWho, 2, s.message());
+  }
 
   ProgressSource* progress = nullptr;
   SourceOpener open = [&](const KafkaProperties& props) -> Result<std::unique_ptr<EventSource>> {
@@ -199,12 +271,14 @@ int RunReplay(ReplayConfig c) {
     progress = wrapped.get();
     return std::unique_ptr<EventSource>(std::move(wrapped));
   };
+  c.run.replaying = true;
   auto app = Application::Start(c.run, open);
   if (!app.ok()) return Fail(kWho, 2, app.status().message());
   Application& a = *app.value();
+  BackfillHistory* history = backfill.value().history.get();
+  if (history != nullptr) a.SetHistory(history);
   const int http_port = a.http_port();
   if (http_port != 0) spdlog::info("chorus replay: http port {}", http_port);
-  a.SetReplayInProgress(true);
   const ops::ProcessingTime start = SystemClock().Now();
   Status s;
   {
@@ -216,6 +290,12 @@ int RunReplay(ReplayConfig c) {
   const double seconds = (SystemClock().Now() - start).count() / 1000.0;
   const bool interrupted = StopRequested().load();
   std::fprintf(stderr, "%s\n", ReplaySummary(*a.snapshot(), seconds, interrupted).c_str());
+  if (history != nullptr && interrupted) {
+    spdlog::warn("chorus replay: interrupted, no backfill written to {}", c.backfill);
+  } else if (history != nullptr) {
+    Status b = WriteBackfill(backfill.value(), !c.then_follow, c.backfill);
+    if (!b.ok()) return Fail(kWho, 1, b.message());
+  }
   if (!c.then_follow || interrupted) {
     a.SetReplayInProgress(false);
     return 0;
@@ -227,6 +307,7 @@ int RunReplay(ReplayConfig c) {
   app.value().reset();
   if (http_port != 0) c.run.http_addr = WithPort(c.run.http_addr, http_port);
   c.run.processor.commit_interval = live_commit_interval;
+  c.run.replaying = false;
   auto live = Application::Start(c.run);
   if (!live.ok()) return Fail(kWho, 1, "--then-follow: " + live.status().message());
   spdlog::info("chorus replay: following live as group {}, http port {}", c.run.group,

@@ -8,7 +8,6 @@
 #include "metric_family.h"
 
 namespace chorus::metric_family {
-namespace {
 
 using prometheus::ClientMetric;
 using prometheus::MetricFamily;
@@ -43,6 +42,8 @@ void AppendEscaped(std::string& out, std::string_view s, bool quote) {
     }
   }
 }
+
+namespace {
 
 // name{labels[,extra="value"]} value\n
 void AppendSample(std::string& out, const std::string& name, std::string_view suffix,

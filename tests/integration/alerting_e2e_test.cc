@@ -27,19 +27,6 @@
 namespace chorus::testing {
 namespace {
 
-// A loopback port nobody listens on right now.
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
-
 // A webhook receiver on loopback: keeps the body of every POST it gets.
 class Webhook {
  public:
@@ -198,7 +185,7 @@ TEST(AlertingE2E, AnInjectedDropFiresThroughARealPrometheus) {
       << "route:\n  receiver: hook\n  group_wait: 1s\n  group_interval: 1s\n"
       << "  repeat_interval: 1h\nreceivers:\n  - name: hook\n    webhook_configs:\n"
       << "      - url: http://127.0.0.1:" << webhook.port() << "/alerts\n";
-  const int am_port = FreePort();
+  const int am_port = FreeLoopbackPort();
   ChildProcess alertmanager(
       "/usr/bin/prometheus-alertmanager",
       {"--config.file=" + dir.Sub("alertmanager.yml"), "--storage.path=" + dir.Sub("am"),
@@ -211,7 +198,7 @@ TEST(AlertingE2E, AnInjectedDropFiresThroughARealPrometheus) {
       << "rule_files: [chorus-recording-rules.yml, chorus-alert-rules.yml]\n"
       << "scrape_configs:\n  - job_name: chorus\n    static_configs:\n"
       << "      - targets: ['127.0.0.1:" << chorus_port << "']\n";
-  const int prom_port = FreePort();
+  const int prom_port = FreeLoopbackPort();
   ChildProcess prometheus(
       "/usr/bin/prometheus",
       {"--config.file=" + dir.Sub("prometheus.yml"), "--storage.tsdb.path=" + dir.Sub("tsdb"),

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <string>
 
@@ -108,26 +109,40 @@ TEST(Cli, ReplayRefusesANonEmptyStateDirectory) {
                     "holds no chorus state");
 }
 
+TEST(Cli, ReplayBadBackfillIsNamedBeforeAnythingStarts) {
+  TempDir dir;
+  const std::string common =
+      "replay --input " + dir.Sub("none.bin") + " --state-dir " + dir.Sub("s");
+  ExpectConfigError(RunChorus(common + " --backfill " + dir.Sub("no-such-dir/history.om")),
+                    "--backfill " + dir.Sub("no-such-dir/history.om"));
+  ExpectConfigError(RunChorus(common + " --backfill " + dir.path().string()), "is a directory");
+  ExpectConfigError(RunChorus(common + " --backfill " + dir.Sub("h.om") + " --backfill-step 90s"),
+                    "--backfill-step 90s");
+  ExpectConfigError(RunChorus(common + " --backfill-step 5m"), "without --backfill");
+  // Nothing was started, nothing left behind.
+  EXPECT_FALSE(std::filesystem::exists(dir.Sub("s")));
+  EXPECT_FALSE(std::filesystem::exists(dir.Sub("h.om")));
+  EXPECT_FALSE(std::filesystem::exists(dir.Sub("h.om.tmp")));
+}
+
 TEST(Cli, ReplayBadRangeIsNamed) {
   TempDir dir;
   const std::string common = "replay --brokers 127.0.0.1:1 --topic t --state-dir " + dir.Sub("s");
   ExpectConfigError(RunChorus(common + " --from yesterday"), "--from yesterday");
   ExpectConfigError(RunChorus(common + " --to 3:x"), "--to 3:x");
-  ExpectConfigError(
-      RunChorus(common + " --from 2026-02-01T00:00:00Z --to 2026-01-01T00:00:00Z"),
-      "is not before");
+  ExpectConfigError(RunChorus(common + " --from 2026-02-01T00:00:00Z --to 2026-01-01T00:00:00Z"),
+                    "is not before");
 }
 
-TEST(Cli, ReplayLaterFeaturesAreRefusedClearly) {
+TEST(Cli, ReplayThenFollowNeedsATopicToTheEnd) {
   TempDir dir;
   const std::string common = "replay --brokers 127.0.0.1:1 --topic t --state-dir " + dir.Sub("s");
-  ExpectConfigError(RunChorus(common + " --backfill " + dir.Sub("b.om")), "not yet supported");
   // --then-follow continues from the end offsets: there must be a topic and
   // no --to before them.
   ExpectConfigError(RunChorus(common + " --then-follow --to 2026-01-01T00:00:00Z"),
                     "--to must be latest");
-  ExpectConfigError(RunChorus("replay --then-follow --input " + dir.Sub("x.bin") +
-                              " --state-dir " + dir.Sub("s")),
+  ExpectConfigError(RunChorus("replay --then-follow --input " + dir.Sub("x.bin") + " --state-dir " +
+                              dir.Sub("s")),
                     "no topic to follow");
 }
 

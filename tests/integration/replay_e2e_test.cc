@@ -3,19 +3,22 @@
 // against the test's own arithmetic over the records the range selects;
 // replays that agree byte for byte; a full replay whose state a `chorus run`
 // exports exactly as a live run's; and a live group's offsets left alone.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
-#include <ctime>
 #include <fstream>
 #include <functional>
-#include <regex>
 #include <set>
+#include <sstream>
 
 #include "chorus/pipeline/file_source.h"
 #include "chorus/v1/engagement.pb.h"
+#include "integration/replay_support.h"
 #include "integration/window_expectations.h"
 #include "integration/workload.h"
 #include "support/http_client.h"
@@ -36,43 +39,13 @@ constexpr int64_t kDayMs = 24 * kHourMs;
 constexpr int64_t kOutOfOrdernessMs = 5 * 60'000;
 constexpr int64_t kLatenessMs = kHourMs;
 
-// The outcome counts of a replay's summary line.
-struct Summary {
-  uint64_t processed = 0, invalid = 0, duplicates = 0, late = 0, out_of_range = 0;
-  bool operator==(const Summary&) const = default;
-};
-std::ostream& operator<<(std::ostream& os, const Summary& s) {
-  return os << "processed " << s.processed << ", invalid " << s.invalid << ", duplicates "
-            << s.duplicates << ", late " << s.late << ", out of range " << s.out_of_range;
-}
-
-std::optional<Summary> ParseSummary(const std::string& log) {
-  static const std::regex re(
-      "processed (\\d+), invalid (\\d+), duplicates (\\d+), late (\\d+), out of range (\\d+)");
-  std::smatch m;
-  if (!std::regex_search(log, m, re)) return std::nullopt;
-  return Summary{std::stoull(m[1]), std::stoull(m[2]), std::stoull(m[3]), std::stoull(m[4]),
-                 std::stoull(m[5])};
-}
-
-std::string Rfc3339(int64_t ms) {
-  std::time_t secs = ms / 1000;
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&secs));
-  return text;
-}
-
-int64_t EventMillis(const v1::EngagementEvent& e) {
-  return e.occurred_at().seconds() * 1000 + e.occurred_at().nanos() / 1'000'000;
-}
-
 // What a replay of [from, to) must do, worked out from the topic as stored:
 // per partition, the records from the first stamped at or after from − the
 // out-of-orderness up to the first stamped at or after to + out-of-
 // orderness + lateness; of those, the valid ones in [from, to) selected.
 struct Expected {
   Summary summary;
-  Workload selected;  // the selected valid records, in partition order
+  Workload selected;         // the selected valid records, in partition order
   int64_t watermark_ms = 0;  // the newest selected event: the replay's final watermark
 };
 
@@ -131,17 +104,11 @@ class ReplayE2E : public ::testing::Test {
   // Runs `chorus replay` to its end; its log. `extra` comes last.
   std::string Replay(const std::string& state, const std::vector<std::string>& extra,
                      int expect_code = 0) {
-    std::vector<std::string> args = {"replay",      "--brokers", cluster_->bootstrap_servers(),
-                                     "--topic",     kTopic,      "--state-dir",
+    std::vector<std::string> args = {"replay",        "--brokers",   cluster_->bootstrap_servers(),
+                                     "--topic",       kTopic,        "--state-dir",
                                      dir_.Sub(state), "--dlq-topic", std::string(kTopic) + "-dlq"};
     args.insert(args.end(), extra.begin(), extra.end());
-    ChildProcess p(CHORUS_BINARY, args, dir_.Sub(state + ".log"));
-    auto st = p.Wait(kDeadline);
-    EXPECT_TRUE(st) << "replay did not end\n" << p.Log();
-    if (st) {
-      EXPECT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) == expect_code) << p.Log();
-    }
-    return p.Log();
+    return RunChorusToEnd(args, dir_.Sub(state + ".log"), kDeadline, expect_code);
   }
 
   // Replays [from, to) to a new output topic; its window results.
@@ -149,8 +116,8 @@ class ReplayE2E : public ::testing::Test {
                             Summary* summary = nullptr) {
     const std::string output = name + "-windows";
     cluster_->CreateTopic(output, 3);
-    std::string log = Replay(name, {"--from", Rfc3339(from), "--to", Rfc3339(to),
-                                    "--output-topic", output});
+    std::string log =
+        Replay(name, {"--from", Rfc3339(from), "--to", Rfc3339(to), "--output-topic", output});
     auto s = ParseSummary(log);
     EXPECT_TRUE(s) << log;
     if (s && summary != nullptr) *summary = *s;
@@ -209,20 +176,24 @@ TEST_F(ReplayE2E, SameRangeTwiceGivesByteIdenticalResults) {
 // The families whose values depend only on the records, not on where the
 // final watermark stops (a live run stays the out-of-orderness behind the
 // newest event; a finished replay moves to it).
-const char* const kCompared[] = {
-    "chorus_channel_events_total",        "chorus_channel_followers",
-    "chorus_channel_posts_total",         "chorus_channel_engagements_total",
-    "chorus_community_members",           "chorus_community_new_members_total",
-    "chorus_community_stage_transitions_total", "chorus_community_sentiment",
-    "chorus_pipeline_events_total",       "chorus_pipeline_dlq_events_total"};
+const char* const kCompared[] = {"chorus_channel_events_total",
+                                 "chorus_channel_followers",
+                                 "chorus_channel_posts_total",
+                                 "chorus_channel_engagements_total",
+                                 "chorus_community_members",
+                                 "chorus_community_new_members_total",
+                                 "chorus_community_stage_transitions_total",
+                                 "chorus_community_sentiment",
+                                 "chorus_pipeline_events_total",
+                                 "chorus_pipeline_dlq_events_total"};
 
 Metrics Compared(const Metrics& m) {
   Metrics out;
   for (const auto& [series, value] : m) {
     for (const char* name : kCompared) {
       std::string n(name);
-      if (series.rfind(n, 0) == 0 && (series.size() == n.size() || series[n.size()] == '{' ||
-                                      series[n.size()] == '_')) {
+      if (series.rfind(n, 0) == 0 &&
+          (series.size() == n.size() || series[n.size()] == '{' || series[n.size()] == '_')) {
         out[series] = value;
       }
     }
@@ -250,13 +221,13 @@ TEST_F(ReplayE2E, FullReplayExportsWhatALiveRunDoesAndLeavesItsGroupAlone) {
   auto counted = [&](const Metrics& m) {
     return SumSeries(m, "chorus_pipeline_events_total") >= total;
   };
-  auto live = StartChorusRun(CHORUS_BINARY, cluster_->bootstrap_servers(), kTopic,
-                             dir_.Sub("live"), dir_.Sub("live.log"), {"--group", "live"});
+  auto live = StartChorusRun(CHORUS_BINARY, cluster_->bootstrap_servers(), kTopic, dir_.Sub("live"),
+                             dir_.Sub("live.log"), {"--group", "live"});
   Metrics live_metrics = scrape_when(*live, counted);
   // Kafka's committed offsets trail the durable ones (lag monitoring only).
   std::vector<int64_t> highs = cluster_->HighWatermarks(kTopic);
-  ASSERT_TRUE(WaitFor([&] { return cluster_->CommittedOffsets("live", kTopic) == highs; },
-                      kDeadline));
+  ASSERT_TRUE(
+      WaitFor([&] { return cluster_->CommittedOffsets("live", kTopic) == highs; }, kDeadline));
   live->Kill(SIGTERM);
   ASSERT_TRUE(live->Wait(std::chrono::seconds(30)));
 
@@ -270,9 +241,9 @@ TEST_F(ReplayE2E, FullReplayExportsWhatALiveRunDoesAndLeavesItsGroupAlone) {
 
   // The rebuilt state, served by the service: it starts from the replay's
   // offsets (the ends), so it only exports what the replay committed.
-  auto served = StartChorusRun(CHORUS_BINARY, cluster_->bootstrap_servers(), kTopic,
-                               dir_.Sub("replayed"), dir_.Sub("served.log"),
-                               {"--group", "after-replay"});
+  auto served =
+      StartChorusRun(CHORUS_BINARY, cluster_->bootstrap_servers(), kTopic, dir_.Sub("replayed"),
+                     dir_.Sub("served.log"), {"--group", "after-replay"});
   Metrics replay_metrics = scrape_when(*served, counted);
   EXPECT_EQ(Compared(replay_metrics), Compared(live_metrics));
   EXPECT_GT(Compared(live_metrics).size(), 40u);
@@ -300,8 +271,8 @@ TEST_F(ReplayE2E, ThenFollowContinuesLiveFromTheReplaysEnd) {
   ChildProcess p(CHORUS_BINARY,
                  {"replay", "--then-follow", "--brokers", cluster_->bootstrap_servers(), "--topic",
                   topic, "--group", "follow-group", "--state-dir", dir_.Sub("follow"),
-                  "--dlq-topic", topic + "-dlq", "--http-addr", "127.0.0.1:0",
-                  "--commit-interval", "200ms"},
+                  "--dlq-topic", topic + "-dlq", "--http-addr", "127.0.0.1:0", "--commit-interval",
+                  "200ms", "--backfill", dir_.Sub("follow.om")},
                  dir_.Sub("follow.log"));
   // The port is logged once the replay has fixed its end offsets: what is
   // produced from here on is for the live part.
@@ -310,9 +281,27 @@ TEST_F(ReplayE2E, ThenFollowContinuesLiveFromTheReplaysEnd) {
   produce(half, w.records.size());
   const std::vector<int64_t> highs = cluster_->HighWatermarks(topic);
 
-  ASSERT_TRUE(WaitFor([&] { return p.Log().find("following live") != std::string::npos; },
-                      kDeadline))
+  ASSERT_TRUE(
+      WaitFor([&] { return p.Log().find("following live") != std::string::npos; }, kDeadline))
       << p.Log();
+  // The backfill is written when the replay part ends, up to where its
+  // windows are final: the lateness before its watermark, which is itself
+  // the out-of-orderness behind the newest event read.
+  int64_t newest = 0;
+  for (size_t i = 0; i < half; ++i) {
+    v1::EngagementEvent e;
+    if (e.ParseFromString(w.records[i].value)) newest = std::max(newest, EventMillis(e));
+  }
+  const std::string backfill = ReadFile(dir_.Sub("follow.om"));
+  ASSERT_TRUE(backfill.ends_with("\n# EOF\n")) << p.Log();
+  int64_t last_sample_s = 0;
+  std::istringstream lines(backfill);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    last_sample_s = std::max<int64_t>(last_sample_s, std::stoll(line.substr(line.rfind(' ') + 1)));
+  }
+  EXPECT_GT(last_sample_s, 0) << "an empty backfill";
+  EXPECT_LE(last_sample_s * 1000, newest - kOutOfOrdernessMs - kLatenessMs);
   auto summary = ParseSummary(p.Log());
   ASSERT_TRUE(summary) << p.Log();
   EXPECT_GT(summary->processed, 0u);
@@ -358,6 +347,61 @@ TEST_F(ReplayE2E, ThenFollowContinuesLiveFromTheReplaysEnd) {
   auto st = p.Wait(std::chrono::seconds(30));
   ASSERT_TRUE(st) << p.Log();
   EXPECT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) == 0) << p.Log();
+}
+
+// Writes all of `data` to `fd` (non-blocking) while the reader keeps up,
+// within `timeout`; false if it did not.
+bool WriteAll(int fd, const std::string& data, std::chrono::milliseconds timeout) {
+  size_t done = 0;
+  return WaitFor(
+      [&] {
+        ssize_t n = write(fd, data.data() + done, data.size() - done);
+        if (n > 0) done += static_cast<size_t>(n);
+        return done == data.size();
+      },
+      timeout, std::chrono::milliseconds(1));
+}
+
+// chorus_pipeline_replay_in_progress is 1 on the replay's /metrics from the
+// first scrape while it runs. Its input is a pipe the test holds open, so
+// the replay cannot end before the test has looked; closing it ends it.
+TEST_F(ReplayE2E, ReplayInProgressIsOneWhileTheReplayRuns) {
+  const std::string pipe = dir_.Sub("input.pipe");
+  ASSERT_EQ(mkfifo(pipe.c_str(), 0600), 0);
+  // Read-write, so this open does not wait for the reader (Linux); the
+  // replay sees the end of its input once this, the only writer, closes
+  // (close-on-exec: the child must not hold a copy).
+  int fd = open(pipe.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  ChildProcess p(
+      CHORUS_BINARY,
+      {"replay", "--input", pipe, "--state-dir", dir_.Sub("piped"), "--http-addr", "127.0.0.1:0"},
+      dir_.Sub("piped.log"));
+  const int port = WaitForHttpPort(p, kDeadline);
+  ASSERT_NE(port, 0) << p.Log();
+  std::string data;
+  for (const auto& r : workload_->records) AppendDelimited(data, r.value);
+  const size_t half = data.size() / 2;
+  auto scrape = [&] {
+    auto r = HttpGet(port, "/metrics");
+    EXPECT_TRUE(r && r->status == 200) << p.Log();
+    return r ? ParseMetrics(r->body) : Metrics{};
+  };
+  Metrics m = scrape();
+  ASSERT_EQ(m.count("chorus_pipeline_replay_in_progress"), 1u);
+  EXPECT_EQ(m["chorus_pipeline_replay_in_progress"], 1);
+  // Half the input: still replaying.
+  ASSERT_TRUE(WriteAll(fd, data.substr(0, half), kDeadline)) << p.Log();
+  EXPECT_TRUE(p.Running()) << p.Log();
+  EXPECT_EQ(scrape()["chorus_pipeline_replay_in_progress"], 1);
+  ASSERT_TRUE(WriteAll(fd, data.substr(half), kDeadline)) << p.Log();
+  close(fd);
+  auto st = p.Wait(kDeadline);
+  ASSERT_TRUE(st) << p.Log();
+  EXPECT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) == 0) << p.Log();
+  auto s = ParseSummary(p.Log());
+  ASSERT_TRUE(s) << p.Log();
+  EXPECT_EQ(s->processed, workload_->valid);
 }
 
 TEST_F(ReplayE2E, FileReplayCountsLikeKafka) {

@@ -17,6 +17,10 @@ struct HttpReply {
   std::string body;
 };
 
+// A loopback port nobody listens on right now, for a server that cannot
+// report the port it bound (Prometheus, Alertmanager).
+int FreeLoopbackPort();
+
 // GET http://127.0.0.1:port/path; nullopt if the connection fails.
 std::optional<HttpReply> HttpGet(int port, const std::string& path);
 

@@ -180,6 +180,9 @@ inline constexpr std::array<double, 10> kSentimentBounds = {-0.8, -0.6, -0.4, -0
 class MemberEngagement {
  public:
   using TransitionSink = std::function<void(const StageTransition&)>;
+  // A member seen for the first time (it starts in `new`, and counts in
+  // new_members) at event time `at`: the time of the event that created it.
+  using JoinSink = std::function<void(std::string_view member_id, EventTime at)>;
 
   // REQUIRES: positive half-lives (aborts otherwise: a configuration bug).
   explicit MemberEngagement(MemberOptions options = {});
@@ -191,6 +194,9 @@ class MemberEngagement {
   // Keeps the opener's open threads, brand interactions and welcome in step
   // with a thread (see threads.h). Unknown members are ignored.
   void OnThread(const ThreadUpdate& u);
+
+  // Called for every member created from here on (none by default).
+  void SetJoinSink(JoinSink sink) { on_join_ = std::move(sink); }
 
   // Fires every member timer due at or before `watermark`.
   void AdvanceWatermark(EventTime watermark, const TransitionSink& sink);
@@ -291,6 +297,7 @@ class MemberEngagement {
   double LoveTerm(const MemberState& s) const;
 
   MemberOptions options_;
+  JoinSink on_join_;
   std::map<int32_t, std::unique_ptr<Partition>> partitions_;
   Partition* last_partition_ = nullptr;  // Apply's one-entry lookup cache
   std::vector<Timer> timers_;            // min-heap by DueLater

@@ -25,6 +25,9 @@ struct RunConfig {
   KafkaProperties kafka;     // -X overrides, passed to librdkafka as given
   ProcessorOptions processor;
   std::vector<std::string> love_weights;  // "kind=weight", applied over the defaults
+  // A replay: chorus_pipeline_replay_in_progress is 1 from the first scrape
+  // until SetReplayInProgress(false).
+  bool replaying = false;
 };
 
 // Opens the records' source, given the Kafka properties of the config
@@ -51,6 +54,9 @@ class Application {
   std::shared_ptr<const Snapshot> snapshot() const;
   // chorus_pipeline_replay_in_progress. Thread-safe.
   void SetReplayInProgress(bool in_progress);
+  // Also hands what is made in event time to `history` (see
+  // history_sink.h), which must outlive Run(). Call before Run().
+  void SetHistory(HistorySink* history);
 
  private:
   struct Parts;

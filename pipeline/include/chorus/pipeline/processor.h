@@ -31,6 +31,7 @@
 #include "chorus/pipeline/decoder.h"
 #include "chorus/pipeline/dlq.h"
 #include "chorus/pipeline/event_source.h"
+#include "chorus/pipeline/history_sink.h"
 #include "chorus/pipeline/snapshot.h"
 #include "chorus/pipeline/state_store.h"
 #include "chorus/pipeline/validator.h"
@@ -80,6 +81,10 @@ class Processor final : public PartitionListener {
   // Window results go to `output` (see window_output.h); without one they
   // are kept for the API and the gauges only. Call before Restore().
   void SetOutput(WindowOutput* output) { output_ = output; }
+  // Window results (minute windows too), members joining and changing stage
+  // and the watermark also go to `history` (see history_sink.h), which must
+  // outlive the Processor; nullptr stops it. Call before Run().
+  void SetHistory(HistorySink* history);
 
   // Loads every partition found in the store and publishes its committed
   // view, so a restarted instance exports its totals before Kafka assigns
@@ -160,6 +165,7 @@ class Processor final : public PartitionListener {
   // Window results (see window_output.h). Made since the last commit: their
   // outbox entries and recent-window mutations join the next batch.
   WindowOutput* output_ = nullptr;
+  HistorySink* history_ = nullptr;
   std::unique_ptr<RecentWindows> recent_;
   std::unique_ptr<v1::ChannelWindow> window_msg_;  // reused for every result
   std::vector<OutputRecord> fresh_results_;
