@@ -115,7 +115,7 @@ function chorusFlags(chorus, sub) {
   return new Set(['--config', ...(help.match(/--[a-z][a-z-]*/g) || [])]);
 }
 
-function checkSecurity(sts, pod, container) {
+function checkSecurity(pod, container) {
   const psc = pod.securityContext || {};
   check(psc.runAsNonRoot === true, 'pod securityContext.runAsNonRoot must be true');
   check(psc.runAsUser === 10001 && psc.runAsGroup === 10001, "pod must run as the image's user chorus, uid and gid 10001");
@@ -205,14 +205,13 @@ function checkRun(YAML, objects, pod, container, flags) {
   check(session && +session[1] >= 45000 && +session[1] <= 60000, 'session.timeout.ms must be set, 45-60 s, to fit a restart');
 }
 
-function checkDemo(container, flags) {
+function checkDemo(container) {
   const args = container.args;
   const http = args.map((a) => /^--http-addr=0\.0\.0\.0:(\d+)$/.exec(a)).find(Boolean);
   check(http, 'chorus demo must listen on 0.0.0.0 (--http-addr=0.0.0.0:PORT)');
   check(http && (container.ports || []).some((p) => p.containerPort === +http[1]), 'the demo listens on a port the container does not declare');
   check(args.some((a) => /^--state-dir=\/var\/lib\/chorus\/./.test(a)), 'chorus demo needs --state-dir under /var/lib/chorus');
   check(!args.some((a) => a.startsWith('--kafka') || a.startsWith('-X')), 'chorus demo takes no Kafka properties');
-  void flags;
 }
 
 function checkServices(objects, sts, pod, container) {
@@ -285,11 +284,18 @@ function checkConsistency(YAML, objects, opts) {
   const containers = pod.spec.containers;
   if (!check(containers.length === 1, 'expected one container')) return;
   const container = containers[0];
-  checkSecurity(sts, pod.spec, container);
+  checkSecurity(pod.spec, container);
   checkProbes(container);
   checkArgsEnv(container);
   checkServices(objects, sts, { ...pod.spec, metadata: pod.metadata }, container);
   check(pod.spec.terminationGracePeriodSeconds >= 30, 'terminationGracePeriodSeconds must leave time for the final commit');
+  // A mount inside another (a Secret inside the ConfigMap's directory) needs
+  // its mount point made in a read-only volume, which container runtimes
+  // refuse.
+  const mounts = (container.volumeMounts || []).map((m) => m.mountPath);
+  for (const a of mounts) {
+    for (const b of mounts) check(a === b || !b.startsWith(`${a}/`), `volume mounted at ${b} is inside the one at ${a}`);
+  }
   const claims = (sts.spec.volumeClaimTemplates || []).map((c) => c.metadata.name);
   check((container.volumeMounts || []).some((m) => m.mountPath === '/var/lib/chorus' && claims.includes(m.name)), 'a volumeClaimTemplate must be mounted at /var/lib/chorus');
   const sub = (container.args || [])[0];
@@ -299,7 +305,7 @@ function checkConsistency(YAML, objects, opts) {
     check(flag && flags.has(flag[1]), `arg ${a} is not a flag of chorus ${sub}`);
   }
   if (sub === 'run') checkRun(YAML, objects, pod.spec, container, flags);
-  else if (sub === 'demo') checkDemo(container, flags);
+  else if (sub === 'demo') checkDemo(container);
   else check(false, `the container runs chorus ${sub}, expected run or demo`);
   checkMonitoring(YAML, objects, opts.rules);
 }
