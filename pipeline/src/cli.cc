@@ -39,7 +39,15 @@ Status ApplyDurations(const std::deque<DurationFlag>& flags) {
   return Status::Ok();
 }
 
-void AddRunFlags(CLI::App* run, RunConfig& c, std::vector<std::string>& kafka,
+// librdkafka properties from the config file's `kafka:` mapping and from
+// -X/CHORUS_KAFKA, merged per key (the command line wins): CLI11 alone would
+// let a single -X replace the whole mapping.
+struct KafkaFlags {
+  std::vector<std::string> file;
+  std::vector<std::string> flags;
+};
+
+void AddRunFlags(CLI::App* run, RunConfig& c, KafkaFlags& kafka,
                  std::deque<DurationFlag>& durations) {
   run->add_option("--brokers", c.brokers, "Kafka bootstrap servers")->envname("CHORUS_BROKERS");
   run->add_option("--topic", c.topics, "input topic (repeatable)")
@@ -57,7 +65,9 @@ void AddRunFlags(CLI::App* run, RunConfig& c, std::vector<std::string>& kafka,
   run->add_option("--output-topic", c.output_topic, "window results topic")
       ->envname("CHORUS_OUTPUT_TOPIC");
   // No delimiter: librdkafka values contain commas (debug=cgrp,fetch).
-  run->add_option("-X,--kafka", kafka, "librdkafka property key=value (repeatable)")
+  run->add_option(std::string("--") + std::string(kConfigKafkaKey), kafka.file)
+      ->group("");  // hidden: only the config file sets it
+  run->add_option("-X,--kafka", kafka.flags, "librdkafka property key=value (repeatable)")
       ->envname("CHORUS_KAFKA");
   ProcessorOptions& p = c.processor;
   AddDuration(run, durations, "--commit-interval", "CHORUS_COMMIT_INTERVAL", &p.commit_interval,
@@ -142,13 +152,14 @@ void AddRunFlags(CLI::App* run, RunConfig& c, std::vector<std::string>& kafka,
 }
 
 // The flags parsed after CLI11: durations, love weights and -X.
-Status ApplyRunFlags(const std::deque<DurationFlag>& durations,
-                     const std::vector<std::string>& kafka, RunConfig& config) {
+Status ApplyRunFlags(const std::deque<DurationFlag>& durations, const KafkaFlags& kafka,
+                     RunConfig& config) {
   if (Status s = ApplyDurations(durations); !s.ok()) return s;
   if (Status s = ApplyLoveWeights(config.love_weights, config.processor.members.weights); !s.ok()) {
     return s;
   }
-  return ApplyKafkaProperties(kafka, config.kafka);
+  if (Status s = ApplyKafkaProperties(kafka.file, config.kafka); !s.ok()) return s;
+  return ApplyKafkaProperties(kafka.flags, config.kafka);
 }
 
 constexpr std::string_view kWho = "chorus";
@@ -175,7 +186,7 @@ int RunCli(int argc, char** argv) {
       ->envname("CHORUS_LOG_LEVEL");
 
   RunConfig run_config;
-  std::vector<std::string> kafka;
+  KafkaFlags kafka;
   std::deque<DurationFlag> durations;
   // A deque: CLI11 keeps pointers to each flag's text, which must not move.
   CLI::App* run = app.add_subcommand("run", "consume Kafka and serve metrics (the service)");
@@ -190,7 +201,7 @@ int RunCli(int argc, char** argv) {
   replay_config.run.http_addr.clear();
   // Zero: --commit-interval not given; RunReplay picks the replay's default.
   replay_config.run.processor.commit_interval = {};
-  std::vector<std::string> replay_kafka;
+  KafkaFlags replay_kafka;
   std::deque<DurationFlag> replay_durations;
   CLI::App* replay = app.add_subcommand(
       "replay", "reprocess a range of a topic (or a file) into a fresh state directory");

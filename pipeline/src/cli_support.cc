@@ -90,10 +90,10 @@ std::vector<CLI::ConfigItem> YamlConfig::from_config(std::istream& input) const 
       CLI::ConfigItem item;
       item.parents = {subcommand_};
       key = kv.first.as<std::string>();
-      item.name = key;
+      item.name = key == "kafka" ? std::string(kConfigKafkaKey) : key;
       // The environment outranks the file (CLI11 would apply the file
       // first): a key whose CHORUS_ variable is set is left to it.
-      if (std::getenv(EnvName(key).c_str()) != nullptr) continue;
+      if (key != "kafka" && std::getenv(EnvName(key).c_str()) != nullptr) continue;
       const YAML::Node& v = kv.second;
       if (v.IsNull()) throw CLI::ConversionError("config file: " + key + " has no value");
       if (v.IsSequence()) {

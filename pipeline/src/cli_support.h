@@ -22,8 +22,13 @@ std::optional<ops::Millis> ParseDuration(std::string_view text);
 // "2026-01-01T00:00:00Z" or with an offset ("+02:00"); fractional seconds allowed.
 std::optional<ops::EventTime> ParseRfc3339(std::string_view text);
 
+// The hidden option that receives the config file's `kafka:` mapping, so it
+// merges with -X per key instead of being replaced by it.
+inline constexpr std::string_view kConfigKafkaKey = "kafka-from-config-file";
+
 // Reads a YAML mapping as CLI11 config: `key: value`, `key: [a, b]` for
-// repeatable flags, and a nested mapping `kafka: {k: v}` for -X k=v.
+// repeatable flags, and a nested mapping `kafka: {k: v}` for -X k=v (given
+// to kConfigKafkaKey; -X and CHORUS_KAFKA override it key by key).
 class YamlConfig : public CLI::Config {
  public:
   // Keys become options of `subcommand`.

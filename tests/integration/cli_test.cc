@@ -97,6 +97,20 @@ TEST(Cli, YamlConfigFileSetsFlags) {
   EXPECT_EQ(broken.code, 2) << broken.output;
 }
 
+// The file's `kafka:` mapping and -X merge key by key: a -X for one property
+// leaves the file's others in force (here, one librdkafka refuses).
+TEST(Cli, KafkaPropertiesFromFileAndFlagsMerge) {
+  TempDir dir;
+  std::string config = dir.Sub("chorus.yaml");
+  std::ofstream(config) << "brokers: 127.0.0.1:1\ntopic: [a]\nkafka:\n  no.such.property: 1\n";
+  // `timeout`: were the file's mapping dropped, chorus would start and wait
+  // for the unreachable broker.
+  ExpectConfigError(RunChorus("run --config " + config + " --state-dir " + dir.Sub("s") +
+                                  " -X client.id=cli-test",
+                              "timeout 30"),
+                    "no.such.property");
+}
+
 TEST(Cli, ReplayRefusesANonEmptyStateDirectory) {
   TempDir dir;
   std::ofstream(dir.Sub("something")) << "not chorus state";

@@ -191,10 +191,15 @@ function checkRun(YAML, objects, pod, container, flags) {
   if (config) {
     for (const key of Object.keys(config)) check(flags.has(`--${key}`), `config file key ${key} is not a flag of chorus run`);
     check(config.brokers && config.topic, 'config file must name brokers and topic');
-    // -X on the command line replaces the file's kafka: mapping (it is not
-    // merged), and the args set group.instance.id, so a kafka: key would be
-    // silently ignored.
-    check(!('kafka' in config), 'config file has a kafka: mapping, which the args\' -X would replace: put those in args');
+    // chorus merges the file's kafka: mapping with the args' -X key by key;
+    // credentials never sit in a ConfigMap.
+    if ('kafka' in config) {
+      const kafka = config.kafka;
+      check(kafka && typeof kafka === 'object' && !Array.isArray(kafka), 'config file kafka: must be a mapping of librdkafka properties');
+      for (const key of Object.keys(kafka || {})) {
+        check(!/password|secret|token/.test(key), `config file kafka: ${key} is a credential: take it from a Secret`);
+      }
+    }
     check(/^\/var\/lib\/chorus\/./.test(config['state-dir'] || ''), 'state-dir must be a directory under /var/lib/chorus');
     check(/^0\.0\.0\.0:/.test(config['http-addr'] || ''), 'http-addr must listen on 0.0.0.0 in a pod');
   }
