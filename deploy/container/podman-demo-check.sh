@@ -131,7 +131,7 @@ else
     --dpkgopt='path-exclude=/usr/share/locale/*' \
     --dpkgopt='path-exclude=/usr/share/info/*' \
     bookworm - 2>"$work/mmdebstrap.log" |
-    pm import --change 'CMD ["bash"]' - "$base" >/dev/null ||
+    pm import --quiet --change 'CMD ["bash"]' - "$base" >/dev/null ||
     { tail -5 "$work/mmdebstrap.log" >&2; fail "mmdebstrap | podman import of $base"; }
 fi
 
