@@ -107,6 +107,10 @@ write_conf() {
       nproc=4096
       echo "default_ulimits = [\"nofile=$nofile:$nofile\", \"nproc=$nproc:$nproc\"]"
     fi
+    # Podman picks CNI when a CNI config exists (containers-common ships
+    # one) even if only netavark is installed, as .ci/build does.
+    echo '[network]'
+    echo 'network_backend = "netavark"'
     echo '[engine]'
     echo 'events_logger = "file"'
     [ -n "$runtime" ] && echo "runtime = \"$runtime\""
