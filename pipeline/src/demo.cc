@@ -7,15 +7,18 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <thread>
 
 #include "chorus/pipeline/application.h"
 #include "chorus/pipeline/clock.h"
 #include "chorus/pipeline/embedded_kafka.h"
 #include "chorus/pipeline/http_server.h"
+#include "chorus/pipeline/state_store.h"
 #include "cli_support.h"
 #include "commands.h"
 #include "kafka_producer.h"
+#include "partition_meta.h"
 
 namespace chorus {
 namespace {
@@ -41,6 +44,37 @@ uint64_t ProduceHistory(Generator& gen, KafkaProducer& producer, ops::EventTime 
     ++n;
   }
   return n;
+}
+
+// The next offset a previous run committed for each partition of the demo
+// topic in `state_dir`; empty for a new directory.
+Result<std::map<int32_t, int64_t>> StoredOffsets(const std::string& state_dir) {
+  auto store = StateStore::Open(state_dir);
+  if (!store.ok()) return store.status();
+  std::map<int32_t, int64_t> offsets;
+  Status s = store.value()->Scan(Store::kMeta, "", [&](std::string_view k, std::string_view v) {
+    auto entry = DecodeMeta(k, v);
+    if (entry && entry->partition && entry->partition->tp.topic == kTopic &&
+        entry->partition->next_offset > 0) {
+      offsets[entry->partition->tp.partition] = entry->partition->next_offset;
+    }
+    return true;
+  });
+  if (!s.ok()) return s;
+  return offsets;
+}
+
+// The embedded cluster lives in memory, so a restarted demo has a new, empty
+// topic while its state holds offsets into the old one. Each partition is
+// filled with empty records up to its stored offset: the log lines up with
+// the state again and the consumer resumes exactly there (these records are
+// below it, so never read) instead of being reset to the beginning.
+Status PadTo(KafkaProducer& producer, const std::map<int32_t, int64_t>& offsets, int partitions) {
+  for (const auto& [partition, next] : offsets) {
+    if (partition >= partitions) continue;  // --partitions shrank: not assigned now
+    for (int64_t i = 0; i < next; ++i) producer.Produce(kTopic, partition, {}, {}, std::nullopt);
+  }
+  return producer.Flush();
 }
 
 // Produces live events at their event time until `stop`.
@@ -171,6 +205,9 @@ int RunDemo(const DemoConfig& c) {
       return Fail(kWho, 1, "cannot create a temp state directory");
     state_dir = tmpl;
   }
+  auto stored = StoredOffsets(state_dir);
+  if (!stored.ok()) return Fail(kWho, 1, stored.status().message());
+  const bool resume = !stored.value().empty();
   auto kafka = EmbeddedKafka::Start(1);
   if (!kafka.ok()) return Fail(kWho, 1, kafka.status().message());
   if (Status s = kafka.value()->CreateTopic(kTopic, c.partitions); !s.ok())
@@ -196,7 +233,13 @@ int RunDemo(const DemoConfig& c) {
   history.duplicate_rate = 0.005;
   history.malformed_rate = 0.001;
   Generator history_gen(history);
-  if (c.history_events > 0) {
+  if (resume) {
+    // The history is already in the state; only the live part goes on.
+    if (Status s = PadTo(*producer.value(), stored.value(), c.partitions); !s.ok())
+      return Fail(kWho, 1, s.message());
+    std::cout << "chorus demo: resuming the state in " << state_dir
+              << " at the offsets it committed" << std::endl;
+  } else if (c.history_events > 0) {
     ProduceHistory(history_gen, *producer.value(), now,
                    2 * static_cast<uint64_t>(c.history_events));
   }
@@ -219,7 +262,10 @@ int RunDemo(const DemoConfig& c) {
 
   std::atomic<bool> stop{false};
   GeneratorOptions live = history;
-  live.seed = c.seed + 1;
+  // Event ids are the seed and a sequence number: a resumed demo's live part
+  // takes a seed of its own, or the dedup would drop its first events as
+  // repeats of the previous run's.
+  live.seed = c.seed + 1 + (resume ? static_cast<uint64_t>(now.millis()) : 0);
   live.start = now;
   live.mean_gap = ops::Millis(static_cast<int64_t>(1000.0 / c.rate));
   Generator live_gen(live);
