@@ -61,6 +61,7 @@ TEST(DemoRestart, ResumesItsCommittedStateAndReadsOnlyNewInput) {
                                          "--http-addr", "127.0.0.1:0", "--history-events",
                                          "20000",       "--rate",      "200"};
   double final_processed = 0;
+  double final_late = 0;  // the live part's jitter can make a straggler late
   {
     ChildProcess first(CHORUS_BINARY, args, dir.Sub("first.log"));
     const int port = DemoPort(first);
@@ -81,8 +82,12 @@ TEST(DemoRestart, ResumesItsCommittedStateAndReadsOnlyNewInput) {
     // The summary is printed after the final commit, from committed state.
     std::smatch s;
     const std::string log = first.Log();
-    ASSERT_TRUE(std::regex_search(log, s, std::regex(R"(chorus demo: processed (\d+))"))) << log;
+    ASSERT_TRUE(std::regex_search(
+        log, s,
+        std::regex(R"(chorus demo: processed (\d+), invalid \d+, duplicates \d+, late (\d+))")))
+        << log;
     final_processed = std::stod(s[1]);
+    final_late = std::stod(s[2]);
     EXPECT_GE(final_processed, before + 100);
   }
 
@@ -108,8 +113,9 @@ TEST(DemoRestart, ResumesItsCommittedStateAndReadsOnlyNewInput) {
       },
       std::chrono::seconds(30), std::chrono::milliseconds(200)))
       << second.Log();
-  // ...and none of it is old input counted again.
-  EXPECT_EQ(Outcome(later, "late"), 0) << second.Log();
+  // ...and none of it is old input counted again: read again, the old
+  // records would all be behind the restored watermark, late by thousands.
+  EXPECT_LE(Outcome(later, "late"), final_late + 2) << second.Log();
   EXPECT_EQ(second.Log().find("Offset out of range"), std::string::npos) << second.Log();
   StopCleanly(second);
 }
