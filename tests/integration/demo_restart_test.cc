@@ -20,17 +20,8 @@ constexpr auto kStart = std::chrono::seconds(90);
 
 // The port the demo printed in its URLs; 0 if it exited or never did.
 int DemoPort(ChildProcess& demo) {
-  const std::regex url_re(R"(metrics +http://127\.0\.0\.1:(\d+)/metrics)");
-  int port = 0;
-  WaitFor(
-      [&] {
-        std::smatch m;
-        const std::string log = demo.Log();
-        if (std::regex_search(log, m, url_re)) port = std::stoi(m[1]);
-        return port != 0 || !demo.Running();
-      },
-      kStart);
-  return port;
+  return WaitForLoggedPort(demo, std::regex(R"(metrics +http://127\.0\.0\.1:(\d+)/metrics)"),
+                           kStart);
 }
 
 std::map<std::string, double> Scrape(int port) {

@@ -89,7 +89,11 @@ std::unique_ptr<ChildProcess> StartChorusRun(const std::string& binary, const st
 }
 
 int WaitForHttpPort(ChildProcess& p, std::chrono::milliseconds timeout) {
-  const std::regex port_re("http port (\\d+)");
+  return WaitForLoggedPort(p, std::regex("http port (\\d+)"), timeout);
+}
+
+int WaitForLoggedPort(ChildProcess& p, const std::regex& port_re,
+                      std::chrono::milliseconds timeout) {
   int port = 0;
   WaitFor(
       [&] {

@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,9 @@ std::unique_ptr<ChildProcess> StartChorusRun(const std::string& binary, const st
 // The HTTP port a `chorus run` child logged ("http port N": it was asked
 // for port 0), waiting up to `timeout`; 0 if it exited or never said.
 int WaitForHttpPort(ChildProcess& p, std::chrono::milliseconds timeout);
+// The same for any log line: the first group of `port_re` is the port.
+int WaitForLoggedPort(ChildProcess& p, const std::regex& port_re,
+                      std::chrono::milliseconds timeout);
 
 // Polls `condition` until it is true or `timeout` passes; true if it held.
 bool WaitFor(const std::function<bool()>& condition, std::chrono::milliseconds timeout,
