@@ -45,6 +45,7 @@ Status ApplyDurations(const std::deque<DurationFlag>& flags) {
 struct KafkaFlags {
   std::vector<std::string> file;
   std::vector<std::string> flags;
+  std::vector<std::string> from_env;  // key=ENV_VAR, applied last
 };
 
 void AddRunFlags(CLI::App* run, RunConfig& c, KafkaFlags& kafka,
@@ -69,6 +70,10 @@ void AddRunFlags(CLI::App* run, RunConfig& c, KafkaFlags& kafka,
       ->group("");  // hidden: only the config file sets it
   run->add_option("-X,--kafka", kafka.flags, "librdkafka property key=value (repeatable)")
       ->envname("CHORUS_KAFKA");
+  run->add_option("--kafka-from-env", kafka.from_env,
+                  "librdkafka property key=ENV_VAR, its value read from the environment "
+                  "(repeatable; e.g. sasl.password=KAFKA_SASL_PASSWORD, so a secret is never "
+                  "in the arguments)");
   ProcessorOptions& p = c.processor;
   AddDuration(run, durations, "--commit-interval", "CHORUS_COMMIT_INTERVAL", &p.commit_interval,
               "how often state and offsets are committed (default 1s; replay 10s)");
@@ -159,7 +164,8 @@ Status ApplyRunFlags(const std::deque<DurationFlag>& durations, const KafkaFlags
     return s;
   }
   if (Status s = ApplyKafkaProperties(kafka.file, config.kafka); !s.ok()) return s;
-  return ApplyKafkaProperties(kafka.flags, config.kafka);
+  if (Status s = ApplyKafkaProperties(kafka.flags, config.kafka); !s.ok()) return s;
+  return ApplyKafkaPropertiesFromEnv(kafka.from_env, config.kafka);
 }
 
 constexpr std::string_view kWho = "chorus";

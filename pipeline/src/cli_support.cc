@@ -158,6 +158,23 @@ Status ApplyKafkaProperties(const std::vector<std::string>& props, KafkaProperti
   return Status::Ok();
 }
 
+Status ApplyKafkaPropertiesFromEnv(const std::vector<std::string>& pairs, KafkaProperties& out) {
+  for (const std::string& p : pairs) {
+    size_t eq = p.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == p.size()) {
+      return Status::Error("--kafka-from-env " + p + ": expected key=ENV_VAR");
+    }
+    const std::string var = p.substr(eq + 1);
+    const char* value = std::getenv(var.c_str());
+    if (value == nullptr) {
+      return Status::Error("--kafka-from-env " + p + ": environment variable " + var +
+                           " is not set");
+    }
+    out[p.substr(0, eq)] = value;
+  }
+  return Status::Ok();
+}
+
 namespace {
 std::atomic<bool> g_stop{false};
 // A held crash point (CHORUS_STALL_AT) lets go too, so a shutdown test can

@@ -45,6 +45,10 @@ int Fail(std::string_view who, int code, const std::string& message);
 
 // Adds each "key=value" of -X to `out`; an entry without a key is an error.
 Status ApplyKafkaProperties(const std::vector<std::string>& props, KafkaProperties& out);
+// "key=ENV_VAR" pairs: sets each key to the variable's value; an unset
+// variable is an error naming it (a silently missing password would only
+// show as an authentication failure much later).
+Status ApplyKafkaPropertiesFromEnv(const std::vector<std::string>& pairs, KafkaProperties& out);
 
 // Sets a love weight for each "kind=weight" (kind as in metric labels,
 // e.g. forum_post=3); an unknown kind or a negative weight is an error.

@@ -111,6 +111,20 @@ TEST(Cli, KafkaPropertiesFromFileAndFlagsMerge) {
                     "no.such.property");
 }
 
+// A secret can come from the environment by name, so it is never in the
+// arguments; an unset variable is named at start.
+TEST(Cli, KafkaPropertiesFromTheEnvironment) {
+  TempDir dir;
+  const std::string run = "run --brokers 127.0.0.1:1 --topic t --state-dir " + dir.Sub("s");
+  ExpectConfigError(RunChorus(run + " --kafka-from-env sasl.password=CHORUS_TEST_UNSET_VAR"),
+                    "CHORUS_TEST_UNSET_VAR is not set");
+  ExpectConfigError(RunChorus(run + " --kafka-from-env sasl.password"), "expected key=ENV_VAR");
+  // The variable's value reaches librdkafka, which refuses this one.
+  ExpectConfigError(RunChorus(run + " --kafka-from-env session.timeout.ms=CHORUS_TEST_TIMEOUT",
+                              "CHORUS_TEST_TIMEOUT=not-a-number timeout 30"),
+                    "session.timeout.ms");
+}
+
 TEST(Cli, ReplayRefusesANonEmptyStateDirectory) {
   TempDir dir;
   std::ofstream(dir.Sub("something")) << "not chorus state";

@@ -153,6 +153,17 @@ function checkArgsEnv(container) {
     for (const [, name] of arg.matchAll(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g)) {
       check(env.has(name), `arg ${arg} refers to $(${name}), which is not in the container's env`);
     }
+    // --kafka-from-env=key=VAR reads VAR when chorus starts: it must be in
+    // the env, and a credential's must come from a Secret.
+    const fromEnv = /^--kafka-from-env=([^=]+)=(.*)$/.exec(arg);
+    if (fromEnv) {
+      const e = env.get(fromEnv[2]);
+      check(e, `arg ${arg} names ${fromEnv[2]}, which is not in the container's env`);
+      if (/password|secret|token/.test(fromEnv[1])) {
+        check(e && e.valueFrom && e.valueFrom.secretKeyRef, `${fromEnv[1]} must come from a Secret (valueFrom.secretKeyRef)`);
+      }
+      continue;
+    }
     // Secrets only by reference: a password or key in an arg must be a
     // $(VAR) whose value comes from a Secret.
     const secret = /^(?:-X|--kafka=)?([a-z.]*(?:password|secret|token)[a-z.]*)=(.*)$/.exec(arg);
