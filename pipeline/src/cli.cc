@@ -73,7 +73,8 @@ void AddRunFlags(CLI::App* run, RunConfig& c, KafkaFlags& kafka,
   run->add_option("--kafka-from-env", kafka.from_env,
                   "librdkafka property key=ENV_VAR, its value read from the environment "
                   "(repeatable; e.g. sasl.password=KAFKA_SASL_PASSWORD, so a secret is never "
-                  "in the arguments)");
+                  "in the arguments)")
+      ->envname("CHORUS_KAFKA_FROM_ENV");
   ProcessorOptions& p = c.processor;
   AddDuration(run, durations, "--commit-interval", "CHORUS_COMMIT_INTERVAL", &p.commit_interval,
               "how often state and offsets are committed (default 1s; replay 10s)");
