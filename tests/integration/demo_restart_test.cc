@@ -25,8 +25,7 @@ int DemoPort(ChildProcess& demo) {
 }
 
 std::map<std::string, double> Scrape(int port) {
-  auto r = HttpGet(port, "/metrics");
-  return r && r->status == 200 ? ParseMetrics(r->body) : std::map<std::string, double>{};
+  return ScrapeMetrics(port).value_or(std::map<std::string, double>{});
 }
 
 double Outcome(const std::map<std::string, double>& m, const char* outcome) {

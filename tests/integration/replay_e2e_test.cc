@@ -207,15 +207,7 @@ TEST_F(ReplayE2E, FullReplayExportsWhatALiveRunDoesAndLeavesItsGroupAlone) {
     int port = WaitForHttpPort(p, kDeadline);
     EXPECT_NE(port, 0) << p.Log();
     Metrics m;
-    EXPECT_TRUE(WaitFor(
-        [&] {
-          auto r = HttpGet(port, "/metrics");
-          if (!r || r->status != 200) return false;
-          m = ParseMetrics(r->body);
-          return done(m);
-        },
-        kDeadline, std::chrono::milliseconds(100)))
-        << p.Log();
+    EXPECT_TRUE(WaitForMetrics(port, done, m, kDeadline)) << p.Log();
     return m;
   };
   auto counted = [&](const Metrics& m) {
@@ -312,34 +304,17 @@ TEST_F(ReplayE2E, ThenFollowContinuesLiveFromTheReplaysEnd) {
                       kDeadline))
       << p.Log();
   Metrics m;
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        auto r = HttpGet(port, "/metrics");
-        if (!r || r->status != 200) return false;
-        m = ParseMetrics(r->body);
-        return SumSeries(m, "chorus_pipeline_events_total") >=
+  ASSERT_TRUE(WaitForMetrics(
+      port,
+      [&](const Metrics& now) {
+        return SumSeries(now, "chorus_pipeline_events_total") >=
                static_cast<double>(w.records.size());
       },
-      kDeadline, std::chrono::milliseconds(100)))
+      m, kDeadline))
       << p.Log();
   EXPECT_EQ(SumSeries(m, "chorus_pipeline_events_total"), w.records.size());
-  EXPECT_EQ(SumSeries(m, "chorus_pipeline_events_total", {"outcome=\"processed\""}), w.valid);
-  EXPECT_EQ(SumSeries(m, "chorus_pipeline_events_total", {"outcome=\"duplicate\""}), w.duplicates);
-  EXPECT_EQ(SumSeries(m, "chorus_pipeline_events_total", {"outcome=\"invalid\""}),
-            w.undecodable + w.missing_channel);
   EXPECT_EQ(SumSeries(m, "chorus_pipeline_events_total", {"outcome=\"late\""}), 0);
-  for (const auto& [key, expected] : w.events_by_channel_kind) {
-    const auto& [channel, kind] = key;
-    EXPECT_EQ(SumSeries(m, "chorus_channel_events_total",
-                        {"channel=\"" + channel + "\"", "kind=\"" + kind + "\""}),
-              expected)
-        << channel << " " << kind;
-  }
-  for (const auto& [channel, expected] : w.followers) {
-    EXPECT_EQ(SumSeries(m, "chorus_channel_followers", {"channel=\"" + channel + "\""}), expected)
-        << channel;
-  }
-  EXPECT_EQ(SumSeries(m, "chorus_community_members"), w.members.size());
+  ExpectWorkloadTotals(w, m);
   ASSERT_EQ(m.count("chorus_pipeline_replay_in_progress"), 1u);
   EXPECT_EQ(m["chorus_pipeline_replay_in_progress"], 0);
 
@@ -383,9 +358,9 @@ TEST_F(ReplayE2E, ReplayInProgressIsOneWhileTheReplayRuns) {
   for (const auto& r : workload_->records) AppendDelimited(data, r.value);
   const size_t half = data.size() / 2;
   auto scrape = [&] {
-    auto r = HttpGet(port, "/metrics");
-    EXPECT_TRUE(r && r->status == 200) << p.Log();
-    return r ? ParseMetrics(r->body) : Metrics{};
+    auto m = ScrapeMetrics(port);
+    EXPECT_TRUE(m) << p.Log();
+    return m.value_or(Metrics{});
   };
   Metrics m = scrape();
   ASSERT_EQ(m.count("chorus_pipeline_replay_in_progress"), 1u);

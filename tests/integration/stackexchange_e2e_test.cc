@@ -178,17 +178,15 @@ TEST(StackExchangeE2E, FirstResponseAndUnansweredMatchTheDump) {
   double last_wm = -1;
   // Settled: every record counted and the watermark has stopped moving
   // (every partition idle: it stands at the newest event less 5 minutes).
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        auto r = HttpGet(port, "/metrics");
-        if (!r || r->status != 200) return false;
-        m = ParseMetrics(r->body);
-        double wm = SumSeries(m, "chorus_pipeline_watermark_timestamp_seconds");
-        bool done = SumSeries(m, "chorus_pipeline_events_total") == records && wm == last_wm;
+  ASSERT_TRUE(WaitForMetrics(
+      port,
+      [&](const std::map<std::string, double>& now) {
+        double wm = SumSeries(now, "chorus_pipeline_watermark_timestamp_seconds");
+        bool done = SumSeries(now, "chorus_pipeline_events_total") == records && wm == last_wm;
         last_wm = wm;
         return done;
       },
-      std::chrono::seconds(120), std::chrono::milliseconds(1500)))
+      m, std::chrono::seconds(120), std::chrono::milliseconds(1500)))
       << chorus.Log();
   EXPECT_EQ(SumSeries(m, "chorus_pipeline_events_total", {"outcome=\"processed\""}), records);
   const auto wm = static_cast<int64_t>(std::llround(last_wm * 1000));

@@ -97,11 +97,7 @@ class WindowCorrectionsE2E : public ::testing::Test {
     return p;
   }
 
-  std::optional<Metrics> Scrape() {
-    auto r = HttpGet(port_, "/metrics");
-    if (!r || r->status != 200) return std::nullopt;
-    return ParseMetrics(r->body);
-  }
+  std::optional<Metrics> Scrape() { return ScrapeMetrics(port_); }
 
   // The watermark the input topic makes: min over its partitions of the
   // newest valid event time, less the out-of-orderness.
@@ -193,13 +189,7 @@ class WindowCorrectionsE2E : public ::testing::Test {
     // Late events still count in lifetime totals.
     auto totals = w.events_by_channel_kind;
     for (const Straggler& s : p.stragglers) totals[{s.channel, s.kind}] += s.count;
-    for (const auto& [key, expected] : totals) {
-      const auto& [channel, kind] = key;
-      EXPECT_EQ(SumSeries(m, "chorus_channel_events_total",
-                          {"channel=\"" + channel + "\"", "kind=\"" + kind + "\""}),
-                expected)
-          << channel << " " << kind;
-    }
+    ExpectChannelEvents(m, totals);
   }
 
   // Each late event is in the DLQ with reason `late` and its origin; across

@@ -1,10 +1,13 @@
 #include "integration/workload.h"
 
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <random>
 
 #include "chorus/v1/engagement.pb.h"
 #include "integration/window_expectations.h"
+#include "support/http_client.h"
 
 namespace chorus::testing {
 namespace {
@@ -130,6 +133,34 @@ Workload MakeWorkload(uint64_t seed, int n, int channels, int members, int64_t s
   }
   for (const auto& [channel, f] : followers) w.followers[channel] = f.At();
   return w;
+}
+
+void ExpectChannelEvents(const std::map<std::string, double>& metrics,
+                         const std::map<std::pair<std::string, std::string>, uint64_t>& expected) {
+  for (const auto& [key, count] : expected) {
+    const auto& [channel, kind] = key;
+    EXPECT_EQ(SumSeries(metrics, "chorus_channel_events_total",
+                        {"channel=\"" + channel + "\"", "kind=\"" + kind + "\""}),
+              count)
+        << channel << " " << kind;
+  }
+}
+
+void ExpectWorkloadTotals(const Workload& w, const std::map<std::string, double>& metrics) {
+  auto outcome = [&](const char* o) {
+    return SumSeries(metrics, "chorus_pipeline_events_total",
+                     {std::string("outcome=\"") + o + "\""});
+  };
+  EXPECT_EQ(outcome("processed"), w.valid);
+  EXPECT_EQ(outcome("duplicate"), w.duplicates);
+  EXPECT_EQ(outcome("invalid"), w.undecodable + w.missing_channel);
+  ExpectChannelEvents(metrics, w.events_by_channel_kind);
+  for (const auto& [channel, expected] : w.followers) {
+    EXPECT_EQ(SumSeries(metrics, "chorus_channel_followers", {"channel=\"" + channel + "\""}),
+              expected)
+        << channel;
+  }
+  EXPECT_EQ(SumSeries(metrics, "chorus_community_members"), w.members.size());
 }
 
 }  // namespace chorus::testing

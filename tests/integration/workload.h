@@ -33,4 +33,12 @@ struct Workload {
 Workload MakeWorkload(uint64_t seed, int n, int channels, int members, int64_t start_ms,
                       int64_t gap_ms);
 
+// /metrics (parsed) against a workload's expected totals: the outcomes
+// processed, duplicate and invalid, events by channel and kind, followers
+// and members. Callers check what their scenario adds (late events, DLQ).
+void ExpectWorkloadTotals(const Workload& w, const std::map<std::string, double>& metrics);
+// chorus_channel_events_total by channel and kind equals `expected`.
+void ExpectChannelEvents(const std::map<std::string, double>& metrics,
+                         const std::map<std::pair<std::string, std::string>, uint64_t>& expected);
+
 }  // namespace chorus::testing

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <regex>
 #include <sstream>
+#include <utility>
 #include <vector>
 
 #include "support/process.h"
@@ -90,19 +91,36 @@ double SumSeries(const std::map<std::string, double>& metrics, const std::string
   return sum;
 }
 
-bool WaitUntilProcessed(int port, double processed, int64_t watermark_ms,
-                        std::map<std::string, double>& metrics, std::chrono::milliseconds timeout) {
+std::optional<std::map<std::string, double>> ScrapeMetrics(int port) {
+  auto r = HttpGet(port, "/metrics");
+  if (!r || r->status != 200) return std::nullopt;
+  return ParseMetrics(r->body);
+}
+
+bool WaitForMetrics(int port, const std::function<bool(const std::map<std::string, double>&)>& done,
+                    std::map<std::string, double>& metrics, std::chrono::milliseconds timeout,
+                    std::chrono::milliseconds interval) {
   return WaitFor(
       [&] {
-        auto r = HttpGet(port, "/metrics");
-        if (!r || r->status != 200) return false;
-        metrics = ParseMetrics(r->body);
-        return SumSeries(metrics, "chorus_pipeline_events_total", {"outcome=\"processed\""}) ==
+        auto m = ScrapeMetrics(port);
+        if (!m) return false;
+        metrics = std::move(*m);
+        return done(metrics);
+      },
+      timeout, interval);
+}
+
+bool WaitUntilProcessed(int port, double processed, int64_t watermark_ms,
+                        std::map<std::string, double>& metrics, std::chrono::milliseconds timeout) {
+  return WaitForMetrics(
+      port,
+      [&](const std::map<std::string, double>& m) {
+        return SumSeries(m, "chorus_pipeline_events_total", {"outcome=\"processed\""}) ==
                    processed &&
-               SumSeries(metrics, "chorus_pipeline_watermark_timestamp_seconds") >=
+               SumSeries(m, "chorus_pipeline_watermark_timestamp_seconds") >=
                    static_cast<double>(watermark_ms) / 1000;
       },
-      timeout, std::chrono::milliseconds(200));
+      metrics, timeout, std::chrono::milliseconds(200));
 }
 
 std::vector<double> HistogramBounds(const std::map<std::string, double>& metrics,

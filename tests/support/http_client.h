@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -32,6 +33,16 @@ std::map<std::string, double> ParseMetrics(const std::string& text);
 // `labels` (each written as `key="value"`).
 double SumSeries(const std::map<std::string, double>& metrics, const std::string& name,
                  const std::vector<std::string>& labels = {});
+
+// One scrape of /metrics on `port`, parsed; nothing if it did not answer 200.
+std::optional<std::map<std::string, double>> ScrapeMetrics(int port);
+
+// Scrapes /metrics on `port` every `interval` until `done` holds for the
+// parsed samples; false if `timeout` passes first. `metrics` holds the last
+// scrape either way.
+bool WaitForMetrics(int port, const std::function<bool(const std::map<std::string, double>&)>& done,
+                    std::map<std::string, double>& metrics, std::chrono::milliseconds timeout,
+                    std::chrono::milliseconds interval = std::chrono::milliseconds(100));
 
 // Scrapes /metrics on `port` until `processed` records are counted as
 // processed and the watermark has reached `watermark_ms`; false if
