@@ -173,6 +173,10 @@ int main(int argc, char** argv) {
                "time `chorus replay` (every partition assigned by hand, to the high watermarks) "
                "instead of `chorus run`");
   std::vector<std::string> kafka_props;
+  bool one_thread = false;
+  app.add_flag("--one-thread", one_thread,
+               "with --replay: keep the channel operators on the processing thread, as `chorus "
+               "run` does");
   app.add_option("-X", kafka_props, "librdkafka property for chorus's consumer, key=value");
   int64_t commit_ms = 0;
   app.add_option("--commit-interval-ms", commit_ms,
@@ -221,6 +225,7 @@ int main(int argc, char** argv) {
                        : chorus::ProcessorOptions{}.commit_interval.count();
   }
   rc.processor.commit_interval = std::chrono::milliseconds(commit_ms);
+  rc.processor.channel_thread = replay && !one_thread;
   for (const std::string& kv : kafka_props) {
     size_t eq = kv.find('=');
     if (eq != std::string::npos) rc.kafka[kv.substr(0, eq)] = kv.substr(eq + 1);
@@ -269,10 +274,10 @@ int main(int argc, char** argv) {
     }
   }  // closed before the directory goes
   std::printf(
-      "chorus %s: %.0f records/s (%.1f%% of bare), commits every %.1f s, state synced; "
+      "chorus %s%s: %.0f records/s (%.1f%% of bare), commits every %.1f s, state synced; "
       "%.2f cores busy (all threads, the embedded cluster's included)\n",
-      replay ? "replay" : "run", rate, 100.0 * rate / bare, static_cast<double>(commit_ms) / 1000,
-      cpu / secs);
+      replay ? "replay" : "run", rc.processor.channel_thread ? " (channel thread)" : "", rate,
+      100.0 * rate / bare, static_cast<double>(commit_ms) / 1000, cpu / secs);
   std::printf("members %lu, member state on disk %.1f bytes/member\n",
               static_cast<unsigned long>(snap->member_count),
               snap->member_count ? static_cast<double>(member_bytes) / snap->member_count : 0.0);

@@ -123,9 +123,10 @@ void BM_ProcessorEndToEnd(benchmark::State& state) {
     std::string dir = (std::filesystem::temp_directory_path() / "chorus-bm-XXXXXX").string();
     if (mkdtemp(dir.data()) == nullptr) state.SkipWithError("mkdtemp");
     auto store = StateStore::Open(dir);
-    GeneratorSource source(o, 8, n);
+    GeneratorSource source(o, static_cast<int>(state.range(1)), n);
     DiscardingDlq dlq;
     ProcessorOptions po;
+    po.channel_thread = state.range(2) != 0;
     Processor p(po, *store.value(), source, dlq, SystemClock());
     std::atomic<bool> stop{false};
     state.ResumeTiming();
@@ -137,7 +138,15 @@ void BM_ProcessorEndToEnd(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(n));
 }
-BENCHMARK(BM_ProcessorEndToEnd)->Arg(1'000'000)->Unit(benchmark::kMillisecond)->Iterations(1);
+// Records, partitions, channel thread: 96 partitions is e2e_throughput's
+// layout, where a channel's events spread thinly over many partitions'
+// windows; the channel thread is `chorus replay`'s.
+BENCHMARK(BM_ProcessorEndToEnd)
+    ->Args({1'000'000, 8, 0})
+    ->Args({1'000'000, 96, 0})
+    ->Args({1'000'000, 96, 1})
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(1);
 
 }  // namespace
 }  // namespace chorus

@@ -16,29 +16,35 @@ Processor::Processor(ProcessorOptions options, StateStore& store, EventSource& s
       dlq_(dlq),
       clock_(clock),
       watermark_(options_.watermark),
-      channels_(options_.windows),
       members_(options_.members),
       dedup_(options_.dedup),
       threads_(options_.threads),
-      posts_(options_.posts),
       recent_(std::make_unique<RecentWindows>()),
       window_msg_(std::make_unique<v1::ChannelWindow>()),
-      snapshot_(std::make_shared<Snapshot>()) {
+      snapshot_(std::make_shared<Snapshot>()),
+      channel_ops_(options_.windows, options_.posts, options_.channel_thread,
+                   [this](const ops::WindowResult& w) { OnWindow(w); }) {
   on_transition_ = [this](const ops::StageTransition& t) {
-    if (history_ != nullptr) history_->OnTransition(t);
+    if (history_ == nullptr) return;
+    if (!channel_ops_.threaded()) return history_->OnTransition(t);
+    // In order with the window results still on the channel thread.
+    channel_ops_.After(
+        [h = history_, copy = ops::StageTransition(t), id = std::string(t.member_id)]() mutable {
+          copy.member_id = id;
+          h->OnTransition(copy);
+        });
   };
   on_thread_ = [this](const ops::ThreadUpdate& u) {
     members_.OnThread(u);
     using Kind = ops::ChannelGrowth::ResponseKind;
     if (u.first_response) {
-      channels_.ApplyResponse(u.partition, u.channel, u.first_at, Kind::kFirst,
-                              u.first_at - u.opened_at);
+      channel_ops_.ApplyResponse(u.partition, u.channel, u.first_at, Kind::kFirst,
+                                 u.first_at - u.opened_at);
     }
     if (u.closed) {
-      channels_.ApplyResponse(u.partition, u.channel, u.at, Kind::kClosing, u.at - u.opened_at);
+      channel_ops_.ApplyResponse(u.partition, u.channel, u.at, Kind::kClosing, u.at - u.opened_at);
     }
   };
-  on_window_ = [this](const ops::WindowResult& w) { OnWindow(w); };
   last_commit_ = clock_.Now();
   source_.SetListener(this);
 }
@@ -73,8 +79,9 @@ Status Processor::Run(const std::atomic<bool>& stop) {
 void Processor::SetHistory(HistorySink* history) {
   history_ = history;
   if (history == nullptr) return members_.SetJoinSink(nullptr);
-  members_.SetJoinSink(
-      [history](std::string_view, ops::EventTime at) { history->OnMemberJoined(at); });
+  members_.SetJoinSink([this, history](std::string_view, ops::EventTime at) {
+    channel_ops_.After([history, at] { history->OnMemberJoined(at); });
+  });
 }
 
 void Processor::OnWindow(const ops::WindowResult& w) {
@@ -119,6 +126,7 @@ Status Processor::Step() {
   }
   records_since_commit_ += batch_.size();
   AdvanceTime(now);
+  channel_ops_.Collect();
   if (now - last_commit_ >= options_.commit_interval ||
       records_since_commit_ >= options_.commit_max_records) {
     return StartCommit();
@@ -156,10 +164,9 @@ void Processor::Process(const SourceRecord& r, Slot& slot, ops::ProcessingTime n
   // depend on how records happened to be batched.
   if (watermark_.Observe(id, e.occurred_at, now)) AdvanceTime(now);
   bool late = ops::IsLate(e.occurred_at, watermark_.current(), options_.windows.allowed_lateness);
-  channels_.Apply(id, e, late);
+  channel_ops_.Apply(id, e, late);
   members_.Apply(id, e, on_transition_);
   threads_.Apply(id, e, on_thread_);
-  posts_.Apply(id, e);
   if (late) {
     // Still in lifetime totals above; only the windows missed it.
     Reject(r, slot, DlqReason::kLate, Outcome::kLate);
@@ -194,10 +201,10 @@ void Processor::FireUpTo(ops::EventTime watermark) {
   // Threads before windows: answers the watermark settles now are in the
   // windows that fire now, not in corrections.
   threads_.AdvanceWatermark(watermark, on_thread_);
-  channels_.AdvanceWatermark(watermark, on_window_);
-  posts_.AdvanceWatermark(watermark);
+  channel_ops_.AdvanceWatermark(watermark);
   global_dirty_ = true;
-  if (history_ != nullptr) history_->OnWatermark(watermark);
+  if (history_ != nullptr)
+    channel_ops_.After([h = history_, watermark] { h->OnWatermark(watermark); });
 }
 
 Status Processor::Commit() {
@@ -226,6 +233,8 @@ Status Processor::StartCommit() {
   // One write at a time, in order: the previous batch must be durable (and
   // its offsets reported) before the next is drained.
   if (Status s = FinishWrite(); !s.ok()) return s;
+  // Everything below reads the channel operators' state and results.
+  channel_ops_.Sync();
   ops::ProcessingTime start = clock_.Now();
   if (Status s = dlq_.Flush(); !s.ok()) return s;
   // Results sent at earlier commits: delivered by now, or this waits.
@@ -250,7 +259,7 @@ Status Processor::StartCommit() {
     for (auto& m : drained) mutations.push_back({store, std::move(m)});
     drained.clear();
   };
-  channels_.DrainDirty(drained);
+  channel_ops_.channels().DrainDirty(drained);
   take(Store::kChannels);
   members_.DrainDirty(drained);
   take(Store::kMembers);
@@ -274,7 +283,7 @@ Status Processor::StartCommit() {
          {ops::Mutation::Op::kDeleteRange, OutboxKey(outbox_cleared_), OutboxKey(delivered_)}});
     outbox_cleared_ = delivered_;
   }
-  posts_.DrainDirty(drained);
+  channel_ops_.posts().DrainDirty(drained);
   take(Store::kPosts);
   CollectMeta(mutations);
   records_since_commit_ = 0;

@@ -19,7 +19,7 @@ Status Processor::LoadDirectory() {
     }
     if (entry->global) {
       watermark_.Restore(entry->global->watermark);
-      channels_.RestoreWatermark(entry->global->watermark);
+      channel_ops_.channels().RestoreWatermark(entry->global->watermark);
       windows_closed_ = entry->global->windows_closed;
       window_corrections_ = entry->global->window_corrections;
       next_output_seq_ = entry->global->next_output_seq;
@@ -84,6 +84,7 @@ Status Processor::LoadResults() {
 }
 
 Status Processor::LoadPartition(Slot& slot) {
+  channel_ops_.Sync();
   std::string prefix;
   ops::AppendPartitionPrefix(prefix, slot.meta.id);
   struct Target {
@@ -91,11 +92,11 @@ Status Processor::LoadPartition(Slot& slot) {
     std::function<bool(std::string_view, std::string_view)> restore;
   };
   const Target targets[] = {
-      {Store::kChannels, [&](auto k, auto v) { return channels_.Restore(k, v); }},
+      {Store::kChannels, [&](auto k, auto v) { return channel_ops_.channels().Restore(k, v); }},
       {Store::kMembers, [&](auto k, auto v) { return members_.Restore(k, v); }},
       {Store::kDedup, [&](auto k, auto v) { return dedup_.Restore(k, v); }},
       {Store::kThreads, [&](auto k, auto v) { return threads_.Restore(k, v); }},
-      {Store::kPosts, [&](auto k, auto v) { return posts_.Restore(k, v); }},
+      {Store::kPosts, [&](auto k, auto v) { return channel_ops_.posts().Restore(k, v); }},
   };
   for (const Target& t : targets) {
     bool corrupt = false;
@@ -165,11 +166,11 @@ void Processor::OnRevoked(const std::vector<TopicPartition>& tps) {
     auto it = slots_.find(tp);
     if (it == slots_.end()) continue;
     Slot& slot = *it->second;
-    channels_.DropPartition(slot.meta.id);
+    channel_ops_.channels().DropPartition(slot.meta.id);
     members_.DropPartition(slot.meta.id);
     dedup_.DropPartition(slot.meta.id);
     threads_.DropPartition(slot.meta.id);
-    posts_.DropPartition(slot.meta.id);
+    channel_ops_.posts().DropPartition(slot.meta.id);
     watermark_.RemovePartition(slot.meta.id);
     slot.assigned = false;
     slot.loaded = false;
@@ -177,7 +178,10 @@ void Processor::OnRevoked(const std::vector<TopicPartition>& tps) {
   Publish();
 }
 
-void Processor::Publish() { Install(BuildSnapshot()); }
+void Processor::Publish() {
+  channel_ops_.Sync();
+  Install(BuildSnapshot());
+}
 
 void Processor::Install(std::shared_ptr<const Snapshot> snap) {
   std::lock_guard lock(snapshot_mu_);
@@ -212,11 +216,11 @@ std::shared_ptr<const Snapshot> Processor::BuildSnapshot() const {
     }
     snap->partitions.push_back(std::move(p));
   }
-  channels_.ForEachChannel([&](const ops::ChannelView& v) {
+  channel_ops_.channels().ForEachChannel([&](const ops::ChannelView& v) {
     snap->channels.push_back({std::string(v.channel_id), v.platform, v.totals, v.followers});
   });
   snap->threads = threads_.Stats();
-  snap->posts = posts_.Stats();
+  snap->posts = channel_ops_.posts().Stats();
   snap->members = members_.Summary();
   snap->member_count = members_.member_count();
   if (snap->watermark != ops::EventTime::Min()) {

@@ -155,5 +155,116 @@ TEST(Processor, RestartFromCommittedStateMatchesAnUninterruptedRun) {
   ExpectSameState(*whole, *resumed);
 }
 
+// Every call a history sink receives, in order, as text.
+class RecordingHistory final : public HistorySink {
+ public:
+  void OnWindow(const ops::WindowResult& w) override {
+    std::string line = "window " + std::string(w.spec->name) + " " + std::string(w.channel_id) +
+                       " " + std::to_string(w.end.millis()) + " r" + std::to_string(w.revision);
+    for (uint64_t n : w.counts.events_by_kind) line += " " + std::to_string(n);
+    line += " f" + std::to_string(w.followers_start) + ":" + std::to_string(w.followers_end);
+    line += " t" + std::to_string(w.responses.responses) + ":" +
+            std::to_string(w.responses.first_responses);
+    calls.push_back(std::move(line));
+    windows++;
+  }
+  void OnMemberJoined(ops::EventTime at) override {
+    calls.push_back("joined " + std::to_string(at.millis()));
+  }
+  void OnTransition(const ops::StageTransition& t) override {
+    calls.push_back("transition " + std::string(t.member_id) + " " +
+                    std::to_string(static_cast<int>(t.from)) + ">" +
+                    std::to_string(static_cast<int>(t.to)) + " " + std::to_string(t.at.millis()));
+    transitions++;
+  }
+  void OnWatermark(ops::EventTime watermark) override {
+    calls.push_back("watermark " + std::to_string(watermark.millis()));
+    watermarks++;
+  }
+
+  std::vector<std::string> calls;
+  size_t windows = 0;
+  size_t transitions = 0;
+  size_t watermarks = 0;
+};
+
+// Every stored key and value, store by store.
+std::vector<std::string> Dump(const std::string& dir) {
+  std::vector<std::string> out;
+  auto store = StateStore::Open(dir);
+  EXPECT_TRUE(store.ok()) << store.status().message();
+  if (!store.ok()) return out;
+  for (int i = 0; i < kStoreCount; ++i) {
+    auto which = static_cast<Store>(i);
+    Status s = store.value()->Scan(which, "", [&](std::string_view k, std::string_view v) {
+      out.push_back(std::string(Name(which)) + "|" + std::string(k) + "|" + std::string(v));
+      return true;
+    });
+    EXPECT_TRUE(s.ok()) << s.message();
+  }
+  return out;
+}
+
+// `chorus replay` runs the channel operators on a thread of their own; that
+// must change nothing: not the state stored at each commit, not the results,
+// not the order in which a history sink hears of windows, members and the
+// watermark.
+TEST(Processor, ChannelThreadChangesNeitherStateNorResultsNorTheirOrder) {
+  GeneratorOptions gen;
+  gen.members = 2000;
+  gen.channels = 10;
+  gen.duplicate_rate = 0.02;
+  gen.malformed_rate = 0.01;
+  gen.mean_gap = std::chrono::seconds(30);
+  constexpr uint64_t kRecords = 30'000;
+
+  struct RunResult {
+    std::shared_ptr<const Snapshot> snapshot;
+    RecordingHistory history;
+    std::vector<std::string> stored;
+  };
+  auto run = [&](bool channel_thread, RunResult& out) {
+    TempDir dir;
+    ProcessorOptions options;
+    options.poll_batch = 1000;
+    options.commit_max_records = 4000;  // several commits, each one a sync
+    options.channel_thread = channel_thread;
+    {
+      auto store = StateStore::Open(dir.Sub("state"));
+      ASSERT_TRUE(store.ok()) << store.status().message();
+      GeneratorSource source(gen, 4, kRecords);
+      RecordingDlq dlq;
+      ManualClock clock;
+      Processor p(options, *store.value(), source, dlq, clock);
+      p.SetHistory(&out.history);
+      std::atomic<bool> stop{false};
+      Status s = p.Run(stop);
+      ASSERT_TRUE(s.ok()) << s.message();
+      out.snapshot = p.snapshot();
+    }
+    out.stored = Dump(dir.Sub("state"));
+  };
+  RunResult one, two;
+  run(false, one);
+  run(true, two);
+  ASSERT_TRUE(one.snapshot && two.snapshot);
+  // Enough of everything for the order to matter.
+  EXPECT_GT(one.history.windows, 1000u);
+  EXPECT_GT(one.history.transitions, 100u);
+  EXPECT_GT(one.history.watermarks, 1000u);
+  EXPECT_GT(one.stored.size(), 1000u);
+
+  ExpectSameState(*one.snapshot, *two.snapshot);
+  EXPECT_EQ(one.snapshot->windows_closed, two.snapshot->windows_closed);
+  ASSERT_EQ(one.history.calls.size(), two.history.calls.size());
+  for (size_t i = 0; i < one.history.calls.size(); ++i) {
+    ASSERT_EQ(one.history.calls[i], two.history.calls[i]) << "history call " << i;
+  }
+  ASSERT_EQ(one.stored.size(), two.stored.size());
+  for (size_t i = 0; i < one.stored.size(); ++i) {
+    ASSERT_EQ(one.stored[i], two.stored[i]) << "stored entry " << i;
+  }
+}
+
 }  // namespace
 }  // namespace chorus
