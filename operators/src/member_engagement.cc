@@ -56,6 +56,8 @@ void MemberEngagement::Apply(int32_t partition, const Event& e, const Transition
   } else {
     m = &Create(p, e.member_id, t);
   }
+  last_member_partition_ = &p;
+  last_member_ = m;
   mi::RecordActivity(m->state, t);
   CountDerived(p.summary, m->state, -1, options_);
   UpdateScores(p, *m, e);
@@ -377,6 +379,10 @@ void MemberEngagement::DropPartition(int32_t partition) {
   std::erase_if(timers_, [p](const Timer& t) { return t.partition == p; });
   std::make_heap(timers_.begin(), timers_.end(), DueLater);
   if (last_partition_ == p) last_partition_ = nullptr;
+  if (last_member_partition_ == p) {
+    last_member_partition_ = nullptr;
+    last_member_ = nullptr;
+  }
   partitions_.erase(it);
 }
 

@@ -48,9 +48,14 @@ void MemberEngagement::CountDerived(MemberSummary& summary, const MemberState& s
 
 void MemberEngagement::OnThread(const ThreadUpdate& u) {
   Partition& p = PartitionFor(u.partition);
-  auto it = p.members.find(u.opener);
-  if (it == p.members.end()) return;
-  Member& m = it->second;
+  Member* found =
+      last_member_partition_ == &p && last_member_->id == u.opener ? last_member_ : nullptr;
+  if (found == nullptr) {
+    auto it = p.members.find(u.opener);
+    if (it == p.members.end()) return;
+    found = &it->second;
+  }
+  Member& m = *found;
   MemberState& s = m.state;
   switch (u.kind) {
     case ThreadUpdate::Kind::kOpened:

@@ -87,12 +87,19 @@ ChannelThreadStats& Threads::StatsFor(int32_t partition, uint32_t channel) {
   if (last_stats_ == nullptr || last_stats_partition_ != partition ||
       last_stats_channel_ != channel) {
     last_partition_stats_ = &stats_[partition];
-    last_stats_ = &last_partition_stats_->by_channel[channel];  // survives rehashing
+    last_stats_ = &last_partition_stats_->At(channel);
     last_stats_partition_ = partition;
     last_stats_channel_ = channel;
   }
   MarkStatsDirty(*last_partition_stats_, channel, *last_stats_);
   return last_stats_->stats;
+}
+
+Threads::StoredStats& Threads::PartitionStats::At(uint32_t channel) {
+  if (channel >= by_channel.size()) by_channel.resize(channel + 1);
+  std::unique_ptr<StoredStats>& s = by_channel[channel];
+  if (!s) s = std::make_unique<StoredStats>();
+  return *s;
 }
 
 void Threads::MarkStatsDirty(PartitionStats& p, uint32_t channel, StoredStats& s) {
@@ -343,8 +350,9 @@ std::map<std::string, ChannelThreadStats, std::less<>> Threads::Stats() const {
   std::vector<ChannelThreadStats> merged(channel_ids_.size());
   std::vector<bool> seen(channel_ids_.size());
   for (const auto& [partition, p] : stats_) {
-    for (const auto& [channel, s] : p.by_channel) {
-      merged[channel].Add(s.stats);
+    for (size_t channel = 0; channel < p.by_channel.size(); ++channel) {
+      if (!p.by_channel[channel]) continue;
+      merged[channel].Add(p.by_channel[channel]->stats);
       seen[channel] = true;
     }
   }

@@ -139,7 +139,7 @@ void Threads::DrainDirty(Mutations& out) {
       p.legacy_key = false;
     }
     for (uint32_t channel : p.dirty_channels) {
-      StoredStats& s = p.by_channel[channel];
+      StoredStats& s = p.At(channel);
       out.push_back({Mutation::Op::kPut,
                      StatsKey(partition, kChannelStatsTag, channel_ids_[channel]),
                      EncodeStats(s.stats)});
@@ -161,7 +161,7 @@ bool Threads::Restore(std::string_view key, std::string_view value) {
       if (key.size() == 5) return false;
       Reader r(value);
       uint32_t channel = ChannelIndex(key.substr(5));
-      return DecodeStats(r, stats_[partition].by_channel[channel].stats) && r.empty();
+      return DecodeStats(r, stats_[partition].At(channel).stats) && r.empty();
     }
     case kLegacyStatsTag:
       return key.size() == 5 && RestoreLegacyStats(partition, value);
@@ -252,7 +252,7 @@ bool Threads::RestoreLegacyStats(int32_t partition, std::string_view value) {
     std::string_view id;
     if (!r.LengthPrefixed(id)) return false;
     uint32_t channel = ChannelIndex(id);
-    StoredStats& s = p.by_channel[channel];
+    StoredStats& s = p.At(channel);
     if (!DecodeStats(r, s.stats)) return false;
     MarkStatsDirty(p, channel, s);
   }

@@ -300,8 +300,12 @@ class MemberEngagement {
   JoinSink on_join_;
   std::map<int32_t, std::unique_ptr<Partition>> partitions_;
   Partition* last_partition_ = nullptr;  // Apply's one-entry lookup cache
-  std::vector<Timer> timers_;            // min-heap by DueLater
-  std::vector<Timer> due_batch_;         // AdvanceWatermark's scratch, reused
+  // The member the last Apply updated: a thread an event opens reaches
+  // OnThread right after, for the same member, without a second lookup.
+  Partition* last_member_partition_ = nullptr;
+  Member* last_member_ = nullptr;
+  std::vector<Timer> timers_;     // min-heap by DueLater
+  std::vector<Timer> due_batch_;  // AdvanceWatermark's scratch, reused
   // Love distribution, order-invariant: a member's decayed score at T is
   // 2^(k − T/h) with k = log2(love) + love_ref/h fixed between its events,
   // so members are counted by floor(k · kLoveBucketsPerOctave). Empty

@@ -195,9 +195,13 @@ class Threads {
     bool dirty = false;  // listed in dirty_channels
   };
   struct PartitionStats {
-    std::unordered_map<uint32_t, StoredStats> by_channel;  // channel index →
+    // By channel index; null where the partition has no counters for it.
+    // Indexed, not hashed: a lookup per thread event, one cache miss less.
+    std::vector<std::unique_ptr<StoredStats>> by_channel;
     std::vector<uint32_t> dirty_channels;
     bool legacy_key = false;  // restored from an 's' value, deleted at the next drain
+
+    StoredStats& At(uint32_t channel);  // made if new; never moves
   };
   struct Expiry {
     int64_t due_ms;
