@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "chorus/pipeline/state_store.h"
+
 namespace chorus {
 
 namespace {
@@ -109,6 +111,22 @@ void ChannelOperators::After(std::function<void()> fn) {
   filling_->after.push_back(std::move(fn));
 }
 
+void ChannelOperators::DrainDirty(ops::Mutations& channels, ops::Mutations& posts) {
+  if (!threaded()) return Drain(channels, posts);
+  drain_channels_ = &channels;
+  drain_posts_ = &posts;
+  Next(0).kind = Command::Kind::kDrain;
+  // Started now rather than when the batch fills: the caller syncs soon.
+  Flush();
+}
+
+void ChannelOperators::Drain(ops::Mutations& channels, ops::Mutations& posts) {
+  channels_.DrainDirty(channels);
+  OrderForWrite(channels);
+  posts_.DrainDirty(posts);
+  OrderForWrite(posts);
+}
+
 void ChannelOperators::Flush() {
   if (filling_->commands.empty()) return;
   std::unique_lock lock(mu_);
@@ -179,6 +197,9 @@ void ChannelOperators::Execute(Batch& batch, std::vector<Output>& out) {
         break;
       case Command::Kind::kAfter:
         out.emplace_back().after = std::move(batch.after[c.event.count]);
+        break;
+      case Command::Kind::kDrain:
+        Drain(*drain_channels_, *drain_posts_);
         break;
     }
   }

@@ -233,8 +233,6 @@ Status Processor::StartCommit() {
   // One write at a time, in order: the previous batch must be durable (and
   // its offsets reported) before the next is drained.
   if (Status s = FinishWrite(); !s.ok()) return s;
-  // Everything below reads the channel operators' state and results.
-  channel_ops_.Sync();
   ops::ProcessingTime start = clock_.Now();
   if (Status s = dlq_.Flush(); !s.ok()) return s;
   // Results sent at earlier commits: delivered by now, or this waits.
@@ -245,28 +243,30 @@ Status Processor::StartCommit() {
   }
   dedup_.Expire();
 
+  // On the channel thread, if there is one, while this one drains the rest;
+  // complete at the Sync() below (no return in between: the worker writes
+  // into these).
+  ops::Mutations channel_changes, post_changes;
+  channel_ops_.DrainDirty(channel_changes, post_changes);
   std::vector<StoreMutation> mutations;
-  ops::Mutations drained;
-  auto take = [&](Store store) {
-    // Key order makes memtable inserts cheap; range deletes go last so they
-    // never remove a put of the same batch that memory still holds.
-    std::stable_sort(drained.begin(), drained.end(), [](const auto& a, const auto& b) {
-      bool ar = a.op == ops::Mutation::Op::kDeleteRange;
-      bool br = b.op == ops::Mutation::Op::kDeleteRange;
-      if (ar != br) return br;
-      return !ar && a.key < b.key;
-    });
+  auto take = [&](Store store, ops::Mutations& drained) {
     for (auto& m : drained) mutations.push_back({store, std::move(m)});
     drained.clear();
   };
-  channel_ops_.channels().DrainDirty(drained);
-  take(Store::kChannels);
-  members_.DrainDirty(drained);
-  take(Store::kMembers);
-  dedup_.DrainDirty(drained);
-  take(Store::kDedup);
-  threads_.DrainDirty(drained);
-  take(Store::kThreads);
+  ops::Mutations member_changes, dedup_changes, thread_changes;
+  members_.DrainDirty(member_changes);
+  OrderForWrite(member_changes);
+  dedup_.DrainDirty(dedup_changes);
+  OrderForWrite(dedup_changes);
+  threads_.DrainDirty(thread_changes);
+  OrderForWrite(thread_changes);
+  // The channel thread's drain, and the window results made before it,
+  // which update window_writes_ and fresh_results_ below.
+  channel_ops_.Sync();
+  take(Store::kChannels, channel_changes);
+  take(Store::kMembers, member_changes);
+  take(Store::kDedup, dedup_changes);
+  take(Store::kThreads, thread_changes);
   for (auto& [key, value] : window_writes_) {
     mutations.push_back(
         {Store::kWindows, value ? ops::Mutation{ops::Mutation::Op::kPut, key, std::move(*value)}
@@ -283,8 +283,7 @@ Status Processor::StartCommit() {
          {ops::Mutation::Op::kDeleteRange, OutboxKey(outbox_cleared_), OutboxKey(delivered_)}});
     outbox_cleared_ = delivered_;
   }
-  channel_ops_.posts().DrainDirty(drained);
-  take(Store::kPosts);
+  take(Store::kPosts, post_changes);
   CollectMeta(mutations);
   records_since_commit_ = 0;
   last_commit_ = start;

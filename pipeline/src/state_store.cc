@@ -19,6 +19,15 @@
 #include "chorus/pipeline/crash_point.h"
 
 namespace chorus {
+
+void OrderForWrite(ops::Mutations& mutations) {
+  std::stable_sort(mutations.begin(), mutations.end(), [](const auto& a, const auto& b) {
+    bool ar = a.op == ops::Mutation::Op::kDeleteRange;
+    bool br = b.op == ops::Mutation::Op::kDeleteRange;
+    if (ar != br) return br;
+    return !ar && a.key < b.key;
+  });
+}
 namespace {
 
 constexpr size_t kMiB = 1024 * 1024;

@@ -54,6 +54,12 @@ class ChannelOperators {
   // queued before it (at once when not threaded).
   void After(std::function<void()> fn);
 
+  // Drains both operators' changes, as of every command queued so far, into
+  // `channels` and `posts`, each in OrderForWrite order. Threaded, the worker
+  // does it while the caller drains the rest: the vectors are filled at the
+  // next Sync(), and must be left alone until then.
+  void DrainDirty(ops::Mutations& channels, ops::Mutations& posts);
+
   // Hands the results finished so far to the sink, without waiting.
   void Collect();
   // Waits for every command queued, then hands over all their results.
@@ -67,7 +73,7 @@ class ChannelOperators {
 
  private:
   struct Command {
-    enum class Kind : uint8_t { kApply, kResponse, kAdvance, kAfter };
+    enum class Kind : uint8_t { kApply, kResponse, kAdvance, kAfter, kDrain };
     Kind kind = Kind::kApply;
     bool late = false;
     ops::ChannelGrowth::ResponseKind response = ops::ChannelGrowth::ResponseKind::kFirst;
@@ -75,6 +81,7 @@ class ChannelOperators {
     // kApply: the event, its strings in the batch's arena. kResponse: the
     // channel, occurred_at the response's time, count the wait in ms.
     // kAdvance: occurred_at the watermark. kAfter: count indexes `after`.
+    // kDrain: into drain_channels_ and drain_posts_.
     ops::Event event;
   };
   struct Batch {
@@ -98,10 +105,14 @@ class ChannelOperators {
   void Work();
   void Execute(Batch& batch, std::vector<Output>& out);
   void Deliver(std::vector<Output>& outputs);
+  void Drain(ops::Mutations& channels, ops::Mutations& posts);
 
   ops::ChannelGrowth channels_;
   ops::PostPerformance posts_;
   WindowSink sink_;
+  // A queued DrainDirty's destinations (worker side until the next Sync).
+  ops::Mutations* drain_channels_ = nullptr;
+  ops::Mutations* drain_posts_ = nullptr;
 
   std::unique_ptr<Batch> filling_;  // processing thread only
   std::vector<Output> delivering_;  // processing thread only; kept for its capacity

@@ -51,6 +51,11 @@ struct StoreMutation {
   ops::Mutation mutation;
 };
 
+// Orders one store's drained mutations for Commit(): puts and deletes by
+// key, which makes memtable inserts cheap, then range deletes, so a range
+// delete never removes a put of the same batch that memory still holds.
+void OrderForWrite(ops::Mutations& mutations);
+
 // RocksDB's own health, for the metrics.
 struct StateHealth {
   std::array<uint64_t, kStoreCount> bytes{};  // SST files and memtables, per store
