@@ -175,7 +175,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> kafka_props;
   bool one_thread = false;
   app.add_flag("--one-thread", one_thread,
-               "with --replay: keep the channel operators on the processing thread, as `chorus "
+               "with --replay: keep every operator on the processing thread, as `chorus "
                "run` does");
   app.add_option("-X", kafka_props, "librdkafka property for chorus's consumer, key=value");
   int64_t commit_ms = 0;
@@ -225,7 +225,7 @@ int main(int argc, char** argv) {
                        : chorus::ProcessorOptions{}.commit_interval.count();
   }
   rc.processor.commit_interval = std::chrono::milliseconds(commit_ms);
-  rc.processor.channel_thread = replay && !one_thread;
+  rc.processor.operator_thread = replay && !one_thread;
   for (const std::string& kv : kafka_props) {
     size_t eq = kv.find('=');
     if (eq != std::string::npos) rc.kafka[kv.substr(0, eq)] = kv.substr(eq + 1);
@@ -276,7 +276,7 @@ int main(int argc, char** argv) {
   std::printf(
       "chorus %s%s: %.0f records/s (%.1f%% of bare), commits every %.1f s, state synced; "
       "%.2f cores busy (all threads, the embedded cluster's included)\n",
-      replay ? "replay" : "run", rc.processor.channel_thread ? " (channel thread)" : "", rate,
+      replay ? "replay" : "run", rc.processor.operator_thread ? " (operator thread)" : "", rate,
       100.0 * rate / bare, static_cast<double>(commit_ms) / 1000, cpu / secs);
   std::printf("members %lu, member state on disk %.1f bytes/member\n",
               static_cast<unsigned long>(snap->member_count),

@@ -126,7 +126,7 @@ void BM_ProcessorEndToEnd(benchmark::State& state) {
     GeneratorSource source(o, static_cast<int>(state.range(1)), n);
     DiscardingDlq dlq;
     ProcessorOptions po;
-    po.channel_thread = state.range(2) != 0;
+    po.operator_thread = state.range(2) != 0;
     Processor p(po, *store.value(), source, dlq, SystemClock());
     std::atomic<bool> stop{false};
     state.ResumeTiming();
@@ -138,9 +138,9 @@ void BM_ProcessorEndToEnd(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(n));
 }
-// Records, partitions, channel thread: 96 partitions is e2e_throughput's
+// Records, partitions, operator thread: 96 partitions is e2e_throughput's
 // layout, where a channel's events spread thinly over many partitions'
-// windows; the channel thread is `chorus replay`'s.
+// windows; the operator thread is `chorus replay`'s.
 BENCHMARK(BM_ProcessorEndToEnd)
     ->Args({1'000'000, 8, 0})
     ->Args({1'000'000, 96, 0})

@@ -16,33 +16,23 @@ Processor::Processor(ProcessorOptions options, StateStore& store, EventSource& s
       dlq_(dlq),
       clock_(clock),
       watermark_(options_.watermark),
-      members_(options_.members),
       dedup_(options_.dedup),
       threads_(options_.threads),
+      posts_(options_.posts),
       recent_(std::make_unique<RecentWindows>()),
       window_msg_(std::make_unique<v1::ChannelWindow>()),
       snapshot_(std::make_shared<Snapshot>()),
-      channel_ops_(options_.windows, options_.posts, options_.channel_thread,
-                   [this](const ops::WindowResult& w) { OnWindow(w); }) {
-  on_transition_ = [this](const ops::StageTransition& t) {
-    if (history_ == nullptr) return;
-    if (!channel_ops_.threaded()) return history_->OnTransition(t);
-    // In order with the window results still on the channel thread.
-    channel_ops_.After(
-        [h = history_, copy = ops::StageTransition(t), id = std::string(t.member_id)]() mutable {
-          copy.member_id = id;
-          h->OnTransition(copy);
-        });
-  };
+      parallel_(options_.windows, options_.members, options_.operator_thread,
+                [this](const ops::WindowResult& w) { OnWindow(w); }) {
   on_thread_ = [this](const ops::ThreadUpdate& u) {
-    members_.OnThread(u);
+    parallel_.OnThread(u);
     using Kind = ops::ChannelGrowth::ResponseKind;
     if (u.first_response) {
-      channel_ops_.ApplyResponse(u.partition, u.channel, u.first_at, Kind::kFirst,
-                                 u.first_at - u.opened_at);
+      parallel_.ApplyResponse(u.partition, u.channel, u.first_at, Kind::kFirst,
+                              u.first_at - u.opened_at);
     }
     if (u.closed) {
-      channel_ops_.ApplyResponse(u.partition, u.channel, u.at, Kind::kClosing, u.at - u.opened_at);
+      parallel_.ApplyResponse(u.partition, u.channel, u.at, Kind::kClosing, u.at - u.opened_at);
     }
   };
   last_commit_ = clock_.Now();
@@ -78,10 +68,7 @@ Status Processor::Run(const std::atomic<bool>& stop) {
 
 void Processor::SetHistory(HistorySink* history) {
   history_ = history;
-  if (history == nullptr) return members_.SetJoinSink(nullptr);
-  members_.SetJoinSink([this, history](std::string_view, ops::EventTime at) {
-    channel_ops_.After([history, at] { history->OnMemberJoined(at); });
-  });
+  parallel_.SetHistory(history);
 }
 
 void Processor::OnWindow(const ops::WindowResult& w) {
@@ -126,7 +113,7 @@ Status Processor::Step() {
   }
   records_since_commit_ += batch_.size();
   AdvanceTime(now);
-  channel_ops_.Collect();
+  parallel_.Collect();
   if (now - last_commit_ >= options_.commit_interval ||
       records_since_commit_ >= options_.commit_max_records) {
     return StartCommit();
@@ -164,9 +151,9 @@ void Processor::Process(const SourceRecord& r, Slot& slot, ops::ProcessingTime n
   // depend on how records happened to be batched.
   if (watermark_.Observe(id, e.occurred_at, now)) AdvanceTime(now);
   bool late = ops::IsLate(e.occurred_at, watermark_.current(), options_.windows.allowed_lateness);
-  channel_ops_.Apply(id, e, late);
-  members_.Apply(id, e, on_transition_);
+  parallel_.Apply(id, e, late);
   threads_.Apply(id, e, on_thread_);
+  posts_.Apply(id, e);
   if (late) {
     // Still in lifetime totals above; only the windows missed it.
     Reject(r, slot, DlqReason::kLate, Outcome::kLate);
@@ -197,14 +184,15 @@ void Processor::AdvanceTime(ops::ProcessingTime now) {
 }
 
 void Processor::FireUpTo(ops::EventTime watermark) {
-  members_.AdvanceWatermark(watermark, on_transition_);
+  parallel_.AdvanceMembers(watermark);
   // Threads before windows: answers the watermark settles now are in the
   // windows that fire now, not in corrections.
   threads_.AdvanceWatermark(watermark, on_thread_);
-  channel_ops_.AdvanceWatermark(watermark);
+  parallel_.AdvanceChannels(watermark);
+  posts_.AdvanceWatermark(watermark);
   global_dirty_ = true;
   if (history_ != nullptr)
-    channel_ops_.After([h = history_, watermark] { h->OnWatermark(watermark); });
+    parallel_.After([h = history_, watermark] { h->OnWatermark(watermark); });
 }
 
 Status Processor::Commit() {
@@ -243,26 +231,26 @@ Status Processor::StartCommit() {
   }
   dedup_.Expire();
 
-  // On the channel thread, if there is one, while this one drains the rest;
-  // complete at the Sync() below (no return in between: the worker writes
-  // into these).
-  ops::Mutations channel_changes, post_changes;
-  channel_ops_.DrainDirty(channel_changes, post_changes);
+  // On the operator thread, if there is one, while this one drains the
+  // rest; complete at the Sync() below (no return in between: the worker
+  // writes into these).
+  ops::Mutations channel_changes, member_changes;
+  parallel_.DrainDirty(channel_changes, member_changes);
   std::vector<StoreMutation> mutations;
   auto take = [&](Store store, ops::Mutations& drained) {
     for (auto& m : drained) mutations.push_back({store, std::move(m)});
     drained.clear();
   };
-  ops::Mutations member_changes, dedup_changes, thread_changes;
-  members_.DrainDirty(member_changes);
-  OrderForWrite(member_changes);
+  ops::Mutations dedup_changes, thread_changes, post_changes;
   dedup_.DrainDirty(dedup_changes);
   OrderForWrite(dedup_changes);
   threads_.DrainDirty(thread_changes);
   OrderForWrite(thread_changes);
-  // The channel thread's drain, and the window results made before it,
+  posts_.DrainDirty(post_changes);
+  OrderForWrite(post_changes);
+  // The operator thread's drain, and the window results made before it,
   // which update window_writes_ and fresh_results_ below.
-  channel_ops_.Sync();
+  parallel_.Sync();
   take(Store::kChannels, channel_changes);
   take(Store::kMembers, member_changes);
   take(Store::kDedup, dedup_changes);

@@ -19,7 +19,7 @@ Status Processor::LoadDirectory() {
     }
     if (entry->global) {
       watermark_.Restore(entry->global->watermark);
-      channel_ops_.channels().RestoreWatermark(entry->global->watermark);
+      parallel_.channels().RestoreWatermark(entry->global->watermark);
       windows_closed_ = entry->global->windows_closed;
       window_corrections_ = entry->global->window_corrections;
       next_output_seq_ = entry->global->next_output_seq;
@@ -84,7 +84,7 @@ Status Processor::LoadResults() {
 }
 
 Status Processor::LoadPartition(Slot& slot) {
-  channel_ops_.Sync();
+  parallel_.Sync();
   std::string prefix;
   ops::AppendPartitionPrefix(prefix, slot.meta.id);
   struct Target {
@@ -92,11 +92,11 @@ Status Processor::LoadPartition(Slot& slot) {
     std::function<bool(std::string_view, std::string_view)> restore;
   };
   const Target targets[] = {
-      {Store::kChannels, [&](auto k, auto v) { return channel_ops_.channels().Restore(k, v); }},
-      {Store::kMembers, [&](auto k, auto v) { return members_.Restore(k, v); }},
+      {Store::kChannels, [&](auto k, auto v) { return parallel_.channels().Restore(k, v); }},
+      {Store::kMembers, [&](auto k, auto v) { return parallel_.members().Restore(k, v); }},
       {Store::kDedup, [&](auto k, auto v) { return dedup_.Restore(k, v); }},
       {Store::kThreads, [&](auto k, auto v) { return threads_.Restore(k, v); }},
-      {Store::kPosts, [&](auto k, auto v) { return channel_ops_.posts().Restore(k, v); }},
+      {Store::kPosts, [&](auto k, auto v) { return posts_.Restore(k, v); }},
   };
   for (const Target& t : targets) {
     bool corrupt = false;
@@ -166,11 +166,11 @@ void Processor::OnRevoked(const std::vector<TopicPartition>& tps) {
     auto it = slots_.find(tp);
     if (it == slots_.end()) continue;
     Slot& slot = *it->second;
-    channel_ops_.channels().DropPartition(slot.meta.id);
-    members_.DropPartition(slot.meta.id);
+    parallel_.channels().DropPartition(slot.meta.id);
+    parallel_.members().DropPartition(slot.meta.id);
     dedup_.DropPartition(slot.meta.id);
     threads_.DropPartition(slot.meta.id);
-    channel_ops_.posts().DropPartition(slot.meta.id);
+    posts_.DropPartition(slot.meta.id);
     watermark_.RemovePartition(slot.meta.id);
     slot.assigned = false;
     slot.loaded = false;
@@ -179,7 +179,7 @@ void Processor::OnRevoked(const std::vector<TopicPartition>& tps) {
 }
 
 void Processor::Publish() {
-  channel_ops_.Sync();
+  parallel_.Sync();
   Install(BuildSnapshot());
 }
 
@@ -216,15 +216,15 @@ std::shared_ptr<const Snapshot> Processor::BuildSnapshot() const {
     }
     snap->partitions.push_back(std::move(p));
   }
-  channel_ops_.channels().ForEachChannel([&](const ops::ChannelView& v) {
+  parallel_.channels().ForEachChannel([&](const ops::ChannelView& v) {
     snap->channels.push_back({std::string(v.channel_id), v.platform, v.totals, v.followers});
   });
   snap->threads = threads_.Stats();
-  snap->posts = channel_ops_.posts().Stats();
-  snap->members = members_.Summary();
-  snap->member_count = members_.member_count();
+  snap->posts = posts_.Stats();
+  snap->members = parallel_.members().Summary();
+  snap->member_count = parallel_.members().member_count();
   if (snap->watermark != ops::EventTime::Min()) {
-    snap->love = members_.LoveScores(snap->watermark, LoveScoreBounds());
+    snap->love = parallel_.members().LoveScores(snap->watermark, LoveScoreBounds());
   }
   snap->ready = !snap->partitions.empty();
   snap->not_ready_reason = snap->ready ? "" : "state loaded, waiting for partition assignment";

@@ -242,7 +242,7 @@ int RunReplay(ReplayConfig c) {
       p.commit_interval.count() > 0 ? p.commit_interval : ProcessorOptions{}.commit_interval;
   if (p.commit_interval.count() == 0) p.commit_interval = kReplayCommitInterval;
   // Nothing live waits on a replay: it may take the second core.
-  p.channel_thread = true;
+  p.operator_thread = true;
   if (p.select_from >= p.select_to) {
     return Fail(kWho, 2, "--from " + c.from + " is not before --to " + c.to);
   }
@@ -309,7 +309,7 @@ int RunReplay(ReplayConfig c) {
   app.value().reset();
   if (http_port != 0) c.run.http_addr = WithPort(c.run.http_addr, http_port);
   c.run.processor.commit_interval = live_commit_interval;
-  c.run.processor.channel_thread = false;
+  c.run.processor.operator_thread = false;
   c.run.replaying = false;
   auto live = Application::Start(c.run);
   if (!live.ok()) return Fail(kWho, 1, "--then-follow: " + live.status().message());

@@ -205,11 +205,11 @@ std::vector<std::string> Dump(const std::string& dir) {
   return out;
 }
 
-// `chorus replay` runs the channel operators on a thread of their own; that
-// must change nothing: not the state stored at each commit, not the results,
-// not the order in which a history sink hears of windows, members and the
-// watermark.
-TEST(Processor, ChannelThreadChangesNeitherStateNorResultsNorTheirOrder) {
+// `chorus replay` runs channel growth and member engagement on a thread of
+// their own; that must change nothing: not the state stored at each commit,
+// not the results, not the order in which a history sink hears of windows,
+// members and the watermark.
+TEST(Processor, OperatorThreadChangesNeitherStateNorResultsNorTheirOrder) {
   GeneratorOptions gen;
   gen.members = 2000;
   gen.channels = 10;
@@ -223,12 +223,12 @@ TEST(Processor, ChannelThreadChangesNeitherStateNorResultsNorTheirOrder) {
     RecordingHistory history;
     std::vector<std::string> stored;
   };
-  auto run = [&](bool channel_thread, RunResult& out) {
+  auto run = [&](bool operator_thread, RunResult& out) {
     TempDir dir;
     ProcessorOptions options;
     options.poll_batch = 1000;
     options.commit_max_records = 4000;  // several commits, each one a sync
-    options.channel_thread = channel_thread;
+    options.operator_thread = operator_thread;
     {
       auto store = StateStore::Open(dir.Sub("state"));
       ASSERT_TRUE(store.ok()) << store.status().message();

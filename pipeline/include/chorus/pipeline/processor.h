@@ -27,12 +27,12 @@
 #include "chorus/operators/posts.h"
 #include "chorus/operators/threads.h"
 #include "chorus/operators/watermark.h"
-#include "chorus/pipeline/channel_operators.h"
 #include "chorus/pipeline/clock.h"
 #include "chorus/pipeline/decoder.h"
 #include "chorus/pipeline/dlq.h"
 #include "chorus/pipeline/event_source.h"
 #include "chorus/pipeline/history_sink.h"
+#include "chorus/pipeline/parallel_operators.h"
 #include "chorus/pipeline/snapshot.h"
 #include "chorus/pipeline/state_store.h"
 #include "chorus/pipeline/validator.h"
@@ -70,10 +70,10 @@ struct ProcessorOptions {
   // read and fire the windows before it. Off for `replay --then-follow`,
   // whose live part must not find the records it reads next already late.
   bool close_at_end = true;
-  // Run the channel-side operators on a second thread (see
-  // channel_operators.h): same results, for `chorus replay`, which may use
+  // Run channel growth and member engagement on a second thread (see
+  // parallel_operators.h): same results, for `chorus replay`, which may use
   // both cores. The live service processes on one thread.
-  bool channel_thread = false;
+  bool operator_thread = false;
 };
 
 class Processor final : public PartitionListener {
@@ -151,11 +151,10 @@ class Processor final : public PartitionListener {
   Decoder decoder_;
   ops::Event event_;  // reused for every record
   ops::WatermarkTracker watermark_;
-  ops::MemberEngagement members_;
   ops::DedupIndex dedup_;
   ops::Threads threads_;
+  ops::PostPerformance posts_;
   ops::Threads::Sink on_thread_;
-  ops::MemberEngagement::TransitionSink on_transition_;
 
   std::map<TopicPartition, std::unique_ptr<Slot>> slots_;
   int32_t next_slot_id_ = 0;
@@ -192,9 +191,9 @@ class Processor final : public PartitionListener {
   mutable std::mutex snapshot_mu_;
   std::shared_ptr<const Snapshot> snapshot_;
   std::function<void(const Snapshot&, double)> on_commit_;
-  // ChannelGrowth and PostPerformance. Last: made once everything its
+  // ChannelGrowth and MemberEngagement. Last: made once everything its
   // results go to exists, and its worker thread, if any, stops first.
-  ChannelOperators channel_ops_;
+  ParallelOperators parallel_;
 };
 
 }  // namespace chorus

@@ -1,6 +1,7 @@
-#include "chorus/pipeline/channel_operators.h"
+#include "chorus/pipeline/parallel_operators.h"
 
 #include <algorithm>
+#include <iterator>
 #include <utility>
 
 #include "chorus/pipeline/state_store.h"
@@ -20,16 +21,36 @@ constexpr size_t kMaxQueued = 16;
 
 }  // namespace
 
-ChannelOperators::ChannelOperators(ops::WindowOptions windows, ops::PostOptions posts,
-                                   bool own_thread, WindowSink sink)
-    : channels_(windows), posts_(posts), sink_(std::move(sink)) {
-  if (!own_thread) return;
+ParallelOperators::ParallelOperators(ops::WindowOptions windows, ops::MemberOptions members,
+                                     bool own_thread, WindowSink sink)
+    : channels_(windows), members_(members), sink_(std::move(sink)) {
+  if (!own_thread) {
+    on_window_ = sink_;
+    on_transition_ = [this](const ops::StageTransition& t) {
+      if (history_ != nullptr) history_->OnTransition(t);
+    };
+    return;
+  }
+  // On the worker: outputs wait, in order, for the processing thread.
+  on_window_ = [this](const ops::WindowResult& w) {
+    Output& o = worker_out_.emplace_back();
+    o.result = w;
+    o.channel_id = std::string(w.channel_id);
+  };
+  on_transition_ = [this](const ops::StageTransition& t) {
+    if (history_ == nullptr) return;
+    worker_out_.emplace_back().after = [h = history_, copy = t,
+                                        id = std::string(t.member_id)]() mutable {
+      copy.member_id = id;
+      h->OnTransition(copy);
+    };
+  };
   filling_ = std::make_unique<Batch>();
   filling_->arena.reserve(kArenaBytes);
   thread_ = std::thread([this] { Work(); });
 }
 
-ChannelOperators::~ChannelOperators() {
+ParallelOperators::~ParallelOperators() {
   if (!threaded()) return;
   {
     std::lock_guard lock(mu_);
@@ -39,7 +60,19 @@ ChannelOperators::~ChannelOperators() {
   thread_.join();
 }
 
-ChannelOperators::Command& ChannelOperators::Next(size_t bytes) {
+void ParallelOperators::SetHistory(HistorySink* history) {
+  history_ = history;
+  if (history == nullptr) return members_.SetJoinSink(nullptr);
+  if (!threaded()) {
+    return members_.SetJoinSink(
+        [history](std::string_view, ops::EventTime at) { history->OnMemberJoined(at); });
+  }
+  members_.SetJoinSink([this, history](std::string_view, ops::EventTime at) {
+    worker_out_.emplace_back().after = [history, at] { history->OnMemberJoined(at); };
+  });
+}
+
+ParallelOperators::Command& ParallelOperators::Next(size_t bytes) {
   Batch* b = filling_.get();
   if (b->commands.size() >= kBatchCommands || b->arena.size() + bytes > b->arena.capacity()) {
     Flush();
@@ -50,17 +83,17 @@ ChannelOperators::Command& ChannelOperators::Next(size_t bytes) {
   return b->commands.emplace_back();
 }
 
-std::string_view ChannelOperators::Keep(std::string_view s) {
+std::string_view ParallelOperators::Keep(std::string_view s) {
   std::string& arena = filling_->arena;
   const size_t at = arena.size();
   arena.append(s);
   return {arena.data() + at, s.size()};
 }
 
-void ChannelOperators::Apply(int32_t partition, const ops::Event& e, bool late) {
+void ParallelOperators::Apply(int32_t partition, const ops::Event& e, bool late) {
   if (!threaded()) {
     channels_.Apply(partition, e, late);
-    posts_.Apply(partition, e);
+    members_.Apply(partition, e, on_transition_);
     return;
   }
   Command& c = Next(e.event_id.size() + e.channel_id.size() + e.member_id.size() +
@@ -76,9 +109,9 @@ void ChannelOperators::Apply(int32_t partition, const ops::Event& e, bool late) 
   c.event.reply_to_event_id = Keep(e.reply_to_event_id);
 }
 
-void ChannelOperators::ApplyResponse(int32_t partition, std::string_view channel_id,
-                                     ops::EventTime at, ops::ChannelGrowth::ResponseKind kind,
-                                     ops::Millis waited) {
+void ParallelOperators::ApplyResponse(int32_t partition, std::string_view channel_id,
+                                      ops::EventTime at, ops::ChannelGrowth::ResponseKind kind,
+                                      ops::Millis waited) {
   if (!threaded()) return channels_.ApplyResponse(partition, channel_id, at, kind, waited);
   Command& c = Next(channel_id.size());
   c.kind = Command::Kind::kResponse;
@@ -90,19 +123,32 @@ void ChannelOperators::ApplyResponse(int32_t partition, std::string_view channel
   c.event.count = static_cast<uint64_t>(waited.count());
 }
 
-void ChannelOperators::AdvanceWatermark(ops::EventTime watermark) {
-  if (!threaded()) {
-    channels_.AdvanceWatermark(watermark, sink_);
-    posts_.AdvanceWatermark(watermark);
-    return;
-  }
+void ParallelOperators::OnThread(const ops::ThreadUpdate& u) {
+  if (!threaded()) return members_.OnThread(u);
+  Command& c = Next(u.channel.size() + u.opener.size());
+  c.kind = Command::Kind::kThread;
+  c.update = u;
+  c.update.channel = Keep(u.channel);
+  c.update.opener = Keep(u.opener);
+}
+
+void ParallelOperators::AdvanceMembers(ops::EventTime watermark) {
+  if (!threaded()) return members_.AdvanceWatermark(watermark, on_transition_);
   Command& c = Next(0);
-  c.kind = Command::Kind::kAdvance;
+  c.kind = Command::Kind::kAdvanceMembers;
   c.event = ops::Event{};
   c.event.occurred_at = watermark;
 }
 
-void ChannelOperators::After(std::function<void()> fn) {
+void ParallelOperators::AdvanceChannels(ops::EventTime watermark) {
+  if (!threaded()) return channels_.AdvanceWatermark(watermark, on_window_);
+  Command& c = Next(0);
+  c.kind = Command::Kind::kAdvanceChannels;
+  c.event = ops::Event{};
+  c.event.occurred_at = watermark;
+}
+
+void ParallelOperators::After(std::function<void()> fn) {
   if (!threaded()) return fn();
   Command& c = Next(0);
   c.kind = Command::Kind::kAfter;
@@ -111,23 +157,23 @@ void ChannelOperators::After(std::function<void()> fn) {
   filling_->after.push_back(std::move(fn));
 }
 
-void ChannelOperators::DrainDirty(ops::Mutations& channels, ops::Mutations& posts) {
-  if (!threaded()) return Drain(channels, posts);
+void ParallelOperators::DrainDirty(ops::Mutations& channels, ops::Mutations& members) {
+  if (!threaded()) return Drain(channels, members);
   drain_channels_ = &channels;
-  drain_posts_ = &posts;
+  drain_members_ = &members;
   Next(0).kind = Command::Kind::kDrain;
   // Started now rather than when the batch fills: the caller syncs soon.
   Flush();
 }
 
-void ChannelOperators::Drain(ops::Mutations& channels, ops::Mutations& posts) {
+void ParallelOperators::Drain(ops::Mutations& channels, ops::Mutations& members) {
   channels_.DrainDirty(channels);
   OrderForWrite(channels);
-  posts_.DrainDirty(posts);
-  OrderForWrite(posts);
+  members_.DrainDirty(members);
+  OrderForWrite(members);
 }
 
-void ChannelOperators::Flush() {
+void ParallelOperators::Flush() {
   if (filling_->commands.empty()) return;
   std::unique_lock lock(mu_);
   done_cv_.wait(lock, [&] { return queue_.size() < kMaxQueued; });
@@ -144,8 +190,7 @@ void ChannelOperators::Flush() {
   }
 }
 
-void ChannelOperators::Work() {
-  std::vector<Output> out;
+void ParallelOperators::Work() {
   for (;;) {
     std::unique_ptr<Batch> batch;
     {
@@ -156,18 +201,18 @@ void ChannelOperators::Work() {
       queue_.pop_front();
       busy_ = true;
     }
-    Execute(*batch, out);
+    Execute(*batch);
     batch->commands.clear();
     batch->arena.clear();  // keeps its capacity
     batch->after.clear();
     {
       std::lock_guard lock(mu_);
       if (done_.empty()) {
-        std::swap(done_, out);
+        std::swap(done_, worker_out_);
       } else {
-        std::move(out.begin(), out.end(), std::back_inserter(done_));
+        std::move(worker_out_.begin(), worker_out_.end(), std::back_inserter(done_));
       }
-      out.clear();
+      worker_out_.clear();
       spare_.push_back(std::move(batch));
       busy_ = false;
     }
@@ -175,37 +220,37 @@ void ChannelOperators::Work() {
   }
 }
 
-void ChannelOperators::Execute(Batch& batch, std::vector<Output>& out) {
-  auto keep = [&out](const ops::WindowResult& w) {
-    Output& o = out.emplace_back();
-    o.result = w;
-    o.channel_id = std::string(w.channel_id);
-  };
+void ParallelOperators::Execute(Batch& batch) {
   for (Command& c : batch.commands) {
     switch (c.kind) {
       case Command::Kind::kApply:
         channels_.Apply(c.partition, c.event, c.late);
-        posts_.Apply(c.partition, c.event);
+        members_.Apply(c.partition, c.event, on_transition_);
         break;
       case Command::Kind::kResponse:
         channels_.ApplyResponse(c.partition, c.event.channel_id, c.event.occurred_at, c.response,
                                 ops::Millis(static_cast<int64_t>(c.event.count)));
         break;
-      case Command::Kind::kAdvance:
-        channels_.AdvanceWatermark(c.event.occurred_at, keep);
-        posts_.AdvanceWatermark(c.event.occurred_at);
+      case Command::Kind::kThread:
+        members_.OnThread(c.update);
+        break;
+      case Command::Kind::kAdvanceMembers:
+        members_.AdvanceWatermark(c.event.occurred_at, on_transition_);
+        break;
+      case Command::Kind::kAdvanceChannels:
+        channels_.AdvanceWatermark(c.event.occurred_at, on_window_);
         break;
       case Command::Kind::kAfter:
-        out.emplace_back().after = std::move(batch.after[c.event.count]);
+        worker_out_.emplace_back().after = std::move(batch.after[c.event.count]);
         break;
       case Command::Kind::kDrain:
-        Drain(*drain_channels_, *drain_posts_);
+        Drain(*drain_channels_, *drain_members_);
         break;
     }
   }
 }
 
-void ChannelOperators::Collect() {
+void ParallelOperators::Collect() {
   if (!threaded()) return;
   {
     std::lock_guard lock(mu_);
@@ -214,7 +259,7 @@ void ChannelOperators::Collect() {
   Deliver(delivering_);
 }
 
-void ChannelOperators::Sync() {
+void ParallelOperators::Sync() {
   if (!threaded()) return;
   Flush();
   {
@@ -225,7 +270,7 @@ void ChannelOperators::Sync() {
   Deliver(delivering_);
 }
 
-void ChannelOperators::Deliver(std::vector<Output>& outputs) {
+void ParallelOperators::Deliver(std::vector<Output>& outputs) {
   for (Output& o : outputs) {
     if (o.after) {
       o.after();

@@ -1,0 +1,161 @@
+// The operators that may run beside the processing thread: ChannelGrowth
+// and MemberEngagement, on the processing thread or on a thread of their
+// own.
+//
+// Together they are about half of the per-record work, and they hear from
+// the rest of the Processor only through calls made in record order: apply
+// an event, a thread's response or change, advance the watermark. On their
+// own thread (`chorus replay`, which may use both cores) they execute the
+// same calls in the same order as on one thread, so their state and
+// results are identical either way. What they hand back (window results,
+// and members joining and changing stage for a history sink) reaches the
+// processing thread in order when it calls Collect() or Sync(), interleaved
+// with whatever it queued with After(): a history sink sees the very
+// sequence of calls it would see on one thread. The split (channels and
+// members here; dedup, threads and posts on the processing thread) is the
+// one that divides the work most evenly, and threads must stay with the
+// processing thread: members and channel windows depend on its answers.
+//
+// The processing thread may use channels() and members() directly (drain,
+// restore, snapshot) only between a Sync() and the next call.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "chorus/operators/channel_growth.h"
+#include "chorus/operators/member_engagement.h"
+#include "chorus/operators/threads.h"
+#include "chorus/pipeline/history_sink.h"
+
+namespace chorus {
+
+class ParallelOperators {
+ public:
+  using WindowSink = std::function<void(const ops::WindowResult&)>;
+
+  // `sink` receives every window result, on the processing thread.
+  ParallelOperators(ops::WindowOptions windows, ops::MemberOptions members, bool own_thread,
+                    WindowSink sink);
+  ~ParallelOperators();
+  ParallelOperators(const ParallelOperators&) = delete;
+  ParallelOperators& operator=(const ParallelOperators&) = delete;
+
+  bool threaded() const { return thread_.joinable(); }
+
+  // Members joining and changing stage go to `history` (nullptr: nowhere),
+  // on the processing thread. Call before the first Apply().
+  void SetHistory(HistorySink* history);
+
+  // ChannelGrowth::Apply and MemberEngagement::Apply.
+  void Apply(int32_t partition, const ops::Event& e, bool late);
+  // ChannelGrowth::ApplyResponse.
+  void ApplyResponse(int32_t partition, std::string_view channel_id, ops::EventTime at,
+                     ops::ChannelGrowth::ResponseKind kind, ops::Millis waited);
+  // MemberEngagement::OnThread.
+  void OnThread(const ops::ThreadUpdate& u);
+  // MemberEngagement::AdvanceWatermark, and ChannelGrowth's: apart, because
+  // the threads' advance comes between them.
+  void AdvanceMembers(ops::EventTime watermark);
+  void AdvanceChannels(ops::EventTime watermark);
+  // Runs `fn` on the processing thread after the results of every call
+  // queued before it (at once when not threaded).
+  void After(std::function<void()> fn);
+  // Drains both operators' changes, as of every call queued so far, into
+  // `channels` and `members`, each in OrderForWrite order. Threaded, the
+  // worker does it while the caller drains the rest: the vectors are filled
+  // at the next Sync(), and must be left alone until then.
+  void DrainDirty(ops::Mutations& channels, ops::Mutations& members);
+
+  // Hands the results finished so far over, without waiting.
+  void Collect();
+  // Waits for every call queued, then hands over all their results.
+  void Sync();
+
+  // REQUIRES: synced (see above).
+  ops::ChannelGrowth& channels() { return channels_; }
+  const ops::ChannelGrowth& channels() const { return channels_; }
+  ops::MemberEngagement& members() { return members_; }
+  const ops::MemberEngagement& members() const { return members_; }
+
+ private:
+  struct Command {
+    enum class Kind : uint8_t {
+      kApply,
+      kResponse,
+      kThread,
+      kAdvanceMembers,
+      kAdvanceChannels,
+      kAfter,
+      kDrain
+    };
+    Kind kind = Kind::kApply;
+    bool late = false;
+    int32_t partition = 0;
+    // kApply: the event, its strings in the batch's arena. kAdvance*:
+    // occurred_at the watermark. kAfter: count indexes `after`.
+    // kResponse: channel_id, occurred_at the response's time, count the
+    // wait in ms, and `response`.
+    ops::Event event;
+    ops::ChannelGrowth::ResponseKind response = ops::ChannelGrowth::ResponseKind::kFirst;
+    ops::ThreadUpdate update;  // kThread, its strings in the arena
+  };
+  struct Batch {
+    std::vector<Command> commands;
+    // The commands' strings. Reserved up front and never grown while views
+    // into it exist: a batch is handed over before it would reallocate.
+    std::string arena;
+    std::vector<std::function<void()>> after;
+  };
+  // A window result (its channel id owned), or a callback.
+  struct Output {
+    ops::WindowResult result;
+    std::string channel_id;
+    std::function<void()> after;
+  };
+
+  // A command with room for `bytes` of strings in the batch being filled.
+  Command& Next(size_t bytes);
+  std::string_view Keep(std::string_view s);
+  void Flush();  // hands the batch being filled to the worker
+  void Work();
+  void Execute(Batch& batch);
+  void Deliver(std::vector<Output>& outputs);
+  void Drain(ops::Mutations& channels, ops::Mutations& members);
+
+  ops::ChannelGrowth channels_;
+  ops::MemberEngagement members_;
+  WindowSink sink_;
+  HistorySink* history_ = nullptr;
+  // Where the operators' outputs go: the sinks when not threaded; on the
+  // worker, appended to worker_out_.
+  WindowSink on_window_;
+  ops::MemberEngagement::TransitionSink on_transition_;
+  // A queued DrainDirty's destinations (worker side until the next Sync).
+  ops::Mutations* drain_channels_ = nullptr;
+  ops::Mutations* drain_members_ = nullptr;
+
+  std::unique_ptr<Batch> filling_;  // processing thread only
+  std::vector<Output> delivering_;  // processing thread only; kept for its capacity
+  std::vector<Output> worker_out_;  // worker only: the batch being executed's outputs
+
+  std::mutex mu_;
+  std::condition_variable work_cv_;  // a batch queued, or stopping
+  std::condition_variable done_cv_;  // a batch done
+  std::deque<std::unique_ptr<Batch>> queue_;
+  std::vector<std::unique_ptr<Batch>> spare_;
+  std::vector<Output> done_;  // outputs of finished batches, in order
+  bool busy_ = false;         // the worker holds a batch
+  bool stop_ = false;
+  std::thread thread_;  // last: started once everything above exists
+};
+
+}  // namespace chorus
