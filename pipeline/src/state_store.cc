@@ -21,12 +21,43 @@
 namespace chorus {
 
 void OrderForWrite(ops::Mutations& mutations) {
-  std::stable_sort(mutations.begin(), mutations.end(), [](const auto& a, const auto& b) {
-    bool ar = a.op == ops::Mutation::Op::kDeleteRange;
-    bool br = b.op == ops::Mutation::Op::kDeleteRange;
+  // Sorted as (key prefix, index) pairs, then moved once: sorting the
+  // mutations themselves moved each many times and compared keys through
+  // their heap pointers, which took a third of a large commit's drain.
+  struct Item {
+    uint64_t prefix;  // the key's first 8 bytes, big-endian; ~0 for a range delete
+    uint32_t index;
+  };
+  std::vector<Item> items(mutations.size());
+  for (size_t i = 0; i < mutations.size(); ++i) {
+    const ops::Mutation& m = mutations[i];
+    uint64_t prefix = 0;
+    if (m.op == ops::Mutation::Op::kDeleteRange) {
+      prefix = ~uint64_t{0};
+    } else {
+      for (size_t b = 0; b < 8; ++b) {
+        prefix = prefix << 8 | (b < m.key.size() ? static_cast<uint8_t>(m.key[b]) : 0);
+      }
+    }
+    items[i] = {prefix, static_cast<uint32_t>(i)};
+  }
+  std::sort(items.begin(), items.end(), [&](const Item& a, const Item& b) {
+    if (a.prefix != b.prefix) return a.prefix < b.prefix;
+    const ops::Mutation& ma = mutations[a.index];
+    const ops::Mutation& mb = mutations[b.index];
+    const bool ar = ma.op == ops::Mutation::Op::kDeleteRange;
+    const bool br = mb.op == ops::Mutation::Op::kDeleteRange;
     if (ar != br) return br;
-    return !ar && a.key < b.key;
+    // Equal keys, and range deletes among themselves, keep their order.
+    if (!ar) {
+      if (int c = ma.key.compare(mb.key); c != 0) return c < 0;
+    }
+    return a.index < b.index;
   });
+  ops::Mutations ordered;
+  ordered.reserve(mutations.size());
+  for (const Item& item : items) ordered.push_back(std::move(mutations[item.index]));
+  mutations = std::move(ordered);
 }
 namespace {
 
