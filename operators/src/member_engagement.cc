@@ -37,6 +37,45 @@ bool IsEngagedStage(Stage s) { return s == Stage::kRegular || s == Stage::kChamp
 
 }  // namespace
 
+MemberEngagement::Member* MemberEngagement::MemberTable::Find(std::string_view id) const {
+  if (slots_.empty()) return nullptr;
+  const size_t hash = std::hash<std::string_view>{}(id);
+  const size_t mask = slots_.size() - 1;
+  for (size_t i = hash & mask;; i = (i + 1) & mask) {
+    const Slot& s = slots_[i];
+    if (s.node == nullptr) return nullptr;
+    if (s.hash == hash && s.node->id == id) return &s.node->member;
+  }
+}
+
+std::pair<MemberEngagement::Member*, bool> MemberEngagement::MemberTable::TryEmplace(
+    std::string_view id) {
+  if ((nodes_.size() + 1) * 2 > slots_.size()) Grow();
+  const size_t hash = std::hash<std::string_view>{}(id);
+  const size_t mask = slots_.size() - 1;
+  size_t i = hash & mask;
+  for (; slots_[i].node != nullptr; i = (i + 1) & mask) {
+    if (slots_[i].hash == hash && slots_[i].node->id == id) return {&slots_[i].node->member, false};
+  }
+  Node& n = nodes_.emplace_back();
+  n.id = std::string(id);
+  n.member.id = n.id;
+  slots_[i] = Slot{hash, &n};
+  return {&n.member, true};
+}
+
+void MemberEngagement::MemberTable::Grow() {
+  std::vector<Slot> old = std::move(slots_);
+  slots_.assign(std::max<size_t>(64, old.size() * 2), Slot{});
+  const size_t mask = slots_.size() - 1;
+  for (const Slot& s : old) {
+    if (s.node == nullptr) continue;
+    size_t i = s.hash & mask;
+    while (slots_[i].node != nullptr) i = (i + 1) & mask;
+    slots_[i] = s;
+  }
+}
+
 MemberEngagement::MemberEngagement(MemberOptions options) : options_(options) {
   if (options_.love_half_life.count() <= 0 || options_.sentiment_half_life.count() <= 0) {
     std::fputs("chorus: MemberOptions half-lives must be positive\n", stderr);
@@ -48,9 +87,8 @@ void MemberEngagement::Apply(int32_t partition, const Event& e, const Transition
   if (!mi::IsActivity(e)) return;
   Partition& p = PartitionFor(partition);
   const EventTime t = e.occurred_at;
-  Member* m = nullptr;
-  if (auto it = p.members.find(e.member_id); it != p.members.end()) {
-    m = &it->second;
+  Member* m = p.members.Find(e.member_id);
+  if (m != nullptr) {
     // Fire what was due up to the event first, as the watermark would have.
     CatchUp(p, *m, t, sink);
   } else {
@@ -93,8 +131,8 @@ void MemberEngagement::AdvanceWatermark(EventTime watermark, const TransitionSin
 const MemberState* MemberEngagement::Find(int32_t partition, std::string_view member_id) const {
   auto p = partitions_.find(partition);
   if (p == partitions_.end()) return nullptr;
-  auto it = p->second->members.find(member_id);
-  return it == p->second->members.end() ? nullptr : &it->second.state;
+  const Member* m = p->second->members.Find(member_id);
+  return m == nullptr ? nullptr : &m->state;
 }
 
 MemberSummary MemberEngagement::Summary() const {
@@ -126,9 +164,7 @@ MemberEngagement::Partition& MemberEngagement::PartitionFor(int32_t id) {
 }
 
 MemberEngagement::Member& MemberEngagement::Create(Partition& p, std::string_view id, EventTime t) {
-  auto [it, inserted] = p.members.try_emplace(std::string(id));
-  Member& m = it->second;
-  m.id = it->first;
+  Member& m = *p.members.TryEmplace(id).first;
   MemberState& s = m.state;
   s.first_seen = s.last_seen = s.stage_since = s.evaluated_at = t;
   s.active_days_end = DayIndex(t);
@@ -355,9 +391,8 @@ std::optional<MemberState> MemberEngagement::DecodeMember(std::string_view value
 }
 
 void MemberEngagement::RestoreMember(Partition& p, std::string_view id, const MemberState& s) {
-  auto [it, inserted] = p.members.try_emplace(std::string(id));
-  Member& m = it->second;
-  m.id = it->first;
+  auto [member, inserted] = p.members.TryEmplace(id);
+  Member& m = *member;
   if (!inserted) {  // restored twice: the later value wins
     LoveRemove(m.state);
     --p.summary.members_by_stage[static_cast<size_t>(m.state.stage)];
@@ -375,7 +410,7 @@ void MemberEngagement::DropPartition(int32_t partition) {
   auto it = partitions_.find(partition);
   if (it == partitions_.end()) return;
   Partition* p = it->second.get();
-  for (const auto& [id, m] : p->members) LoveRemove(m.state);
+  p->members.ForEach([this](const Member& m) { LoveRemove(m.state); });
   std::erase_if(timers_, [p](const Timer& t) { return t.partition == p; });
   std::make_heap(timers_.begin(), timers_.end(), DueLater);
   if (last_partition_ == p) last_partition_ = nullptr;

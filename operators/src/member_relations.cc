@@ -50,11 +50,8 @@ void MemberEngagement::OnThread(const ThreadUpdate& u) {
   Partition& p = PartitionFor(u.partition);
   Member* found =
       last_member_partition_ == &p && last_member_->id == u.opener ? last_member_ : nullptr;
-  if (found == nullptr) {
-    auto it = p.members.find(u.opener);
-    if (it == p.members.end()) return;
-    found = &it->second;
-  }
+  if (found == nullptr) found = p.members.Find(u.opener);
+  if (found == nullptr) return;
   Member& m = *found;
   MemberState& s = m.state;
   switch (u.kind) {

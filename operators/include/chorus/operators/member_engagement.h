@@ -61,6 +61,7 @@
 
 #include <array>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -68,7 +69,6 @@
 #include <queue>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "chorus/operators/event.h"
@@ -244,25 +244,48 @@ class MemberEngagement {
  private:
   static constexpr int kLoveBucketsPerOctave = 32;
 
-  // Hashes std::string and std::string_view alike, so a lookup by the
-  // event's member_id view does not build a string.
-  struct StringHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
   struct Member {
     MemberState state;
-    std::string_view id;  // views the map key, which never moves (node-based map)
+    std::string_view id;  // views the table's copy, which never moves
     // Due time of this member's live entry in timers_ (Max: none). The heap
     // holds at most one live entry per member; an entry is pushed only when
     // next_timer moves earlier than it, so steady traffic does not grow it.
     EventTime heap_due = EventTime::Max();
     bool dirty = false;
   };
-  using MemberMap = std::unordered_map<std::string, Member, StringHash, std::equal_to<>>;
+  // A partition's members by id: an open-addressing index of (hash, node)
+  // over nodes that never move. A lookup costs a probe and the node, where
+  // std::unordered_map read a bucket, the node before and the node, each
+  // a cache miss with a hundred thousand members (its lookup was the
+  // largest single symbol in the profile; this made the processor 3-4 %
+  // faster).
+  class MemberTable {
+   public:
+    Member* Find(std::string_view id) const;
+    // The member with `id`, made (default state, `id` set) if new.
+    std::pair<Member*, bool> TryEmplace(std::string_view id);
+    size_t size() const { return nodes_.size(); }
+    template <typename Fn>
+    void ForEach(Fn&& fn) const {
+      for (const Node& n : nodes_) fn(n.member);
+    }
+
+   private:
+    struct Node {
+      std::string id;
+      Member member;
+    };
+    struct Slot {
+      size_t hash = 0;
+      Node* node = nullptr;  // null: empty
+    };
+    void Grow();
+    std::deque<Node> nodes_;
+    std::vector<Slot> slots_;  // a power of two, at most half full
+  };
   struct Partition {
     int32_t id = 0;
-    MemberMap members;
+    MemberTable members;
     MemberSummary summary;  // members_by_stage is derived from members
     bool summary_dirty = false;
     std::vector<Member*> dirty;  // members changed since the last drain
