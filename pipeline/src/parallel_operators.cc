@@ -117,7 +117,6 @@ void ParallelOperators::ApplyResponse(int32_t partition, std::string_view channe
   c.kind = Command::Kind::kResponse;
   c.partition = partition;
   c.response = kind;
-  c.event = ops::Event{};
   c.event.channel_id = Keep(channel_id);
   c.event.occurred_at = at;
   c.event.count = static_cast<uint64_t>(waited.count());
@@ -134,25 +133,18 @@ void ParallelOperators::OnThread(const ops::ThreadUpdate& u) {
 
 void ParallelOperators::AdvanceMembers(ops::EventTime watermark) {
   if (!threaded()) return members_.AdvanceWatermark(watermark, on_transition_);
-  Command& c = Next(0);
-  c.kind = Command::Kind::kAdvanceMembers;
-  c.event = ops::Event{};
-  c.event.occurred_at = watermark;
+  Next(0) = Command{.kind = Command::Kind::kAdvanceMembers, .event = {.occurred_at = watermark}};
 }
 
 void ParallelOperators::AdvanceChannels(ops::EventTime watermark) {
   if (!threaded()) return channels_.AdvanceWatermark(watermark, on_window_);
-  Command& c = Next(0);
-  c.kind = Command::Kind::kAdvanceChannels;
-  c.event = ops::Event{};
-  c.event.occurred_at = watermark;
+  Next(0) = Command{.kind = Command::Kind::kAdvanceChannels, .event = {.occurred_at = watermark}};
 }
 
 void ParallelOperators::After(std::function<void()> fn) {
   if (!threaded()) return fn();
   Command& c = Next(0);
   c.kind = Command::Kind::kAfter;
-  c.event = ops::Event{};
   c.event.count = filling_->after.size();
   filling_->after.push_back(std::move(fn));
 }

@@ -111,14 +111,22 @@ void ExpectSameState(const Snapshot& a, const Snapshot& b) {
   EXPECT_EQ(a.posts, b.posts);
 }
 
-TEST(Processor, RestartFromCommittedStateMatchesAnUninterruptedRun) {
+// About ten days of event time over 2,000 members and 10 channels, with
+// duplicates and malformed records, in 30,000 records.
+constexpr uint64_t kWorkloadRecords = 30'000;
+GeneratorOptions Workload() {
   GeneratorOptions gen;
   gen.members = 2000;
   gen.channels = 10;
   gen.duplicate_rate = 0.02;
   gen.malformed_rate = 0.01;
   gen.mean_gap = std::chrono::seconds(30);
-  constexpr uint64_t kRecords = 30'000;
+  return gen;
+}
+
+TEST(Processor, RestartFromCommittedStateMatchesAnUninterruptedRun) {
+  const GeneratorOptions gen = Workload();
+  constexpr uint64_t kRecords = kWorkloadRecords;
   ProcessorOptions options;
   options.poll_batch = 1000;
 
@@ -210,13 +218,8 @@ std::vector<std::string> Dump(const std::string& dir) {
 // not the results, not the order in which a history sink hears of windows,
 // members and the watermark.
 TEST(Processor, OperatorThreadChangesNeitherStateNorResultsNorTheirOrder) {
-  GeneratorOptions gen;
-  gen.members = 2000;
-  gen.channels = 10;
-  gen.duplicate_rate = 0.02;
-  gen.malformed_rate = 0.01;
-  gen.mean_gap = std::chrono::seconds(30);
-  constexpr uint64_t kRecords = 30'000;
+  const GeneratorOptions gen = Workload();
+  constexpr uint64_t kRecords = kWorkloadRecords;
 
   struct RunResult {
     std::shared_ptr<const Snapshot> snapshot;
