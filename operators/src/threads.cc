@@ -109,6 +109,10 @@ void Threads::MarkStatsDirty(PartitionStats& p, uint32_t channel, StoredStats& s
 }
 
 void Threads::Apply(int32_t partition, const Event& e, const Sink& sink) {
+  const int kind = ThreadKindIndex(e);
+  // Most events neither reply nor open a thread: they change nothing here,
+  // and make nothing due.
+  if (e.reply_to_event_id.empty() && kind < 0) return;
   const uint64_t self_hash = StableHash64(e.event_id);
   if (!e.reply_to_event_id.empty()) {
     Reply r;
@@ -141,7 +145,7 @@ void Threads::Apply(int32_t partition, const Event& e, const Sink& sink) {
       }
     }
   }
-  if (int kind = ThreadKindIndex(e); kind >= 0) Open(partition, e, self_hash, kind, sink);
+  if (kind >= 0) Open(partition, e, self_hash, kind, sink);
   // What this event made due behind the watermark (a late reply, a waiting
   // reply matched, a thread opened past its horizon) is settled now, not
   // at the next advance, which may never come at the end of the input.
