@@ -15,6 +15,7 @@
 #include <set>
 
 #include "chorus/v1/channel_window.pb.h"
+#include "integration/run_fixture.h"
 #include "integration/window_expectations.h"
 #include "integration/workload.h"
 #include "support/http_client.h"
@@ -30,50 +31,21 @@ using Metrics = std::map<std::string, double>;
 constexpr auto kDeadline = std::chrono::seconds(90);
 constexpr int64_t kStartMs = 1'767'225'600'000;  // 2026-01-01T00:00:00Z
 
-class PipelineE2E : public ::testing::Test {
+class PipelineE2E : public RunFixture {
  protected:
-  static void SetUpTestSuite() { cluster_ = new MockCluster(1); }
-  static void TearDownTestSuite() {
-    delete cluster_;
-    cluster_ = nullptr;
-  }
+  void SetUp() override { CreateTopics("events", 4); }
 
-  void SetUp() override {
-    static int n = 0;
-    topic_ = "events-" + std::to_string(++n);
-    dlq_ = topic_ + "-dlq";
-    windows_ = topic_ + "-windows";
-    cluster_->CreateTopic(topic_, 4);
-    cluster_->CreateTopic(dlq_, 1);
-    cluster_->CreateTopic(windows_, 3);
-  }
-
+  using RunFixture::Produce;
   void Produce(const Workload& w, size_t begin, size_t end) {
-    for (size_t i = begin; i < end; ++i) {
-      const auto& r = w.records[i];
-      cluster_->Produce(topic_, -1, r.key, r.value, r.timestamp_ms);
-    }
+    for (size_t i = begin; i < end; ++i) Produce(w.records[i]);
     cluster_->Flush();
   }
 
   std::unique_ptr<ChildProcess> Start(const std::vector<std::string>& env = {}) {
-    log_ = dir_.Sub("chorus-" + std::to_string(++starts_) + ".log");
-    auto p = std::make_unique<ChildProcess>(
-        CHORUS_BINARY,
-        std::vector<std::string>{
-            "run", "--brokers", cluster_->bootstrap_servers(), "--topic", topic_, "--group",
-            topic_ + "-group", "--state-dir", dir_.Sub("state"), "--http-addr", "127.0.0.1:0",
-            "--dlq-topic", dlq_, "--output-topic", windows_, "--commit-interval", "200ms",
-            // A killed member leaves the group sooner.
-            "-X", "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=500"},
-        log_, env);
-    // The service logs the port it bound (we asked for any free one).
-    port_ = WaitForHttpPort(*p, kDeadline);
-    EXPECT_NE(port_, 0) << p->Log();
-    return p;
+    // A killed member leaves the group sooner.
+    return RunFixture::Start({"-X", "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=500"},
+                             kDeadline, env);
   }
-
-  std::optional<Metrics> Scrape() { return ScrapeMetrics(port_); }
 
   static double Outcomes(const Metrics& m) { return SumSeries(m, "chorus_pipeline_events_total"); }
 
@@ -93,16 +65,6 @@ class PipelineE2E : public ::testing::Test {
         kDeadline, std::chrono::milliseconds(100));
     EXPECT_TRUE(done) << "counted " << Outcomes(last) << " of " << total << "\n" << ReadFile(log_);
     return last;
-  }
-
-  // Counters only grow: after a crash and restart nothing may be lower.
-  static void ExpectNotBelow(const Metrics& now, const Metrics& before) {
-    for (const auto& [series, value] : before) {
-      if (series.find("_total") == std::string::npos) continue;
-      auto it = now.find(series);
-      double v = it == now.end() ? 0 : it->second;
-      EXPECT_GE(v, value) << series << " went backwards";
-    }
   }
 
   void ExpectTotals(const Workload& w, const Metrics& m) {
@@ -159,15 +121,7 @@ class PipelineE2E : public ::testing::Test {
     EXPECT_GE(by_reason["undecodable"], w.undecodable);
     EXPECT_GE(by_reason["missing_channel_id"], w.missing_channel);
   }
-
-  static MockCluster* cluster_;
-  TempDir dir_;
-  std::string topic_, dlq_, windows_, log_;
-  int port_ = 0;
-  int starts_ = 0;
 };
-
-MockCluster* PipelineE2E::cluster_ = nullptr;
 
 TEST_F(PipelineE2E, MetricsMatchIndependentTotals) {
   Workload w = MakeWorkload(11, 6000, 5, 300, kStartMs, 2000);

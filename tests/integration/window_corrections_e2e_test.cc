@@ -33,6 +33,7 @@
 #include "chorus/v1/channel_window.pb.h"
 #include "chorus/v1/engagement.pb.h"
 #include "integration/correction_plan.h"
+#include "integration/run_fixture.h"
 #include "integration/window_expectations.h"
 #include "support/http_client.h"
 #include "support/mock_cluster.h"
@@ -53,51 +54,24 @@ int64_t WatermarkMs(const Metrics& m) {
   return std::llround(SumSeries(m, "chorus_pipeline_watermark_timestamp_seconds") * 1000);
 }
 
-class WindowCorrectionsE2E : public ::testing::Test {
+class WindowCorrectionsE2E : public RunFixture {
  protected:
-  static void SetUpTestSuite() { cluster_ = new MockCluster(1); }
-  static void TearDownTestSuite() {
-    delete cluster_;
-    cluster_ = nullptr;
-  }
+  void SetUp() override { CreateTopics("corrections", kPartitions); }
 
-  void SetUp() override {
-    static int n = 0;
-    topic_ = "corrections-" + std::to_string(++n);
-    dlq_ = topic_ + "-dlq";
-    windows_ = topic_ + "-windows";
-    cluster_->CreateTopic(topic_, kPartitions);
-    cluster_->CreateTopic(dlq_, 1);
-    cluster_->CreateTopic(windows_, 3);
-  }
-
-  void Produce(const WorkloadRecord& r) {
-    cluster_->Produce(topic_, -1, r.key, r.value, r.timestamp_ms);
-  }
+  using RunFixture::Produce;
   void Produce(const Plan& p, size_t begin, size_t end) {
     for (size_t i = begin; i < end; ++i) Produce(p.on_time.records[i]);
     cluster_->Flush();
   }
 
   std::unique_ptr<ChildProcess> Start(const std::vector<std::string>& env = {}) {
-    log_ = dir_.Sub("chorus-" + std::to_string(++starts_) + ".log");
-    auto p = std::make_unique<ChildProcess>(
-        CHORUS_BINARY,
-        std::vector<std::string>{
-            "run", "--brokers", cluster_->bootstrap_servers(), "--topic", topic_, "--group",
-            topic_ + "-group", "--state-dir", dir_.Sub("state"), "--http-addr", "127.0.0.1:0",
-            "--dlq-topic", dlq_, "--output-topic", windows_, "--commit-interval", "200ms",
-            // No partition goes idle during a test (see the top of the file).
-            "--idle-timeout", "10m",
-            // A killed member leaves the group sooner.
-            "-X", "session.timeout.ms=3000", "-X", "heartbeat.interval.ms=300"},
-        log_, env);
-    port_ = WaitForHttpPort(*p, kDeadline);
-    EXPECT_NE(port_, 0) << p->Log();
-    return p;
+    return RunFixture::Start(
+        {// No partition goes idle during a test (see the top of the file).
+         "--idle-timeout", "10m",
+         // A killed member leaves the group sooner.
+         "-X", "session.timeout.ms=3000", "-X", "heartbeat.interval.ms=300"},
+        kDeadline, env);
   }
-
-  std::optional<Metrics> Scrape() { return ScrapeMetrics(port_); }
 
   // The watermark the input topic makes: min over its partitions of the
   // newest valid event time, less the out-of-orderness.
@@ -124,10 +98,7 @@ class WindowCorrectionsE2E : public ::testing::Test {
         [&] {
           auto m = Scrape();
           if (!m) return false;
-          for (const auto& [series, value] : floor) {
-            if (series.find("_total") == std::string::npos) continue;
-            EXPECT_GE((*m)[series], value) << series << " went backwards";
-          }
+          ExpectNotBelow(*m, floor);
           floor = last = *m;
           return SumSeries(*m, "chorus_pipeline_events_total") >= static_cast<double>(records) &&
                  WatermarkMs(*m) >= watermark_ms;
@@ -365,15 +336,7 @@ class WindowCorrectionsE2E : public ::testing::Test {
     ExpectLateInDlq(p, !crashed);
     ExpectWindowResults(p, m);
   }
-
-  static MockCluster* cluster_;
-  TempDir dir_;
-  std::string topic_, dlq_, windows_, log_;
-  int port_ = 0;
-  int starts_ = 0;
 };
-
-MockCluster* WindowCorrectionsE2E::cluster_ = nullptr;
 
 TEST_F(WindowCorrectionsE2E, StragglersCorrectFiredWindowsAndLateOnesChangeNone) {
   Plan p;
