@@ -159,10 +159,8 @@ void ParallelOperators::DrainDirty(ops::Mutations& channels, ops::Mutations& mem
 }
 
 void ParallelOperators::Drain(ops::Mutations& channels, ops::Mutations& members) {
-  channels_.DrainDirty(channels);
-  OrderForWrite(channels);
-  members_.DrainDirty(members);
-  OrderForWrite(members);
+  DrainForWrite(channels_, channels);
+  DrainForWrite(members_, members);
 }
 
 void ParallelOperators::Flush() {

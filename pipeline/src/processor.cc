@@ -191,8 +191,9 @@ void Processor::FireUpTo(ops::EventTime watermark) {
   parallel_.AdvanceChannels(watermark);
   posts_.AdvanceWatermark(watermark);
   global_dirty_ = true;
-  if (history_ != nullptr)
+  if (history_ != nullptr) {
     parallel_.After([h = history_, watermark] { h->OnWatermark(watermark); });
+  }
 }
 
 Status Processor::Commit() {
@@ -242,12 +243,9 @@ Status Processor::StartCommit() {
     drained.clear();
   };
   ops::Mutations dedup_changes, thread_changes, post_changes;
-  dedup_.DrainDirty(dedup_changes);
-  OrderForWrite(dedup_changes);
-  threads_.DrainDirty(thread_changes);
-  OrderForWrite(thread_changes);
-  posts_.DrainDirty(post_changes);
-  OrderForWrite(post_changes);
+  DrainForWrite(dedup_, dedup_changes);
+  DrainForWrite(threads_, thread_changes);
+  DrainForWrite(posts_, post_changes);
   // The operator thread's drain, and the window results made before it,
   // which update window_writes_ and fresh_results_ below.
   parallel_.Sync();

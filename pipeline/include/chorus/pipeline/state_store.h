@@ -56,6 +56,13 @@ struct StoreMutation {
 // delete never removes a put of the same batch that memory still holds.
 void OrderForWrite(ops::Mutations& mutations);
 
+// An operator's changes since its last drain, into `out`, ordered for Commit().
+template <typename Operator>
+void DrainForWrite(Operator& op, ops::Mutations& out) {
+  op.DrainDirty(out);
+  OrderForWrite(out);
+}
+
 // RocksDB's own health, for the metrics.
 struct StateHealth {
   std::array<uint64_t, kStoreCount> bytes{};  // SST files and memtables, per store
