@@ -204,12 +204,7 @@ TEST(AlertingE2E, AnInjectedDropFiresThroughARealPrometheus) {
       {"--config.file=" + dir.Sub("prometheus.yml"), "--storage.tsdb.path=" + dir.Sub("tsdb"),
        "--web.listen-address=127.0.0.1:" + std::to_string(prom_port)},
       dir.Sub("prometheus.log"));
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        auto r = HttpGet(prom_port, "/-/ready");
-        return r && r->status == 200;
-      },
-      std::chrono::seconds(30)))
+  ASSERT_TRUE(WaitFor([&] { return Answers200(prom_port, "/-/ready"); }, std::chrono::seconds(30)))
       << prometheus.Log();
 
   // Baseline: a week (20 s here) and more of steady traffic, during which

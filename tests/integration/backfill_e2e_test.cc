@@ -243,12 +243,7 @@ TEST_F(BackfillE2E, PrometheusAnswersHistoricalQueriesFromTheBackfill) {
                            "--storage.tsdb.path=" + tsdb, "--storage.tsdb.retention.time=100y",
                            "--web.listen-address=127.0.0.1:" + std::to_string(port)},
                           dir_.Sub("prometheus.log"));
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        auto r = HttpGet(port, "/-/ready");
-        return r && r->status == 200;
-      },
-      std::chrono::seconds(60)))
+  ASSERT_TRUE(WaitFor([&] { return Answers200(port, "/-/ready"); }, std::chrono::seconds(60)))
       << prometheus.Log();
 
   std::string body;

@@ -32,10 +32,7 @@ double Outcome(const std::map<std::string, double>& m, const char* outcome) {
   return SumSeries(m, "chorus_pipeline_events_total", {std::string("outcome=\"") + outcome + "\""});
 }
 
-bool Ready(int port) {
-  auto r = HttpGet(port, "/readyz");
-  return r && r->status == 200;
-}
+bool Ready(int port) { return Answers200(port, "/readyz"); }
 
 // SIGTERM, then the exit status; fails the test unless it is a clean 0.
 void StopCleanly(ChildProcess& demo) {

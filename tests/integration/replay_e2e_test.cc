@@ -384,13 +384,11 @@ TEST_F(ReplayE2E, FileReplayCountsLikeKafka) {
   for (const auto& r : workload_->records) AppendDelimited(data, r.value);
   const std::string file = dir_.Sub("history.bin");
   std::ofstream(file, std::ios::binary) << data;
-  ChildProcess p(CHORUS_BINARY, {"replay", "--input", file, "--state-dir", dir_.Sub("from-file")},
-                 dir_.Sub("file.log"));
-  auto st = p.Wait(kDeadline);
-  ASSERT_TRUE(st) << p.Log();
-  EXPECT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) == 0) << p.Log();
-  auto s = ParseSummary(p.Log());
-  ASSERT_TRUE(s) << p.Log();
+  const std::string log =
+      RunChorusToEnd({"replay", "--input", file, "--state-dir", dir_.Sub("from-file")},
+                     dir_.Sub("file.log"), kDeadline);
+  auto s = ParseSummary(log);
+  ASSERT_TRUE(s) << log;
   EXPECT_EQ(s->processed, workload_->valid);
   EXPECT_EQ(s->duplicates, workload_->duplicates);
   EXPECT_EQ(s->invalid, workload_->undecodable + workload_->missing_channel);

@@ -57,6 +57,11 @@ std::optional<HttpReply> HttpGet(int port, const std::string& path) {
   return reply;
 }
 
+bool Answers200(int port, const std::string& path) {
+  auto r = HttpGet(port, path);
+  return r && r->status == 200;
+}
+
 std::map<std::string, double> ParseMetrics(const std::string& text) {
   std::map<std::string, double> out;
   std::istringstream in(text);

@@ -24,6 +24,8 @@ int FreeLoopbackPort();
 
 // GET http://127.0.0.1:port/path; nullopt if the connection fails.
 std::optional<HttpReply> HttpGet(int port, const std::string& path);
+// Whether GET `path` on `port` answers 200 (a readiness probe).
+bool Answers200(int port, const std::string& path);
 
 // Samples by series: `name{label="v",...}` exactly as exposed (labels in
 // exposition order) -> value. Comment lines are skipped.
