@@ -1,7 +1,10 @@
 #include "chorus/pipeline/decoder.h"
 
+#include <google/protobuf/stubs/logging.h>
 #include <gtest/gtest.h>
 
+#include <bit>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -64,10 +67,14 @@ TEST(Decoder, RoundTripsEveryField) {
   std::string bytes = FullMessage().SerializeAsString();
   ASSERT_EQ(d.Decode(Bytes(bytes), e), std::nullopt);
   ExpectFullEvent(e);
-  ASSERT_EQ(d.message().attributes().size(), 1u);
-  EXPECT_EQ(d.message().attributes().at("campaign"), "spring");
-  // The views point into the decoder's message, not into the input.
-  EXPECT_EQ(e.event_id.data(), d.message().event_id().data());
+  // Read by the scan: the views point into the input, nothing was parsed.
+  EXPECT_EQ(d.parsed_by_protobuf(), 0u);
+  EXPECT_GE(e.event_id.data(), bytes.data());
+  EXPECT_LT(e.event_id.data(), bytes.data() + bytes.size());
+  Decoder parser(/*scan=*/false);
+  ops::Event parsed;
+  ASSERT_EQ(parser.Decode(Bytes(bytes), parsed), std::nullopt);
+  ExpectFullEvent(parsed);
 }
 
 TEST(Decoder, ConfluentFramingWithLoneZeroIndex) {
@@ -123,8 +130,8 @@ TEST(Decoder, TruncatedMessageIsUndecodable) {
   std::string bytes = FullMessage().SerializeAsString();
   // Cut inside the first field, event_id: its length now overruns the input.
   EXPECT_EQ(d.Decode(Bytes(bytes.substr(0, 4)), e), DlqReason::kUndecodable);
-  // The message of a failed decode is not a half-parsed leftover.
-  EXPECT_EQ(d.message().event_id(), "");
+  // Nothing of the half-read message is left in the event.
+  EXPECT_EQ(e.event_id, "");
   std::string framed = Framed({0x00}, bytes.substr(0, bytes.size() - 3));
   EXPECT_EQ(d.Decode(Bytes(framed), e), DlqReason::kUndecodable);
 }
@@ -228,7 +235,6 @@ TEST(Decoder, ReuseLeavesNothingBehind) {
   EXPECT_FALSE(e.has_sentiment);
   EXPECT_EQ(e.count, 0u);
   EXPECT_EQ(e.occurred_at, ops::EventTime::Min());
-  EXPECT_TRUE(d.message().attributes().empty());
 }
 
 TEST(Decoder, EmptyValueDecodesToAnEventThatFailsValidation) {
@@ -236,6 +242,129 @@ TEST(Decoder, EmptyValueDecodesToAnEventThatFailsValidation) {
   ops::Event e;
   ASSERT_EQ(d.Decode({}, e), std::nullopt);
   EXPECT_EQ(Validate(e, 0, std::nullopt, {}), DlqReason::kMissingEventId);
+}
+
+void ExpectSameEvent(const ops::Event& a, const ops::Event& b, const std::string& bytes) {
+  const std::string what = ::testing::PrintToString(bytes);
+  EXPECT_EQ(a.event_id, b.event_id) << what;
+  EXPECT_EQ(a.occurred_at, b.occurred_at) << what;
+  EXPECT_EQ(a.channel_id, b.channel_id) << what;
+  EXPECT_EQ(a.platform, b.platform) << what;
+  EXPECT_EQ(a.kind, b.kind) << what;
+  EXPECT_EQ(a.member_id, b.member_id) << what;
+  EXPECT_EQ(a.actor_role, b.actor_role) << what;
+  EXPECT_EQ(a.content_id, b.content_id) << what;
+  EXPECT_EQ(a.content_type, b.content_type) << what;
+  EXPECT_EQ(a.has_sentiment, b.has_sentiment) << what;
+  // Bit for bit: a NaN must come through as the same NaN.
+  EXPECT_EQ(std::bit_cast<uint32_t>(a.sentiment), std::bit_cast<uint32_t>(b.sentiment)) << what;
+  EXPECT_EQ(a.reply_to_event_id, b.reply_to_event_id) << what;
+  EXPECT_EQ(a.count, b.count) << what;
+  EXPECT_EQ(a.member_reach, b.member_reach) << what;
+}
+
+TEST(Decoder, KnownFieldWithAnotherWireTypeIsLeftToProtobuf) {
+  // event_id "x", then kind (field 5) as a length-delimited field: protobuf
+  // keeps it as an unknown field, so kind stays unspecified.
+  const std::string bytes("\x0a\x01x\x2a\x01\x07", 6);
+  Decoder d;
+  ops::Event e;
+  ASSERT_EQ(d.Decode(Bytes(bytes), e), std::nullopt);
+  EXPECT_EQ(d.parsed_by_protobuf(), 1u);
+  EXPECT_EQ(e.event_id, "x");
+  EXPECT_EQ(e.kind, ops::EventKind::kUnspecified);
+}
+
+// Random messages, many of them damaged: the scan must decode every record
+// exactly as protobuf's parser does, rejections included.
+TEST(Decoder, ScanAgreesWithProtobufOnRandomAndDamagedRecords) {
+  std::mt19937_64 rng(20261125);
+  auto pick = [&](uint64_t n) { return static_cast<uint64_t>(rng() % n); };
+  const std::vector<std::string> texts = {
+      "",         "evt-7", "twitter:acme",        "m-000042",       "caf\xc3\xa9",
+      "\xff\xfe", "x",     std::string(300, 'a'), "forum:acme/t/12"};
+  bool ascii = true;  // every text of the last message is ASCII
+  auto text = [&] {
+    const std::string& t = texts[pick(texts.size())];
+    for (char c : t) ascii &= static_cast<uint8_t>(c) < 0x80;
+    return t;
+  };
+  auto message = [&] {
+    ascii = true;
+    v1::EngagementEvent m;
+    if (pick(8)) m.set_event_id(text());
+    if (pick(4)) {
+      m.mutable_occurred_at()->set_seconds(static_cast<int64_t>(rng()) >> pick(64));
+      m.mutable_occurred_at()->set_nanos(static_cast<int32_t>(pick(2'000'000'000)) - 500'000'000);
+    }
+    if (pick(4)) m.set_channel_id(text());
+    const auto* refl = m.GetReflection();
+    const auto* desc = m.GetDescriptor();
+    for (const char* name : {"platform", "kind", "actor_role", "content_type"}) {
+      if (pick(3)) refl->SetEnumValue(&m, desc->FindFieldByName(name), int(pick(40)) - 3);
+    }
+    if (pick(2)) m.set_member_id(text());
+    if (pick(2)) m.set_content_id(text());
+    if (pick(3) == 0) m.set_sentiment(static_cast<float>(pick(2001)) / 1000.0f - 1.0f);
+    if (pick(3) == 0) m.set_reply_to_event_id(text());
+    if (pick(3) == 0) m.set_count(rng() >> pick(64));
+    if (pick(3) == 0) m.set_member_reach(rng() >> pick(64));
+    for (uint64_t i = pick(4); i > 0; --i) (*m.mutable_attributes())[text()] = text();
+    return m.SerializeAsString();
+  };
+  // Invalid UTF-8 is meant here: keep protobuf from logging each one.
+  google::protobuf::LogSilencer quiet;
+  Decoder scan, parser(/*scan=*/false);
+  size_t decoded = 0, rejected = 0, clean_ascii = 0;
+  for (int i = 0; i < 20'000; ++i) {
+    std::string b = message();
+    const bool clean_text = ascii;
+    bool damaged = true;
+    switch (pick(8)) {
+      case 0:  // cut short
+        b.resize(pick(b.size() + 1));
+        break;
+      case 1:  // one byte changed
+        if (!b.empty()) b[pick(b.size())] = static_cast<char>(rng());
+        break;
+      case 2:  // random bytes inserted
+        b.insert(pick(b.size() + 1), std::string(1 + pick(4), static_cast<char>(rng())));
+        break;
+      case 3: {  // an unknown field, of any wire type
+        const uint64_t tag = (15 + pick(2000)) << 3 | pick(8);
+        for (uint64_t v = tag;; v >>= 7) {
+          b.push_back(static_cast<char>((v & 0x7f) | (v > 0x7f ? 0x80 : 0)));
+          if (v <= 0x7f) break;
+        }
+        b.append(std::string(pick(10), static_cast<char>(pick(3))));
+        break;
+      }
+      case 4:  // a known field again: last one wins, submessages merge
+        b += message();
+        break;
+      default:
+        damaged = false;
+    }
+    if (!damaged && clean_text) {
+      // Nothing for protobuf: a clean ASCII message is the scan's alone.
+      const uint64_t before = scan.parsed_by_protobuf();
+      ops::Event e;
+      ASSERT_EQ(scan.Decode(Bytes(b), e), std::nullopt);
+      ASSERT_EQ(scan.parsed_by_protobuf(), before) << ::testing::PrintToString(b);
+      ++clean_ascii;
+    }
+    ops::Event a, p;
+    auto ra = scan.Decode(Bytes(b), a);
+    auto rp = parser.Decode(Bytes(b), p);
+    ASSERT_EQ(ra, rp) << ::testing::PrintToString(b);
+    ExpectSameEvent(a, p, b);
+    (ra ? rejected : decoded)++;
+  }
+  // Both verdicts, and both paths, were exercised in earnest.
+  EXPECT_GT(clean_ascii, 1'500u);
+  EXPECT_GT(decoded, 4'000u);
+  EXPECT_GT(rejected, 1'000u);
+  EXPECT_GT(scan.parsed_by_protobuf(), 2'000u);
 }
 
 }  // namespace

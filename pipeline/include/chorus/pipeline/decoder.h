@@ -10,10 +10,18 @@
 // Unknown enum values (from a newer schema) are mapped to the enum's
 // kUnspecified; validation then rejects an unspecified kind.
 //
-// A Decoder reuses one message and its strings across calls, so decoding
-// does not allocate once warm (the message lives on an arena, so even its
-// occurred_at submessage costs no malloc). The Event it produces points into the
-// Decoder and is valid until the next Decode call. Not thread-safe.
+// Most records are read by a scan of the wire format that takes the fields
+// chorus uses as views into the input, without building a message. It
+// accepts only what it can decode exactly as protobuf would: known fields
+// with their declared wire types, unknown fields of the four plain wire
+// types, ASCII strings. Anything else (groups, a known field with another
+// wire type, non-ASCII text, a malformed or overlong varint, a cut-off
+// field) is handed to protobuf's parser, whose verdict stands, so both
+// paths give the same event and the same rejections (tested against each
+// other on mutated records).
+//
+// The Event it produces points into the input or into the Decoder: valid
+// while the input is, and until the next Decode call. Not thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -35,22 +43,29 @@ namespace chorus {
 
 class Decoder {
  public:
-  Decoder();
+  // `scan` false sends every record through protobuf's parser (for tests
+  // and benchmarks that compare the two).
+  explicit Decoder(bool scan = true);
   ~Decoder();
 
   // Decodes `value` into `out`; on failure returns the DLQ reason.
   std::optional<DlqReason> Decode(std::span<const uint8_t> value, ops::Event& out);
 
-  // The last decoded message (attributes and all), for the DLQ and the API.
-  const v1::EngagementEvent& message() const { return *message_; }
+  // Records the scan handed to protobuf's parser so far.
+  uint64_t parsed_by_protobuf() const { return parsed_by_protobuf_; }
 
  private:
+  std::optional<DlqReason> Parse(const uint8_t* data, size_t size, ops::Event& out);
   // Recreates the message on an emptied arena.
   void ResetArena();
 
+  bool scan_;
+  uint64_t parsed_by_protobuf_ = 0;
   // Parsing recreates a message's submessages; on an arena that is a pointer
   // bump instead of a malloc. The arena starts in block_ and is emptied when
   // it outgrows it, which also bounds what an oversized record leaves behind.
+  // A reused message keeps its strings' capacity, so a warm decoder does not
+  // allocate for string fields either.
   std::unique_ptr<char[]> block_;
   std::unique_ptr<google::protobuf::Arena> arena_;
   v1::EngagementEvent* message_ = nullptr;  // owned by arena_
