@@ -75,9 +75,8 @@ void PostPerformance::Apply(int32_t partition, const Event& e) {
   const uint64_t key = KeyHash(e.channel_id, e.content_id);
   if (post) return Publish(partition, key, e);
   const int64_t at = e.occurred_at.millis();
-  auto it = posts_.find(key);
-  if (it != posts_.end() && at >= it->second.published_ms) {
-    return Count(it->second, key, partition, at, Multiplicity(e));
+  if (Post* p = posts_.Find(key); p != nullptr && at >= p->published_ms) {
+    return Count(*p, key, partition, at, Multiplicity(e));
   }
   Wait(partition, key, e.channel_id, at, Multiplicity(e));
 }
@@ -88,8 +87,8 @@ void PostPerformance::Publish(int32_t partition, uint64_t key, const Event& e) {
   copy.partition = partition;
   copy.platform = static_cast<Platform>(IndexOf(e.platform, kPlatformCount));
   copy.content_type = static_cast<ContentType>(IndexOf(e.content_type, kContentTypeCount));
-  auto [it, inserted] = posts_.try_emplace(key);
-  Post& p = it->second;
+  auto [slot, inserted] = posts_.TryEmplace(key);
+  Post& p = *slot;
   if (inserted) {
     copy.channel = channels_->Intern(e.channel_id);
   } else {
@@ -168,9 +167,9 @@ void PostPerformance::QueueExpiry(uint64_t key, WaitingKey& w, int64_t due_ms) {
 }
 
 void PostPerformance::ApplyWaiting(uint64_t key, Post& p) {
-  auto it = waiting_.find(key);
-  if (it == waiting_.end()) return;
-  WaitingKey& w = it->second;
+  WaitingKey* found = waiting_.Find(key);
+  if (found == nullptr) return;
+  WaitingKey& w = *found;
   const size_t before = w.entries.size();
   std::erase_if(w.entries, [&](const Waiting& x) {
     if (x.at_ms < p.published_ms) return false;  // an earlier copy may still come
@@ -179,18 +178,18 @@ void PostPerformance::ApplyWaiting(uint64_t key, Post& p) {
   });
   waiting_count_ -= before - w.entries.size();
   if (w.entries.empty()) {
-    Forget(it);
+    Forget(key, w);
   } else if (w.entries.size() != before) {
     MarkDirty(key, w);
   }
 }
 
-void PostPerformance::Forget(WaitingMap::iterator it) {
-  for (int32_t partition : it->second.stored) {
-    deletes_.push_back({Mutation::Op::kDelete, WaitingKeyOf(partition, it->first), {}});
+void PostPerformance::Forget(uint64_t key, WaitingKey& w) {
+  for (int32_t partition : w.stored) {
+    deletes_.push_back({Mutation::Op::kDelete, WaitingKeyOf(partition, key), {}});
   }
-  waiting_count_ -= it->second.entries.size();
-  waiting_.erase(it);
+  waiting_count_ -= w.entries.size();
+  waiting_.Erase(key);
 }
 
 void PostPerformance::AdvanceWatermark(EventTime watermark) {
@@ -203,10 +202,10 @@ void PostPerformance::Mature(int64_t watermark_ms) {
   while (!maturities_.empty() && maturities_.top().due_ms <= watermark_ms) {
     const Due x = maturities_.top();
     maturities_.pop();
-    auto it = posts_.find(x.key);
+    Post* found = posts_.Find(x.key);
     // Moved to an earlier copy or dropped since: the entry is stale.
-    if (it == posts_.end() || it->second.partition != x.partition) continue;
-    Post& p = it->second;
+    if (found == nullptr || found->partition != x.partition) continue;
+    Post& p = *found;
     if (!p.matured_24h && x.due_ms == MaturesAt(p.published_ms, PostAge::k24h)) {
       Record(p, PostAge::k24h);
       p.matured_24h = true;
@@ -214,7 +213,7 @@ void PostPerformance::Mature(int64_t watermark_ms) {
     } else if (p.matured_24h && x.due_ms == MaturesAt(p.published_ms, PostAge::k7d)) {
       Record(p, PostAge::k7d);
       if (p.stored) deletes_.push_back({Mutation::Op::kDelete, PostKey(p.partition, x.key), {}});
-      posts_.erase(it);
+      posts_.Erase(x.key);
     }
   }
 }
@@ -235,9 +234,9 @@ void PostPerformance::Expire(int64_t watermark_ms) {
   while (!expiries_.empty() && expiries_.top().due_ms <= watermark_ms) {
     const Due x = expiries_.top();
     expiries_.pop();
-    auto it = waiting_.find(x.key);
-    if (it == waiting_.end() || it->second.queued_due_ms != x.due_ms) continue;  // stale
-    WaitingKey& w = it->second;
+    WaitingKey* found = waiting_.Find(x.key);
+    if (found == nullptr || found->queued_due_ms != x.due_ms) continue;  // stale
+    WaitingKey& w = *found;
     int64_t next_due = INT64_MAX;
     const size_t before = w.entries.size();
     std::erase_if(w.entries, [&](const Waiting& e) {
@@ -250,7 +249,7 @@ void PostPerformance::Expire(int64_t watermark_ms) {
     });
     waiting_count_ -= before - w.entries.size();
     if (w.entries.empty()) {
-      Forget(it);
+      Forget(x.key, w);
       continue;
     }
     w.queued_due_ms = INT64_MAX;
@@ -288,14 +287,13 @@ PostStats PostPerformance::Stats() const {
 }
 
 void PostPerformance::DropPartition(int32_t partition) {
-  std::erase_if(posts_, [&](const auto& kv) { return kv.second.partition == partition; });
-  for (auto it = waiting_.begin(); it != waiting_.end();) {
-    WaitingKey& w = it->second;
+  posts_.EraseIf([&](uint64_t, const Post& p) { return p.partition == partition; });
+  waiting_.EraseIf([&](uint64_t, WaitingKey& w) {
     waiting_count_ -=
         std::erase_if(w.entries, [&](const Waiting& e) { return e.partition == partition; });
     std::erase(w.stored, partition);
-    it = w.entries.empty() ? waiting_.erase(it) : std::next(it);
-  }
+    return w.entries.empty();
+  });
   stats_.erase(partition);
 }
 

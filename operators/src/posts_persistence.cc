@@ -135,18 +135,18 @@ void PostPerformance::DrainDirty(Mutations& out) {
   for (Mutation& m : deletes_) out.push_back(std::move(m));
   deletes_.clear();
   for (uint64_t key : dirty_posts_) {
-    auto it = posts_.find(key);
-    if (it == posts_.end() || !it->second.dirty) continue;  // matured: deleted above
-    Post& p = it->second;
+    Post* found = posts_.Find(key);
+    if (found == nullptr || !found->dirty) continue;  // matured: deleted above
+    Post& p = *found;
     out.push_back({Mutation::Op::kPut, PostKey(p.partition, key), EncodePost(p)});
     p.dirty = false;
     p.stored = true;
   }
   dirty_posts_.clear();
   for (uint64_t key : dirty_waiting_) {
-    auto it = waiting_.find(key);
-    if (it == waiting_.end() || !it->second.dirty) continue;  // forgotten: deleted above
-    WaitingKey& w = it->second;
+    WaitingKey* found = waiting_.Find(key);
+    if (found == nullptr || !found->dirty) continue;  // forgotten: deleted above
+    WaitingKey& w = *found;
     std::vector<int32_t> present;
     for (const Waiting& e : w.entries) present.push_back(e.partition);
     std::sort(present.begin(), present.end());
@@ -208,8 +208,8 @@ bool PostPerformance::RestorePost(int32_t partition, std::string_view key, std::
   p.content_type = static_cast<ContentType>(content_type);
   p.matured_24h = flags == 1;
   p.stored = true;
-  auto [it, inserted] = posts_.try_emplace(hash, p);
-  if (!inserted && p.Order() < it->second.Order()) it->second = p;
+  auto [slot, inserted] = posts_.TryEmplace(hash);
+  if (inserted || p.Order() < slot->Order()) *slot = p;
   if (!p.matured_24h) maturities_.push({MaturesAt(p.published_ms, PostAge::k24h), partition, hash});
   maturities_.push({MaturesAt(p.published_ms, PostAge::k7d), partition, hash});
   return true;

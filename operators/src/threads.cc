@@ -156,9 +156,9 @@ void Threads::Apply(int32_t partition, const Event& e, const Sink& sink) {
 }
 
 void Threads::Open(int32_t partition, const Event& e, uint64_t hash, int kind, const Sink& sink) {
-  auto [it, inserted] = threads_.try_emplace(hash);
+  auto [slot, inserted] = threads_.TryEmplace(hash);
   if (!inserted) return;  // the same id again: dedup let a 2^-64 collision through
-  Thread& t = it->second;
+  Thread& t = *slot;
   t.opened_ms = e.occurred_at.millis();
   t.partition = partition;
   t.channel = ChannelIndex(e.channel_id);
@@ -182,10 +182,10 @@ void Threads::Open(int32_t partition, const Event& e, uint64_t hash, int kind, c
                     .at = e.occurred_at});
 
   // Replies that were read before the thread: in event-time order now.
-  auto w = waiting_.find(hash);
-  if (w == waiting_.end()) return;
-  std::vector<Reply> replies = std::move(w->second);
-  waiting_.erase(w);
+  std::vector<Reply>* w = waiting_.Find(hash);
+  if (w == nullptr) return;
+  std::vector<Reply> replies = std::move(*w);
+  waiting_.Erase(hash);
   waiting_count_ -= replies.size();
   std::sort(replies.begin(), replies.end(), [](const Reply& a, const Reply& b) {
     return std::tie(a.at_ms, a.partition, a.self_hash) <
@@ -201,9 +201,9 @@ void Threads::Open(int32_t partition, const Event& e, uint64_t hash, int kind, c
 }
 
 bool Threads::Answer(uint64_t hash, const Reply& r) {
-  auto it = threads_.find(hash);
-  if (it == threads_.end()) return false;
-  Thread& t = it->second;
+  Thread* found = threads_.Find(hash);
+  if (found == nullptr) return false;
+  Thread& t = *found;
   // Past the horizon the thread counts as unanswered, whenever it expires.
   if (r.at_ms >= t.opened_ms + options_.horizon.count()) return true;
   // The opener following up on their own thread answers nothing.
@@ -232,9 +232,9 @@ void Threads::Finalize(EventTime watermark, const Sink& sink) {
   while (!finals_.empty() && finals_.top().due_ms <= wm) {
     Expiry x = finals_.top();
     finals_.pop();
-    auto it = threads_.find(x.hash);
-    if (it == threads_.end() || it->second.partition != x.partition) continue;
-    Thread& t = it->second;
+    Thread* found = threads_.Find(x.hash);
+    if (found == nullptr || found->partition != x.partition) continue;
+    Thread& t = *found;
     const bool first_due = !t.first_counted && t.first_ms <= wm;
     const bool close_due = t.close_ms <= wm;
     if (!first_due && !close_due) continue;  // done already, or superseded
@@ -262,17 +262,16 @@ void Threads::Finalize(EventTime watermark, const Sink& sink) {
     u.at = EventTime::FromMillis(t.close_ms);
     std::string opener = std::move(t.opener);
     u.opener = opener;
-    Close(it);
+    Close(x.hash, t);
     sink(u);
   }
 }
 
-void Threads::Close(std::unordered_map<uint64_t, Thread>::iterator it) {
-  const Thread& t = it->second;
+void Threads::Close(uint64_t hash, const Thread& t) {
   if (t.stored) {
-    deletes_.push_back({Mutation::Op::kDelete, ThreadKey(t.partition, t.opened_ms, it->first), {}});
+    deletes_.push_back({Mutation::Op::kDelete, ThreadKey(t.partition, t.opened_ms, hash), {}});
   }
-  threads_.erase(it);
+  threads_.Erase(hash);
 }
 
 void Threads::AdvanceWatermark(EventTime watermark, const Sink& sink) {
@@ -287,13 +286,13 @@ void Threads::Expire(EventTime watermark, const Sink& sink) {
   while (!expiries_.empty() && expiries_.top().due_ms <= watermark.millis()) {
     Expiry x = expiries_.top();
     expiries_.pop();
-    auto it = threads_.find(x.hash);
+    Thread* found = threads_.Find(x.hash);
     // Closed or dropped since: the entry is stale.
-    if (it == threads_.end() || it->second.partition != x.partition ||
-        it->second.opened_ms + options_.horizon.count() != x.due_ms) {
+    if (found == nullptr || found->partition != x.partition ||
+        found->opened_ms + options_.horizon.count() != x.due_ms) {
       continue;
     }
-    Thread& t = it->second;
+    Thread& t = *found;
     ChannelThreadStats& stats = StatsFor(t.partition, t.channel);
     // A peer's answer the watermark passed in the same step as the horizon.
     const bool first_due = !t.first_counted && t.first_ms != INT64_MAX;
@@ -311,7 +310,7 @@ void Threads::Expire(EventTime watermark, const Sink& sink) {
                    .first_response = first_due,
                    .first_at = EventTime::FromMillis(t.first_ms),
                    .first_by = t.first_by};
-    Close(it);
+    Close(x.hash, t);
     sink(u);
   }
 }
@@ -321,9 +320,9 @@ void Threads::DropWaiting(EventTime watermark) {
   while (!reply_expiries_.empty() && reply_expiries_.top().due_ms <= wm) {
     uint64_t target = reply_expiries_.top().hash;
     reply_expiries_.pop();
-    auto w = waiting_.find(target);
-    if (w == waiting_.end()) continue;
-    std::vector<Reply>& replies = w->second;
+    std::vector<Reply>* w = waiting_.Find(target);
+    if (w == nullptr) continue;
+    std::vector<Reply>& replies = *w;
     int64_t next_due = INT64_MAX;
     std::erase_if(replies, [&](const Reply& r) {
       int64_t due = r.at_ms + options_.reply_wait.count();
@@ -340,7 +339,7 @@ void Threads::DropWaiting(EventTime watermark) {
       return true;
     });
     if (replies.empty()) {
-      waiting_.erase(w);
+      waiting_.Erase(target);
     } else {
       reply_expiries_.push({next_due, 0, target});
     }
@@ -367,12 +366,12 @@ std::map<std::string, ChannelThreadStats, std::less<>> Threads::Stats() const {
 }
 
 void Threads::DropPartition(int32_t partition) {
-  std::erase_if(threads_, [&](const auto& kv) { return kv.second.partition == partition; });
-  for (auto w = waiting_.begin(); w != waiting_.end();) {
+  threads_.EraseIf([&](uint64_t, const Thread& t) { return t.partition == partition; });
+  waiting_.EraseIf([&](uint64_t, std::vector<Reply>& replies) {
     waiting_count_ -=
-        std::erase_if(w->second, [&](const Reply& r) { return r.partition == partition; });
-    w = w->second.empty() ? waiting_.erase(w) : std::next(w);
-  }
+        std::erase_if(replies, [&](const Reply& r) { return r.partition == partition; });
+    return replies.empty();
+  });
   stats_.erase(partition);
   last_stats_ = nullptr;
 }

@@ -108,18 +108,18 @@ void Threads::DrainDirty(Mutations& out) {
   for (Mutation& m : deletes_) out.push_back(std::move(m));
   deletes_.clear();
   for (uint64_t hash : dirty_threads_) {
-    auto it = threads_.find(hash);
-    if (it == threads_.end() || !it->second.dirty) continue;  // closed: deleted above
-    Thread& t = it->second;
+    Thread* found = threads_.Find(hash);
+    if (found == nullptr || !found->dirty) continue;  // closed: deleted above
+    Thread& t = *found;
     out.push_back({Mutation::Op::kPut, ThreadKey(t.partition, t.opened_ms, hash), EncodeThread(t)});
     t.dirty = false;
     t.stored = true;
   }
   dirty_threads_.clear();
   for (uint64_t target : dirty_waiting_) {
-    auto w = waiting_.find(target);
-    if (w == waiting_.end()) continue;
-    for (Reply& r : w->second) {
+    std::vector<Reply>* w = waiting_.Find(target);
+    if (w == nullptr) continue;
+    for (Reply& r : *w) {
       if (r.stored) continue;
       std::string value;
       PutVarint(value, static_cast<uint64_t>(r.responder));

@@ -58,6 +58,7 @@
 #include <vector>
 
 #include "chorus/operators/event.h"
+#include "chorus/operators/hash_map.h"
 #include "chorus/operators/histogram.h"
 #include "chorus/operators/state.h"
 
@@ -187,7 +188,6 @@ class PostPerformance {
     }
   };
   using DueQueue = std::priority_queue<Due, std::vector<Due>, std::greater<>>;
-  using WaitingMap = std::unordered_map<uint64_t, WaitingKey>;
 
   static int64_t MaturesAt(int64_t published_ms, PostAge age);
   static uint16_t SeriesIndex(Platform p, ContentType c, PostAge a);
@@ -203,7 +203,8 @@ class PostPerformance {
   void QueueExpiry(uint64_t key, WaitingKey& w, int64_t due_ms);
   void MarkDirty(uint64_t key, Post& p);
   void MarkDirty(uint64_t key, WaitingKey& w);
-  void Forget(WaitingMap::iterator it);
+  // Drops the waiting entries of `key` (`w`), deleting their stored values.
+  void Forget(uint64_t key, WaitingKey& w);
   void Mature(int64_t watermark_ms);
   void Record(const Post& p, PostAge age);
   void Expire(int64_t watermark_ms);
@@ -219,8 +220,8 @@ class PostPerformance {
 
   PostOptions options_;
   std::unique_ptr<channel_internal::ChannelCatalog> channels_;
-  std::unordered_map<uint64_t, Post> posts_;  // by key hash
-  WaitingMap waiting_;                        // by key hash
+  HashMap<Post> posts_;          // by key hash
+  HashMap<WaitingKey> waiting_;  // by key hash
   size_t waiting_count_ = 0;
   DueQueue maturities_;  // posts' 24 h and 7 d; stale entries are skipped
   DueQueue expiries_;    // waiting keys' earliest; stale entries are skipped

@@ -55,6 +55,7 @@
 #include <vector>
 
 #include "chorus/operators/event.h"
+#include "chorus/operators/hash_map.h"
 #include "chorus/operators/histogram.h"
 #include "chorus/operators/state.h"
 
@@ -225,7 +226,8 @@ class Threads {
   bool Answer(uint64_t hash, const Reply& r);
   // Counts the replies the watermark has made final.
   void Finalize(EventTime watermark, const Sink& sink);
-  void Close(std::unordered_map<uint64_t, Thread>::iterator it);
+  // Forgets thread `hash` (`t`), deleting it from the store if stored.
+  void Close(uint64_t hash, const Thread& t);
   void Expire(EventTime watermark, const Sink& sink);
   void DropWaiting(EventTime watermark);
   static std::string ThreadKey(int32_t partition, int64_t opened_ms, uint64_t hash);
@@ -241,9 +243,9 @@ class Threads {
   ThreadOptions options_;
   std::deque<std::string> channel_ids_;                           // a deque never moves its strings
   std::unordered_map<std::string_view, uint32_t> channel_index_;  // views channel_ids_
-  std::unordered_map<uint64_t, Thread> threads_;                  // by id hash
+  HashMap<Thread> threads_;                                       // by id hash
   // Replies waiting for their thread, by the hash of the event they answer.
-  std::unordered_map<uint64_t, std::vector<Reply>> waiting_;
+  HashMap<std::vector<Reply>> waiting_;
   size_t waiting_count_ = 0;
   ExpiryQueue expiries_;                     // thread horizons, lazily skipped once closed
   ExpiryQueue finals_;                       // reply candidates, by reply time; lazily skipped
