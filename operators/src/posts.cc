@@ -116,7 +116,7 @@ void PostPerformance::Publish(int32_t partition, uint64_t key, const Event& e) {
 void PostPerformance::Count(Post& p, uint64_t key, int32_t partition, int64_t at_ms,
                             uint64_t count) {
   if (at_ms >= MaturesAt(p.published_ms, PostAge::k7d)) {
-    StatsOf(partition).unmatched[p.channel] += count;  // past its week: for no post
+    StatsOf(partition).AddUnmatched(p.channel, count);  // past its week: for no post
     return;
   }
   if (!p.matured_24h && at_ms < MaturesAt(p.published_ms, PostAge::k24h)) {
@@ -130,7 +130,7 @@ void PostPerformance::Wait(int32_t partition, uint64_t key, std::string_view cha
                            int64_t at_ms, uint64_t count) {
   const int64_t due = at_ms + options_.engagement_wait.count();
   if (due <= watermark_ms_) {  // its wait is over already
-    StatsOf(partition).unmatched[channels_->Intern(channel_id)] += count;
+    StatsOf(partition).AddUnmatched(channels_->Intern(channel_id), count);
     return;
   }
   WaitingKey& w = waiting_[key];
@@ -150,7 +150,7 @@ void PostPerformance::Wait(int32_t partition, uint64_t key, std::string_view cha
       return;
     }
     if (v.size() >= kMaxWaiting) {
-      StatsOf(partition).unmatched[w.channel] += count;
+      StatsOf(partition).AddUnmatched(w.channel, count);
       return;
     }
   }
@@ -244,7 +244,7 @@ void PostPerformance::Expire(int64_t watermark_ms) {
         next_due = std::min(next_due, e.at_ms + wait);
         return false;
       }
-      StatsOf(e.partition).unmatched[w.channel] += e.count;
+      StatsOf(e.partition).AddUnmatched(w.channel, e.count);
       return true;
     });
     waiting_count_ -= before - w.entries.size();
@@ -270,8 +270,9 @@ PostStats PostPerformance::Stats() const {
       matured[channel].Add(m);
       has_matured[channel] = true;
     }
-    for (const auto& [channel, n] : s.unmatched) {
-      unmatched[channel] += n;
+    for (ChannelIndex channel = 0; channel < s.unmatched.size(); ++channel) {
+      if (s.unmatched[channel] == 0) continue;
+      unmatched[channel] += s.unmatched[channel];
       has_unmatched[channel] = true;
     }
     for (const auto& [series, h] : s.distribution) distribution[series].Add(h);
@@ -294,7 +295,7 @@ void PostPerformance::DropPartition(int32_t partition) {
     std::erase(w.stored, partition);
     return w.entries.empty();
   });
-  stats_.erase(partition);
+  stats_.Erase(partition);
 }
 
 }  // namespace chorus::ops

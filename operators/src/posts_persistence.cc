@@ -114,11 +114,16 @@ std::string PostPerformance::EncodeStats(const PartitionStats& s) const {
     PutVarint(out, k);
     out += cells;
   }
-  const auto unmatched = ById(s.unmatched, *channels_);
+  std::vector<std::pair<std::string_view, uint64_t>> unmatched;
+  for (ChannelIndex channel = 0; channel < s.unmatched.size(); ++channel) {
+    if (s.unmatched[channel] != 0)
+      unmatched.emplace_back(channels_->id(channel), s.unmatched[channel]);
+  }
+  std::sort(unmatched.begin(), unmatched.end());
   PutVarint(out, unmatched.size());
   for (const auto& [id, n] : unmatched) {
     PutLengthPrefixed(out, id);
-    PutVarint(out, *n);
+    PutVarint(out, n);
   }
   std::vector<uint16_t> series;
   for (const auto& [index, h] : s.distribution) series.push_back(index);
@@ -266,7 +271,9 @@ bool PostPerformance::RestoreStats(int32_t partition, std::string_view value) {
   if (!r.Varint(n) || n > value.size()) return false;
   for (uint64_t i = 0; i < n; ++i) {
     std::string_view id;
-    if (!r.LengthPrefixed(id) || !r.Varint(s.unmatched[channels_->Intern(id)])) return false;
+    uint64_t count = 0;
+    if (!r.LengthPrefixed(id) || !r.Varint(count)) return false;
+    s.AddUnmatched(channels_->Intern(id), count);
   }
   if (!r.Varint(n) || n > kSeries) return false;
   for (uint64_t i = 0; i < n; ++i) {

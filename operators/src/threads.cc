@@ -372,7 +372,7 @@ void Threads::DropPartition(int32_t partition) {
         std::erase_if(replies, [&](const Reply& r) { return r.partition == partition; });
     return replies.empty();
   });
-  stats_.erase(partition);
+  stats_.Erase(partition);
   last_stats_ = nullptr;
 }
 

@@ -60,6 +60,7 @@
 #include "chorus/operators/event.h"
 #include "chorus/operators/hash_map.h"
 #include "chorus/operators/histogram.h"
+#include "chorus/operators/partition_map.h"
 #include "chorus/operators/state.h"
 
 namespace chorus::ops {
@@ -175,7 +176,13 @@ class PostPerformance {
   };
   struct PartitionStats {
     std::unordered_map<ChannelIndex, ChannelPostStats> matured;
-    std::unordered_map<ChannelIndex, uint64_t> unmatched;
+    // By channel; 0 for none (an engagement adds at least 1).
+    std::vector<uint64_t> unmatched;
+
+    void AddUnmatched(ChannelIndex channel, uint64_t count) {
+      if (unmatched.size() <= channel) unmatched.resize(channel + 1);
+      unmatched[channel] += count;
+    }
     std::unordered_map<uint16_t, PostEngagementHistogram> distribution;  // by SeriesIndex
     bool dirty = false;
   };
@@ -225,7 +232,7 @@ class PostPerformance {
   size_t waiting_count_ = 0;
   DueQueue maturities_;  // posts' 24 h and 7 d; stale entries are skipped
   DueQueue expiries_;    // waiting keys' earliest; stale entries are skipped
-  std::map<int32_t, PartitionStats> stats_;
+  PartitionMap<PartitionStats> stats_;
   std::vector<uint64_t> dirty_posts_;
   std::vector<uint64_t> dirty_waiting_;
   Mutations deletes_;  // of stored posts and waiting values that went away

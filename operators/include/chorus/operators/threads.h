@@ -57,6 +57,7 @@
 #include "chorus/operators/event.h"
 #include "chorus/operators/hash_map.h"
 #include "chorus/operators/histogram.h"
+#include "chorus/operators/partition_map.h"
 #include "chorus/operators/state.h"
 
 namespace chorus::ops {
@@ -247,10 +248,10 @@ class Threads {
   // Replies waiting for their thread, by the hash of the event they answer.
   HashMap<std::vector<Reply>> waiting_;
   size_t waiting_count_ = 0;
-  ExpiryQueue expiries_;                     // thread horizons, lazily skipped once closed
-  ExpiryQueue finals_;                       // reply candidates, by reply time; lazily skipped
-  ExpiryQueue reply_expiries_;               // waiting replies (hash = target)
-  std::map<int32_t, PartitionStats> stats_;  // node-based: last_stats_ stays valid
+  ExpiryQueue expiries_;                // thread horizons, lazily skipped once closed
+  ExpiryQueue finals_;                  // reply candidates, by reply time; lazily skipped
+  ExpiryQueue reply_expiries_;          // waiting replies (hash = target)
+  PartitionMap<PartitionStats> stats_;  // values never move: last_stats_ stays valid
   // The last StatsFor lookup: consecutive events mostly share partition and channel.
   int32_t last_stats_partition_ = 0;
   uint32_t last_stats_channel_ = 0;
