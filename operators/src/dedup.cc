@@ -282,9 +282,8 @@ bool DedupIndex::RestoreExpiry(int32_t partition, std::string_view value) {
     return false;
   }
   // It sorts first in its partition; after values it could not filter them.
-  auto it = partitions_.find(partition);
-  if (it != partitions_.end() &&
-      (it->second.next_seq != 1 || it->second.restored_expiry_seq != 0)) {
+  if (const Partition* known = partitions_.Find(partition);
+      known != nullptr && (known->next_seq != 1 || known->restored_expiry_seq != 0)) {
     return false;
   }
   Partition& p = partitions_[partition];
@@ -316,6 +315,6 @@ bool DedupIndex::RestoreBucket(int32_t partition, std::string_view key, std::str
   return true;
 }
 
-void DedupIndex::DropPartition(int32_t partition) { partitions_.erase(partition); }
+void DedupIndex::DropPartition(int32_t partition) { partitions_.Erase(partition); }
 
 }  // namespace chorus::ops

@@ -36,5 +36,20 @@ TEST(PartitionMap, IndexedAndUnindexedIdsBehaveAlike) {
   EXPECT_EQ(m[0], "");  // made again, fresh
 }
 
+TEST(PartitionMap, ACopyFindsItsOwnValues) {
+  PartitionMap<int> m;
+  m[1] = 10;
+  m[-1] = -10;
+  PartitionMap<int> copy = m;
+  copy[1] = 11;
+  EXPECT_EQ(*m.Find(1), 10);
+  EXPECT_EQ(*copy.Find(1), 11);
+  copy = m;
+  EXPECT_EQ(*copy.Find(1), 10);
+  EXPECT_NE(copy.Find(1), m.Find(1));
+  PartitionMap<int> moved = std::move(copy);
+  EXPECT_EQ(*moved.Find(-1), -10);
+}
+
 }  // namespace
 }  // namespace chorus::ops

@@ -33,12 +33,12 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "chorus/operators/partition_map.h"
 #include "chorus/operators/state.h"
 #include "chorus/operators/time.h"
 
@@ -119,7 +119,7 @@ class DedupIndex {
   [[nodiscard]] bool RestoreBucket(int32_t partition, std::string_view key, std::string_view value);
 
   DedupOptions options_;
-  std::map<int32_t, Partition> partitions_;
+  PartitionMap<Partition> partitions_;
 };
 
 }  // namespace chorus::ops

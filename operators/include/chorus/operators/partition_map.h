@@ -16,14 +16,24 @@ namespace chorus::ops {
 template <typename T>
 class PartitionMap {
  public:
+  PartitionMap() = default;
+  // A copy indexes its own values; a move keeps the map's nodes.
+  PartitionMap(const PartitionMap& o) : map_(o.map_) { Reindex(); }
+  PartitionMap& operator=(const PartitionMap& o) {
+    if (this != &o) {
+      map_ = o.map_;
+      Reindex();
+    }
+    return *this;
+  }
+  PartitionMap(PartitionMap&&) noexcept = default;
+  PartitionMap& operator=(PartitionMap&&) noexcept = default;
+
   // The state of `id`, value-initialized if new.
   T& operator[](int32_t id) {
     if (T* found = FindIndexed(id)) return *found;
     T& value = map_[id];
-    if (Indexed(id)) {
-      if (index_.size() <= static_cast<size_t>(id)) index_.resize(static_cast<size_t>(id) + 1);
-      index_[static_cast<size_t>(id)] = &value;
-    }
+    Register(id, value);
     return value;
   }
   T* Find(int32_t id) {
@@ -49,6 +59,15 @@ class PartitionMap {
   // Far more partitions than one topic has; beyond, the map alone.
   static constexpr int32_t kIndexed = 1 << 16;
   static bool Indexed(int32_t id) { return id >= 0 && id < kIndexed; }
+  void Reindex() {
+    index_.clear();
+    for (auto& [id, value] : map_) Register(id, value);
+  }
+  void Register(int32_t id, T& value) {
+    if (!Indexed(id)) return;
+    if (index_.size() <= static_cast<size_t>(id)) index_.resize(static_cast<size_t>(id) + 1);
+    index_[static_cast<size_t>(id)] = &value;
+  }
   T* FindIndexed(int32_t id) {
     if (!Indexed(id) || static_cast<size_t>(id) >= index_.size()) return nullptr;
     return index_[static_cast<size_t>(id)];
