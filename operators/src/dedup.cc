@@ -162,6 +162,10 @@ bool DedupIndex::CheckAndInsert(int32_t partition, std::string_view event_id, Ev
   return false;
 }
 
+void DedupIndex::Prefetch(int32_t partition, std::string_view event_id) {
+  if (const Partition* p = partitions_.Find(partition)) p->seen.Prefetch(SlotHash(event_id));
+}
+
 void DedupIndex::Expire() {
   for (auto& [id, p] : partitions_) {
     if (p.max_ms == INT64_MIN) continue;

@@ -81,6 +81,10 @@ void PostPerformance::Apply(int32_t partition, const Event& e) {
   Wait(partition, key, e.channel_id, at, Multiplicity(e));
 }
 
+void PostPerformance::Prefetch(const Event& e) const {
+  if (!e.content_id.empty()) posts_.Prefetch(KeyHash(e.channel_id, e.content_id));
+}
+
 void PostPerformance::Publish(int32_t partition, uint64_t key, const Event& e) {
   Post copy;
   copy.published_ms = e.occurred_at.millis();

@@ -155,6 +155,14 @@ void Threads::Apply(int32_t partition, const Event& e, const Sink& sink) {
   }
 }
 
+void Threads::Prefetch(const Event& e) const {
+  if (!e.reply_to_event_id.empty()) {
+    threads_.Prefetch(StableHash64(e.reply_to_event_id));
+  } else if (ThreadKindIndex(e) >= 0) {
+    threads_.Prefetch(StableHash64(e.event_id));
+  }
+}
+
 void Threads::Open(int32_t partition, const Event& e, uint64_t hash, int kind, const Sink& sink) {
   auto [slot, inserted] = threads_.TryEmplace(hash);
   if (!inserted) return;  // the same id again: dedup let a 2^-64 collision through

@@ -26,6 +26,7 @@ std::string StatsKey(int32_t partition, char tag, std::string_view channel_id = 
 
 std::string Threads::ThreadKey(int32_t partition, int64_t opened_ms, uint64_t hash) {
   std::string key;
+  key.reserve(4 + 1 + 8 + 8);  // one allocation: open threads are the bulk of a drain
   AppendPartitionPrefix(key, partition);
   key.push_back(kThreadTag);
   PutFixed64BE(key, OrderedBits(opened_ms));
@@ -45,6 +46,8 @@ std::string Threads::ReplyKey(int32_t partition, int64_t at_ms, uint64_t target,
 
 std::string Threads::EncodeThread(const Thread& t) const {
   std::string out;
+  // Ids and their lengths, kind, flags and up to two gaps with responders.
+  out.reserve(channel_ids_[t.channel].size() + t.opener.size() + 32);
   PutLengthPrefixed(out, channel_ids_[t.channel]);
   PutVarint(out, t.kind);
   // Flags: bit 0 first counted, bit 1 a first candidate, bit 2 a close
@@ -105,6 +108,7 @@ bool Threads::DecodeStats(Reader& r, ChannelThreadStats& s) {
 }
 
 void Threads::DrainDirty(Mutations& out) {
+  out.reserve(out.size() + deletes_.size() + dirty_threads_.size() + dirty_waiting_.size());
   for (Mutation& m : deletes_) out.push_back(std::move(m));
   deletes_.clear();
   for (uint64_t hash : dirty_threads_) {

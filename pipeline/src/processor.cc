@@ -96,17 +96,26 @@ Status Processor::Step() {
   if (!deferred_error_.ok()) return deferred_error_;
   ops::ProcessingTime now = clock_.Now();
   Slot* slot = nullptr;
-  for (const SourceRecord& r : batch_) {
+  if (!batch_.empty()) DecodeAhead(batch_[0], decoded_[0], nullptr);
+  for (size_t i = 0; i < batch_.size(); ++i) {
+    const SourceRecord& r = batch_[i];
     if (slot == nullptr || slot->meta.tp.partition != r.partition ||
         slot->meta.tp.topic != r.topic) {
       slot = FindSlot(r);
+    }
+    Decoded& d = decoded_[i & 1];
+    if (i + 1 < batch_.size()) {
+      const SourceRecord& next = batch_[i + 1];
+      // Records come in runs from one partition: most often the same slot.
+      const bool same = slot != nullptr && next.partition == r.partition && next.topic == r.topic;
+      DecodeAhead(next, decoded_[(i + 1) & 1], same ? slot : nullptr);
     }
     // Records of a partition revoked inside this very poll belong to its
     // next owner; records before our position are redeliveries around a
     // rebalance (librdkafka 2.0 can return them) and were already counted.
     if (slot == nullptr || !slot->assigned) continue;
     if (slot->meta.next_offset >= 0 && r.offset < slot->meta.next_offset) continue;
-    Process(r, *slot, now);
+    Process(r, *slot, d, now);
     slot->meta.next_offset = r.offset + 1;
     if (r.timestamp_ms) slot->last_record_ms = *r.timestamp_ms;
     slot->dirty = true;
@@ -121,13 +130,22 @@ Status Processor::Step() {
   return Status::Ok();
 }
 
-void Processor::Process(const SourceRecord& r, Slot& slot, ops::ProcessingTime now) {
-  const ValidationLimits& limits = options_.limits;
-  if (r.value.size() > limits.max_record_bytes) {
-    return Reject(r, slot, DlqReason::kFieldTooLong, Outcome::kInvalid);
+void Processor::DecodeAhead(const SourceRecord& r, Decoded& d, const Slot* slot) {
+  if (r.value.size() > options_.limits.max_record_bytes) {
+    d.error = DlqReason::kFieldTooLong;
+    return;
   }
-  ops::Event& e = event_;
-  if (auto reason = decoder_.Decode(r.value, e)) return Reject(r, slot, *reason, Outcome::kInvalid);
+  d.error = d.decoder.Decode(r.value, d.event);
+  if (d.error) return;
+  if (slot != nullptr) dedup_.Prefetch(slot->meta.id, d.event.event_id);
+  threads_.Prefetch(d.event);
+  posts_.Prefetch(d.event);
+}
+
+void Processor::Process(const SourceRecord& r, Slot& slot, Decoded& d, ops::ProcessingTime now) {
+  const ValidationLimits& limits = options_.limits;
+  if (d.error) return Reject(r, slot, *d.error, Outcome::kInvalid);
+  ops::Event& e = d.event;
   std::optional<ops::EventTime> record_time;
   if (r.timestamp_ms) record_time = ops::EventTime::FromMillis(*r.timestamp_ms);
   if (auto reason = Validate(e, r.value.size(), record_time, limits)) {
@@ -249,6 +267,9 @@ Status Processor::StartCommit() {
   // The operator thread's drain, and the window results made before it,
   // which update window_writes_ and fresh_results_ below.
   parallel_.Sync();
+  mutations.reserve(channel_changes.size() + member_changes.size() + dedup_changes.size() +
+                    thread_changes.size() + window_writes_.size() + fresh_results_.size() +
+                    post_changes.size() + slots_.size() + 2);
   take(Store::kChannels, channel_changes);
   take(Store::kMembers, member_changes);
   take(Store::kDedup, dedup_changes);

@@ -38,6 +38,7 @@
 #include <string_view>
 #include <vector>
 
+#include "chorus/operators/hash_map.h"
 #include "chorus/operators/partition_map.h"
 #include "chorus/operators/state.h"
 #include "chorus/operators/time.h"
@@ -57,6 +58,8 @@ class DedupIndex {
   // True if `event_id` was already accepted on `partition` within the
   // horizon; otherwise remembers it and returns false.
   bool CheckAndInsert(int32_t partition, std::string_view event_id, EventTime t);
+  // Starts loading what CheckAndInsert(partition, event_id, …) will read.
+  void Prefetch(int32_t partition, std::string_view event_id);
 
   // Forgets ids older than each partition's max event time − horizon.
   void Expire();
@@ -78,6 +81,9 @@ class DedupIndex {
   class Table {
    public:
     const Entry* Find(uint64_t hash) const;
+    void Prefetch(uint64_t hash) const {
+      if (!slots_.empty()) PrefetchLine(&slots_[hash & (slots_.size() - 1)]);
+    }
     // Inserts, or raises the time of a present hash to `ms` if larger.
     void Upsert(uint64_t hash, int64_t ms);
     void Erase(uint64_t hash);

@@ -126,6 +126,8 @@ class PostPerformance {
 
   // Applies a validated, deduplicated event read from `partition`.
   void Apply(int32_t partition, const Event& e);
+  // Starts loading the post Apply(…, e) will look up, if any.
+  void Prefetch(const Event& e) const;
 
   // Records the figures that matured at or before `watermark` and expires
   // engagements that waited long enough.

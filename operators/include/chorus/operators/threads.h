@@ -142,6 +142,8 @@ class Threads {
 
   // Applies a validated, deduplicated event read from `partition`.
   void Apply(int32_t partition, const Event& e, const Sink& sink);
+  // Starts loading the thread Apply(…, e, …) will look up, if any.
+  void Prefetch(const Event& e) const;
 
   // Expires threads whose horizon ended at or before `watermark` and drops
   // replies that waited long enough, in (time, partition, id) order.
@@ -193,8 +195,10 @@ class Threads {
     bool stored = false;
   };
   struct StoredStats {
-    ChannelThreadStats stats;
+    // First: beside the counters a thread event changes, not after the
+    // histograms a cache line or twenty further on.
     bool dirty = false;  // listed in dirty_channels
+    ChannelThreadStats stats;
   };
   struct PartitionStats {
     // By channel index; null where the partition has no counters for it.

@@ -10,6 +10,7 @@
 // last such batch and reprocesses exactly what followed it.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <functional>
@@ -119,7 +120,19 @@ class Processor final : public PartitionListener {
 
  private:
   struct Slot;
-  void Process(const SourceRecord& r, Slot& slot, ops::ProcessingTime now);
+  // Records are decoded one ahead of processing, into alternating decoders
+  // (an event may point into its decoder's message): the next event's ids
+  // are known while this one is applied, so the state they lead to is on
+  // its way into the cache by the time it is needed.
+  struct Decoded {
+    Decoder decoder;
+    ops::Event event;
+    std::optional<DlqReason> error;
+  };
+  // Decodes `r` into `d` and prefetches what processing it will read;
+  // `slot` is the record's slot if known (its dedup state is prefetched).
+  void DecodeAhead(const SourceRecord& r, Decoded& d, const Slot* slot);
+  void Process(const SourceRecord& r, Slot& slot, Decoded& d, ops::ProcessingTime now);
   void Reject(const SourceRecord& r, Slot& slot, DlqReason reason, Outcome outcome);
   Slot* FindSlot(const SourceRecord& r);
   Status LoadPartition(Slot& slot);
@@ -148,8 +161,7 @@ class Processor final : public PartitionListener {
   DlqSink& dlq_;
   Clock& clock_;
 
-  Decoder decoder_;
-  ops::Event event_;  // reused for every record
+  std::array<Decoded, 2> decoded_;
   ops::WatermarkTracker watermark_;
   ops::DedupIndex dedup_;
   ops::Threads threads_;
