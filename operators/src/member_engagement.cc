@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <utility>
 
+#include "chorus/operators/hash_map.h"
 #include "member_internal.h"
 
 namespace chorus::ops {
@@ -48,6 +49,11 @@ MemberEngagement::Member* MemberEngagement::MemberTable::Find(std::string_view i
   }
 }
 
+void MemberEngagement::MemberTable::Prefetch(std::string_view id) const {
+  if (slots_.empty()) return;
+  PrefetchLine(&slots_[std::hash<std::string_view>{}(id) & (slots_.size() - 1)]);
+}
+
 std::pair<MemberEngagement::Member*, bool> MemberEngagement::MemberTable::TryEmplace(
     std::string_view id) {
   if ((nodes_.size() + 1) * 2 > slots_.size()) Grow();
@@ -81,6 +87,17 @@ MemberEngagement::MemberEngagement(MemberOptions options) : options_(options) {
     std::fputs("chorus: MemberOptions half-lives must be positive\n", stderr);
     std::abort();
   }
+}
+
+void MemberEngagement::Prefetch(int32_t partition, const Event& e) const {
+  if (!mi::IsActivity(e)) return;
+  const Partition* p = last_partition_;
+  if (p == nullptr || p->id != partition) {
+    auto it = partitions_.find(partition);
+    if (it == partitions_.end()) return;
+    p = it->second.get();
+  }
+  p->members.Prefetch(e.member_id);
 }
 
 void MemberEngagement::Apply(int32_t partition, const Event& e, const TransitionSink& sink) {

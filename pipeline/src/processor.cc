@@ -137,7 +137,10 @@ void Processor::DecodeAhead(const SourceRecord& r, Decoded& d, const Slot* slot)
   }
   d.error = d.decoder.Decode(r.value, d.event);
   if (d.error) return;
-  if (slot != nullptr) dedup_.Prefetch(slot->meta.id, d.event.event_id);
+  if (slot != nullptr) {
+    dedup_.Prefetch(slot->meta.id, d.event.event_id);
+    parallel_.Prefetch(slot->meta.id, d.event);
+  }
   threads_.Prefetch(d.event);
   posts_.Prefetch(d.event);
 }

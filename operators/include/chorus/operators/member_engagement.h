@@ -190,6 +190,9 @@ class MemberEngagement {
   // Applies a validated, deduplicated event read from `partition`. Events
   // that are not member actions are ignored. Late events update state too.
   void Apply(int32_t partition, const Event& e, const TransitionSink& sink);
+  // Starts loading the index slot of the member Apply(partition, e, …) will
+  // look up.
+  void Prefetch(int32_t partition, const Event& e) const;
 
   // Keeps the opener's open threads, brand interactions and welcome in step
   // with a thread (see threads.h). Unknown members are ignored.
@@ -262,6 +265,7 @@ class MemberEngagement {
   class MemberTable {
    public:
     Member* Find(std::string_view id) const;
+    void Prefetch(std::string_view id) const;
     // The member with `id`, made (default state, `id` set) if new.
     std::pair<Member*, bool> TryEmplace(std::string_view id);
     size_t size() const { return nodes_.size(); }
