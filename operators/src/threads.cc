@@ -155,12 +155,14 @@ void Threads::Apply(int32_t partition, const Event& e, const Sink& sink) {
   }
 }
 
-void Threads::Prefetch(const Event& e) const {
-  if (!e.reply_to_event_id.empty()) {
-    threads_.Prefetch(StableHash64(e.reply_to_event_id));
-  } else if (ThreadKindIndex(e) >= 0) {
-    threads_.Prefetch(StableHash64(e.event_id));
-  }
+void Threads::Prefetch(int32_t partition, const Event& e) const {
+  if (!e.reply_to_event_id.empty()) threads_.Prefetch(StableHash64(e.reply_to_event_id));
+  if (ThreadKindIndex(e) < 0) return;
+  threads_.Prefetch(StableHash64(e.event_id));
+  auto c = channel_index_.find(e.channel_id);
+  const PartitionStats* p = stats_.Find(partition);
+  if (c == channel_index_.end() || p == nullptr || c->second >= p->by_channel.size()) return;
+  if (const StoredStats* s = p->by_channel[c->second].get()) PrefetchLine(s);
 }
 
 void Threads::Open(int32_t partition, const Event& e, uint64_t hash, int kind, const Sink& sink) {

@@ -137,12 +137,11 @@ void Processor::DecodeAhead(const SourceRecord& r, Decoded& d, const Slot* slot)
   }
   d.error = d.decoder.Decode(r.value, d.event);
   if (d.error) return;
-  if (slot != nullptr) {
-    dedup_.Prefetch(slot->meta.id, d.event.event_id);
-    parallel_.Prefetch(slot->meta.id, d.event);
-  }
-  threads_.Prefetch(d.event);
+  if (slot == nullptr) return;
+  dedup_.Prefetch(slot->meta.id, d.event.event_id);
+  threads_.Prefetch(slot->meta.id, d.event);
   posts_.Prefetch(d.event);
+  parallel_.Prefetch(slot->meta.id, d.event);
 }
 
 void Processor::Process(const SourceRecord& r, Slot& slot, Decoded& d, ops::ProcessingTime now) {

@@ -41,6 +41,7 @@ class PartitionMap {
     auto it = map_.find(id);
     return it == map_.end() ? nullptr : &it->second;
   }
+  const T* Find(int32_t id) const { return const_cast<PartitionMap*>(this)->Find(id); }
   void Erase(int32_t id) {
     if (Indexed(id) && static_cast<size_t>(id) < index_.size()) {
       index_[static_cast<size_t>(id)] = nullptr;

@@ -142,8 +142,9 @@ class Threads {
 
   // Applies a validated, deduplicated event read from `partition`.
   void Apply(int32_t partition, const Event& e, const Sink& sink);
-  // Starts loading the thread Apply(…, e, …) will look up, if any.
-  void Prefetch(const Event& e) const;
+  // Starts loading the thread Apply(partition, e, …) will look up, if any,
+  // and the channel counters a thread it opens will count in.
+  void Prefetch(int32_t partition, const Event& e) const;
 
   // Expires threads whose horizon ended at or before `watermark` and drops
   // replies that waited long enough, in (time, partition, id) order.

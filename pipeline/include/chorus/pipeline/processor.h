@@ -130,7 +130,7 @@ class Processor final : public PartitionListener {
     std::optional<DlqReason> error;
   };
   // Decodes `r` into `d` and prefetches what processing it will read;
-  // `slot` is the record's slot if known (its dedup state is prefetched).
+  // `slot` is the record's slot if known (nothing is prefetched otherwise).
   void DecodeAhead(const SourceRecord& r, Decoded& d, const Slot* slot);
   void Process(const SourceRecord& r, Slot& slot, Decoded& d, ops::ProcessingTime now);
   void Reject(const SourceRecord& r, Slot& slot, DlqReason reason, Outcome outcome);
