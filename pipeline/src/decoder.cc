@@ -135,6 +135,9 @@ Fields FieldsOf(const v1::EngagementEvent& m) {
 class Scan {
  public:
   Scan(const uint8_t* p, const uint8_t* end) : p_(p), end_(end) {}
+  explicit Scan(std::string_view bytes)
+      : Scan(reinterpret_cast<const uint8_t*>(bytes.data()),
+             reinterpret_cast<const uint8_t*>(bytes.data()) + bytes.size()) {}
 
   bool Message(Fields& f) {
     while (p_ != end_) {
@@ -172,12 +175,13 @@ class Scan {
         case 9:
           if (!Int32(wire, f.content_type)) return false;
           break;
-        case 10:
-          if (wire != kFixed32 || end_ - p_ < 4) return false;
-          std::memcpy(&f.sentiment, p_, 4);
-          p_ += 4;
+        case 10: {
+          const uint8_t* at = p_;
+          if (wire != kFixed32 || !Advance(4)) return false;
+          std::memcpy(&f.sentiment, at, 4);
           f.has_sentiment = true;
           break;
+        }
         case 11:
           if (!String(wire, f.reply_to_event_id)) return false;
           break;
@@ -226,11 +230,18 @@ class Scan {
     out = static_cast<int32_t>(v);
     return true;
   }
+  // Steps over `n` bytes; false if fewer are left.
+  bool Advance(uint64_t n) {
+    if (n > static_cast<uint64_t>(end_ - p_)) return false;
+    p_ += n;
+    return true;
+  }
   bool Bytes(std::string_view& out) {
     uint64_t n = 0;
-    if (!Varint(n) || n > static_cast<uint64_t>(end_ - p_)) return false;
-    out = {reinterpret_cast<const char*>(p_), static_cast<size_t>(n)};
-    p_ += n;
+    if (!Varint(n)) return false;
+    const uint8_t* at = p_;
+    if (!Advance(n)) return false;
+    out = {reinterpret_cast<const char*>(at), static_cast<size_t>(n)};
     return true;
   }
   // A proto3 string must be UTF-8; ASCII is, and anything else is left to
@@ -256,15 +267,11 @@ class Scan {
       case kVarint:
         return Varint(v);
       case kFixed64:
-        if (end_ - p_ < 8) return false;
-        p_ += 8;
-        return true;
+        return Advance(8);
       case kLength:
         return Bytes(bytes);
       case kFixed32:
-        if (end_ - p_ < 4) return false;
-        p_ += 4;
-        return true;
+        return Advance(4);
       default:  // groups, or no wire type at all
         return false;
     }
@@ -272,8 +279,7 @@ class Scan {
   // Fields of a repeated occurrence overwrite the earlier ones, as protobuf
   // merges a submessage that occurs twice.
   static bool Timestamp(std::string_view bytes, Fields& f) {
-    Scan s(reinterpret_cast<const uint8_t*>(bytes.data()),
-           reinterpret_cast<const uint8_t*>(bytes.data()) + bytes.size());
+    Scan s(bytes);
     while (s.p_ != s.end_) {
       uint32_t field = 0;
       int wire = 0;
@@ -290,8 +296,7 @@ class Scan {
   // A map<string, string> entry: checked, not kept (chorus does not read
   // attributes).
   static bool AttributeEntry(std::string_view bytes) {
-    Scan s(reinterpret_cast<const uint8_t*>(bytes.data()),
-           reinterpret_cast<const uint8_t*>(bytes.data()) + bytes.size());
+    Scan s(bytes);
     while (s.p_ != s.end_) {
       uint32_t field = 0;
       int wire = 0;
