@@ -111,13 +111,22 @@ void Threads::DrainDirty(Mutations& out) {
   out.reserve(out.size() + deletes_.size() + dirty_threads_.size() + dirty_waiting_.size());
   for (Mutation& m : deletes_) out.push_back(std::move(m));
   deletes_.clear();
-  for (uint64_t hash : dirty_threads_) {
-    Thread* found = threads_.Find(hash);
-    if (found == nullptr || !found->dirty) continue;  // closed: deleted above
-    Thread& t = *found;
+  auto put = [&](uint64_t hash, Thread& t) {
     out.push_back({Mutation::Op::kPut, ThreadKey(t.partition, t.opened_ms, hash), EncodeThread(t)});
     t.dirty = false;
     t.stored = true;
+  };
+  // When most threads changed (a replay's one commit holds every open
+  // thread), a pass over the table beats a random lookup per thread.
+  if (4 * dirty_threads_.size() > threads_.size()) {
+    threads_.ForEach([&](uint64_t hash, Thread& t) {
+      if (t.dirty) put(hash, t);
+    });
+  } else {
+    for (uint64_t hash : dirty_threads_) {
+      Thread* found = threads_.Find(hash);
+      if (found != nullptr && found->dirty) put(hash, *found);  // else closed: deleted above
+    }
   }
   dirty_threads_.clear();
   for (uint64_t target : dirty_waiting_) {

@@ -70,6 +70,12 @@ TEST(HashMap, AgreesWithStdMapUnderChurn) {
       ASSERT_NE(m.Find(key), nullptr) << key;
       EXPECT_EQ(*m.Find(key), value) << key;
     }
+    // A pass visits each entry once, whatever the erasures shifted.
+    std::map<uint64_t, uint64_t> visited;
+    m.ForEach([&](uint64_t key, uint64_t& value) {
+      EXPECT_TRUE(visited.emplace(key, value).second) << key;
+    });
+    EXPECT_EQ(visited, want);
   }
 }
 

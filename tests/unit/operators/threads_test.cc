@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -344,6 +345,76 @@ TEST_F(ThreadsTest, ADrainRewritesOnlyTheChannelsThatChanged) {
   Mutations idle;
   threads_.DrainDirty(idle);
   EXPECT_TRUE(idle.empty());
+}
+
+// The keys of the threads a drain writes.
+std::set<std::string> ThreadKeys(const Mutations& drained) {
+  std::set<std::string> keys;
+  for (const Mutation& m : drained) {
+    if (m.op == Mutation::Op::kPut && m.key[4] == 't') {
+      EXPECT_TRUE(keys.insert(m.key).second);
+    }
+  }
+  return keys;
+}
+
+// A drain finds changed threads by a pass over the table when many of them
+// changed, and one by one otherwise; either way each is written once, and
+// what was written restores to the same state.
+TEST_F(ThreadsTest, ADrainWritesEachChangedThreadOnceWhicheverWayItFindsThem) {
+  Threads restored;
+  auto restore = [&](const Mutations& drained) {
+    for (const Mutation& m : drained) {
+      if (m.op == Mutation::Op::kPut) {
+        ASSERT_TRUE(restored.Restore(m.key, m.value));
+      } else {
+        ASSERT_EQ(m.op, Mutation::Op::kDelete);  // nothing of this test was closed
+      }
+    }
+  };
+  for (int i = 0; i < 40; ++i) {
+    Apply(Question("q" + std::to_string(i), "m" + std::to_string(i), kT0 + i * kMinute));
+  }
+  Mutations all;  // every thread changed: the pass
+  threads_.DrainDirty(all);
+  const std::set<std::string> opened = ThreadKeys(all);
+  EXPECT_EQ(opened.size(), 40u);
+  restore(all);
+
+  // Two answers by a peer: two threads change and two open, 4 of 42.
+  Apply(Reply("a0", "q0", ActorRole::kMember, kT0 + kHour, "cy"));
+  Apply(Reply("a1", "q7", ActorRole::kMember, kT0 + kHour, "cy"));
+  Mutations few;  // one by one
+  threads_.DrainDirty(few);
+  const std::set<std::string> changed = ThreadKeys(few);
+  EXPECT_EQ(changed.size(), 4u);
+  size_t known = 0;
+  for (const std::string& k : changed) known += opened.count(k);
+  EXPECT_EQ(known, 2u);  // q0 and q7 again, under the keys they had
+  restore(few);
+
+  // Seven more: 14 of 49, the pass again, which must skip the other 35.
+  for (int i = 10; i < 17; ++i) {
+    Apply(Reply("b" + std::to_string(i), "q" + std::to_string(i), ActorRole::kMember,
+                kT0 + 2 * kHour, "dee"));
+  }
+  Mutations more;
+  threads_.DrainDirty(more);
+  const std::set<std::string> again = ThreadKeys(more);
+  EXPECT_EQ(again.size(), 14u);
+  known = 0;
+  for (const std::string& k : again) known += opened.count(k);
+  EXPECT_EQ(known, 7u);
+  restore(more);
+
+  Mutations idle;
+  threads_.DrainDirty(idle);
+  EXPECT_TRUE(ThreadKeys(idle).empty());
+  EXPECT_EQ(restored.open_threads(), threads_.open_threads());
+  auto ignore = [](const ThreadUpdate&) {};
+  Advance(kT0 + 8 * kDay);
+  restored.AdvanceWatermark(kT0 + 8 * kDay, ignore);
+  EXPECT_EQ(Stats(restored), Stats());
 }
 
 // State written before counters had a key per channel: one 's' value per

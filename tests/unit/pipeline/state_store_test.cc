@@ -61,14 +61,18 @@ std::vector<std::pair<std::string, std::string>> ScanAll(const StateStore& store
 
 // Puts and deletes by key (equal keys in drain order), range deletes after
 // them in drain order: checked against a plain stable sort by that rule,
-// over keys that share long prefixes, are shorter than the 8 bytes sorted
-// first, or start with 0xff bytes.
+// over keys that share long prefixes, end inside or right at the 16 bytes
+// sorted first, or start with 0xff bytes.
 TEST(OrderForWrite, KeyOrderThenRangeDeletesStableForEqualKeys) {
   std::mt19937_64 rng(7);
   using namespace std::string_literals;
-  const std::vector<std::string> stems = {""s, "\x01"s, std::string(8, '\xff'),
+  const std::vector<std::string> stems = {""s,
+                                          "\x01"s,
+                                          std::string(8, '\xff'),
                                           "\x00\x00\x00\x02t"s,
-                                          "\x00\x00\x00\x02t\x80\x00\x00\x01"s};
+                                          "\x00\x00\x00\x02t\x80\x00\x00\x01"s,
+                                          "\x00\x00\x00\x02t\x80\x00\x00\x01\x00\x00\x07\xff\x00"s,
+                                          std::string(16, '\xff')};
   ops::Mutations drained;
   for (int i = 0; i < 5000; ++i) {
     ops::Mutation m;
