@@ -29,6 +29,24 @@ std::span<const uint8_t> Span(const std::string& s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
 }
 
+// The generator alone (`chorus generate`, `chorus demo`, the benchmarks'
+// input), with 1 % duplicates and 1 % malformed records.
+void BM_Generate(benchmark::State& state) {
+  GeneratorOptions options;
+  options.duplicate_rate = 0.01;
+  options.malformed_rate = 0.01;
+  Generator g(options);
+  GeneratedRecord r;
+  size_t bytes = 0;
+  for (auto _ : state) {
+    g.Next(r);
+    bytes += r.value.size();
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.SetBytesProcessed(static_cast<int64_t>(bytes));
+}
+BENCHMARK(BM_Generate);
+
 // Arg: 1 for the wire scan, 0 for protobuf's parser only.
 void BM_Decode(benchmark::State& state) {
   auto records = Records(100'000);

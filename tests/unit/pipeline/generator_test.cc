@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <chrono>
 #include <map>
 #include <set>
 #include <string>
@@ -284,25 +283,6 @@ TEST(Generator, DegenerateOptionsStillProduceValidEvents) {
     EXPECT_NE(e.actor_role, ops::ActorRole::kMember);
     EXPECT_EQ(e.occurred_at, options.start);
   }
-}
-
-// Run with --gtest_also_run_disabled_tests on an optimized build.
-TEST(Generator, DISABLED_Throughput) {
-  GeneratorOptions options;
-  options.duplicate_rate = 0.01;
-  options.malformed_rate = 0.01;
-  Generator g(options);
-  GeneratedRecord r;
-  constexpr int kRecords = 2'000'000;
-  auto begin = std::chrono::steady_clock::now();
-  size_t bytes = 0;
-  for (int i = 0; i < kRecords; ++i) {
-    g.Next(r);
-    bytes += r.value.size();
-  }
-  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
-  std::printf("%.0f records/s, %.1f bytes/record\n", kRecords / secs,
-              static_cast<double>(bytes) / kRecords);
 }
 
 }  // namespace
