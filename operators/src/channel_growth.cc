@@ -64,6 +64,7 @@ ChannelGrowth::State::LocalIndex ChannelGrowth::State::FindOrAddChannel(Partitio
   local = static_cast<LocalIndex>(part.channels.size());
   part.local_of[c] = local;
   part.channels.emplace_back().channel = c;
+  part.platforms.push_back(Platform::kUnspecified);
   std::vector<LocalIndex>& in_chunk = part.chunk_channels[catalog_.chunk(c)];
   std::string_view id = catalog_.id(c);
   auto pos = std::lower_bound(in_chunk.begin(), in_chunk.end(), id, [&](LocalIndex l, auto s) {
@@ -93,7 +94,7 @@ void ChannelGrowth::State::Apply(int32_t partition, const Event& e, bool late) {
   PartialChannel& channel = part.channels[local];
   MergedChannel& m = Merged(c);
   if (static_cast<int>(e.platform) < kPlatformCount && e.platform != Platform::kUnspecified) {
-    channel.platform = e.platform;
+    part.platforms[local] = e.platform;
     if (m.platform == Platform::kUnspecified || part.id <= m.platform_partition) {
       m.platform = e.platform;
       m.platform_partition = part.id;
@@ -158,11 +159,13 @@ void ChannelGrowth::State::Recompute(ChannelIndex c, MergedChannel& m) const {
   m.totals = ChannelCounts{};
   std::vector<const FollowerState*> followers;
   for (Partition* p : m.holders) {
-    const PartialChannel& pc = p->channels[p->Find(c)];
+    const LocalIndex local = p->Find(c);
+    const PartialChannel& pc = p->channels[local];
+    const Platform platform = p->platforms[local];
     followers.push_back(&pc.followers);
     m.totals.Add(pc.totals);
-    if (m.platform == Platform::kUnspecified && pc.platform != Platform::kUnspecified) {
-      m.platform = pc.platform;
+    if (m.platform == Platform::kUnspecified && platform != Platform::kUnspecified) {
+      m.platform = platform;
       m.platform_partition = p->id;
     }
   }

@@ -22,8 +22,9 @@ using channel_codec::WindowGroupKey;
 using channel_internal::FollowerSnapshot;
 using channel_internal::FollowerState;
 
-void ChannelGrowth::State::EncodeChannel(std::string& out, const PartialChannel& c) {
-  PutVarint(out, static_cast<uint64_t>(c.platform));
+void ChannelGrowth::State::EncodeChannel(std::string& out, Platform platform,
+                                         const PartialChannel& c) {
+  PutVarint(out, static_cast<uint64_t>(platform));
   PutCounts(out, c.totals);
   const FollowerState& f = c.followers;
   const bool legacy = f.legacy_until_ms != FollowerState::kNoLegacy;
@@ -82,14 +83,15 @@ bool GetSnapshots(Reader& r, channel_internal::FollowerState& f) {
 
 }  // namespace
 
-bool ChannelGrowth::State::DecodeChannel(Reader& r, PartialChannel& c, char tag) {
-  uint64_t platform = 0, n = 0;
+bool ChannelGrowth::State::DecodeChannel(Reader& r, Platform& platform, PartialChannel& c,
+                                         char tag) {
+  uint64_t stored = 0, n = 0;
   FollowerState& f = c.followers;
-  if (!r.Varint(platform) || !GetCounts(r, c.totals) ||
+  if (!r.Varint(stored) || !GetCounts(r, c.totals) ||
       !(tag == kChannelChunkV1Tag ? GetV1Snapshots(r, f) : GetSnapshots(r, f))) {
     return false;
   }
-  c.platform = platform < kPlatformCount ? static_cast<Platform>(platform) : Platform::kUnspecified;
+  platform = stored < kPlatformCount ? static_cast<Platform>(stored) : Platform::kUnspecified;
   // Each delta takes at least two bytes, which bounds a corrupt count.
   if (!r.SignedVarint(f.net_follows) || !r.Varint(n) || n > r.rest().size() / 2) return false;
   f.deltas.clear();
@@ -135,7 +137,7 @@ void ChannelGrowth::State::DrainDirty(Mutations& out) {
       for (LocalIndex local : part.chunk_channels[chunk]) {
         const PartialChannel& channel = part.channels[local];
         PutLengthPrefixed(value, catalog_.id(channel.channel));
-        EncodeChannel(value, channel);
+        EncodeChannel(value, part.platforms[local], channel);
       }
       // A chunk marked dirty holds the channel that marked it: never empty.
       out.push_back(Mutation{Mutation::Op::kPut, ChannelChunkKey(id, chunk), std::move(value)});
@@ -190,26 +192,32 @@ bool ChannelGrowth::State::Restore(std::string_view key, std::string_view value)
 // value leaves the operator as it was.
 bool ChannelGrowth::State::RestoreChannelChunk(int32_t partition, uint16_t chunk,
                                                std::string_view value, char tag) {
-  std::vector<std::pair<std::string_view, PartialChannel>> decoded;
+  struct Decoded {
+    std::string_view id;
+    Platform platform = Platform::kUnspecified;
+    PartialChannel channel;
+  };
+  std::vector<Decoded> decoded;
   Reader r(value);
-  std::string_view id;
   while (!r.empty()) {
-    PartialChannel c;
+    Decoded d;
     // Ids in strictly increasing order, each in this chunk.
-    if (!r.LengthPrefixed(id) || ChunkOf(id) != chunk ||
-        (!decoded.empty() && decoded.back().first >= id) || !DecodeChannel(r, c, tag)) {
+    if (!r.LengthPrefixed(d.id) || ChunkOf(d.id) != chunk ||
+        (!decoded.empty() && decoded.back().id >= d.id) ||
+        !DecodeChannel(r, d.platform, d.channel, tag)) {
       return false;
     }
-    decoded.emplace_back(id, std::move(c));
+    decoded.push_back(std::move(d));
   }
   if (decoded.empty()) return false;  // empty chunks are deleted, not stored
   Partition& part = PartitionFor(partition);
-  for (auto& [channel_id, d] : decoded) {
-    ChannelIndex index = catalog_.Intern(channel_id);
-    PartialChannel& c = part.channels[FindOrAddChannel(part, index)];
-    c.platform = d.platform;
-    c.totals = d.totals;
-    c.followers = std::move(d.followers);
+  for (Decoded& d : decoded) {
+    ChannelIndex index = catalog_.Intern(d.id);
+    const LocalIndex local = FindOrAddChannel(part, index);
+    PartialChannel& c = part.channels[local];
+    part.platforms[local] = d.platform;
+    c.totals = d.channel.totals;
+    c.followers = std::move(d.channel.followers);
     merged_[index].stale = true;
     if (tag == kChannelChunkV1Tag) MarkDirty(part, index);  // rewritten under the current tag
   }

@@ -69,9 +69,9 @@ class ChannelGrowth::State {
   static constexpr LocalIndex kAbsent = ~LocalIndex{0};
 
   using FollowerState = channel_internal::FollowerState;
+  // Its platform is in Partition::platforms.
   struct PartialChannel {
     ChannelIndex channel = 0;
-    Platform platform = Platform::kUnspecified;
     ChannelCounts totals;
     FollowerState followers;
   };
@@ -110,6 +110,9 @@ class ChannelGrowth::State {
     int32_t id = 0;
     std::vector<LocalIndex> local_of;  // by channel; kAbsent, or past its end, if not held
     std::vector<PartialChannel> channels;
+    // Each channel's platform, by local index: apart, because firing reads
+    // it for every window and would otherwise miss on each PartialChannel.
+    std::vector<Platform> platforms;
     // Each chunk's channels, by id, so a chunk encodes the same way always.
     std::array<std::vector<LocalIndex>, kChunks> chunk_channels;
     std::array<bool, kChunks> totals_dirty{};
@@ -210,9 +213,9 @@ class ChannelGrowth::State {
   // hands each to `fn` (WindowEntry&).
   template <typename Fn>
   void UpdateWindows(Partition& part, ChannelIndex c, LocalIndex local, EventTime at, Fn&& fn);
-  static void EncodeChannel(std::string& out, const PartialChannel& c);
+  static void EncodeChannel(std::string& out, Platform platform, const PartialChannel& c);
   // `tag` is the chunk's: the current one or kChannelChunkV1Tag.
-  static bool DecodeChannel(Reader& r, PartialChannel& c, char tag);
+  static bool DecodeChannel(Reader& r, Platform& platform, PartialChannel& c, char tag);
 
   WindowOptions options_;
   channel_internal::ChannelCatalog catalog_;

@@ -157,7 +157,7 @@ void ChannelGrowth::State::EmitBucket(int spec_index, int64_t end_ms, Emit which
       e.counts.AddTo(out.counts);
       if (e.responses) out.responses.Add(*e.responses);
       if (out.platform == Platform::kUnspecified) {
-        out.platform = g.partition->channels[e.local].platform;
+        out.platform = g.partition->platforms[e.local];
       }
       if (which == Emit::kCorrections) {
         // Stored, so a restart numbers the next correction on from here.

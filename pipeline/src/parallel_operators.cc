@@ -32,11 +32,7 @@ ParallelOperators::ParallelOperators(ops::WindowOptions windows, ops::MemberOpti
     return;
   }
   // On the worker: outputs wait, in order, for the processing thread.
-  on_window_ = [this](const ops::WindowResult& w) {
-    Output& o = worker_out_.emplace_back();
-    o.result = w;
-    o.channel_id = std::string(w.channel_id);
-  };
+  on_window_ = [this](const ops::WindowResult& w) { worker_out_.emplace_back().result = w; };
   on_transition_ = [this](const ops::StageTransition& t) {
     if (history_ == nullptr) return;
     worker_out_.emplace_back().after = [h = history_, copy = t,
@@ -265,7 +261,6 @@ void ParallelOperators::Deliver(std::vector<Output>& outputs) {
     if (o.after) {
       o.after();
     } else {
-      o.result.channel_id = o.channel_id;
       sink_(o.result);
     }
   }

@@ -352,6 +352,26 @@ TEST(ChannelWindows, ClosingOrderIsEndThenSizeThenChannel) {
   EXPECT_EQ(g.open_windows(), 9u) << "fired, not yet closed";
 }
 
+// The operator thread queues results for the processing thread: their
+// channel ids must outlive the call, while later events intern more ids.
+TEST(ChannelWindows, AResultsChannelIdOutlivesTheCallThatMadeIt) {
+  ChannelGrowth g;
+  std::vector<std::string> channels;
+  for (int i = 0; i < 3; ++i) channels.push_back("forum:early-" + std::to_string(i));
+  for (const std::string& c : channels) g.Apply(0, Post(10 * kSec, C::kText, c), false);
+  std::vector<WindowResult> kept;
+  g.AdvanceWatermark(EventTime::FromMillis(kMin),
+                     [&](const WindowResult& r) { kept.push_back(r); });
+  ASSERT_EQ(kept.size(), 3u);
+  // Thousands of ids more, each its own string, freed right after.
+  for (int i = 0; i < 5000; ++i) {
+    std::string c = "forum:later-" + std::to_string(i) + std::string(40, 'x');
+    g.Apply(i % 7, Post(kMin + i, C::kText, c), false);
+  }
+  g.AdvanceWatermark(EventTime::FromMillis(kHr), [](const WindowResult&) {});
+  for (size_t i = 0; i < kept.size(); ++i) EXPECT_EQ(kept[i].channel_id, channels[i]);
+}
+
 TEST(ChannelWindows, NegativeTimesUseFlooredWindows) {
   ChannelGrowth g;
   g.Apply(0, Post(-1, C::kText), false);

@@ -121,7 +121,8 @@ class ChannelGrowth {
   // Hands `sink` the corrections of fired windows updated since their last
   // result, then fires every window with end <= `watermark`, in (end, size,
   // channel) order, then closes every window with end + lateness <=
-  // `watermark`. The views in a WindowResult are valid during the call.
+  // `watermark`. A WindowResult's channel id stays valid as long as this
+  // ChannelGrowth (ids are interned for good), so results can be queued.
   void AdvanceWatermark(EventTime watermark, const std::function<void(const WindowResult&)>& sink);
 
   // The watermark the restored state was committed at: its windows up to

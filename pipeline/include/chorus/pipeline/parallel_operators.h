@@ -120,10 +120,10 @@ class ParallelOperators {
     std::string arena;
     std::vector<std::function<void()>> after;
   };
-  // A window result (its channel id owned), or a callback.
+  // A window result (its channel id is the operator's, valid as long as
+  // it), or a callback.
   struct Output {
     ops::WindowResult result;
-    std::string channel_id;
     std::function<void()> after;
   };
 
