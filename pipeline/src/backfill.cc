@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cstdlib>
 #include <limits>
 #include <map>
@@ -193,6 +194,38 @@ void BackfillHistory::State::CloseCommunityThrough(int64_t step) {
   community_closed = std::max(community_closed, step);
 }
 
+Result<std::vector<std::pair<std::string, std::string>>> BackfillLabels(
+    const std::vector<std::string>& flags) {
+  // The label names of chorus's own series: another value under one of them
+  // would change those series, not add to them.
+  static constexpr std::array<std::string_view, 8> kOwn = {
+      "channel", "platform", "kind", "content_type", "window", "stage", "from", "to"};
+  std::vector<std::pair<std::string, std::string>> labels;
+  for (const std::string& flag : flags) {
+    auto fail = [&](std::string_view why) {
+      return Status::Error("--backfill-label " + flag + ": " + std::string(why));
+    };
+    const size_t eq = flag.find('=');
+    if (eq == std::string::npos) return fail("expected NAME=VALUE");
+    std::string name = flag.substr(0, eq), value = flag.substr(eq + 1);
+    const bool valid = !name.empty() && !std::isdigit(static_cast<unsigned char>(name[0])) &&
+                       std::all_of(name.begin(), name.end(), [](char ch) {
+                         return std::isalnum(static_cast<unsigned char>(ch)) != 0 || ch == '_';
+                       });
+    if (!valid) return fail("a label name is letters, digits and _, not starting with a digit");
+    if (name.starts_with("__")) return fail("names starting with __ are Prometheus' own");
+    if (std::find(kOwn.begin(), kOwn.end(), name) != kOwn.end()) {
+      return fail("chorus's series use that label themselves");
+    }
+    if (value.empty()) return fail("an empty value is no label at all in Prometheus");
+    for (const auto& [seen, v] : labels) {
+      if (seen == name) return fail("that label is given twice");
+    }
+    labels.emplace_back(std::move(name), std::move(value));
+  }
+  return labels;
+}
+
 BackfillHistory::BackfillHistory(BackfillOptions options) : s_(std::make_unique<State>()) {
   if (options.step < ops::kMinute || options.step.count() % ops::kMinute.count() != 0) {
     Broken("the step must be a positive multiple of a minute");
@@ -269,7 +302,7 @@ Status BackfillHistory::Write(OpenMetricsWriter& out) const {
               [](const Row& a, const Row& b) { return a.labels < b.labels; });
     out.Family(f.name, type, f.help);
     for (const Row& r : rows) {
-      out.Series(r.labels);
+      out.Series(OpenMetricsWriter::WithLabels(s_->options.labels, r.labels));
       r.series->Write(out, s_->step_ms, last, zero_before);
     }
   };

@@ -50,7 +50,8 @@ int RunImport(const ImportConfig& c);
 
 // `chorus replay`: `run`'s flags (in `run`, added by the CLI) but --group,
 // plus the range, --force, --input, --backfill, --backfill-step,
-// --then-follow and --group (joined only when following), added here.
+// --backfill-label, --then-follow and --group (joined only when following),
+// added here.
 struct ReplayConfig {
   RunConfig run;
   std::string from = "earliest";
@@ -59,6 +60,7 @@ struct ReplayConfig {
   std::string input;     // a file of length-delimited records instead of Kafka
   std::string backfill;  // OpenMetrics file of the replayed history; none if empty
   std::string backfill_step = "1m";
+  std::vector<std::string> backfill_labels;  // NAME=VALUE, on every backfilled series
   bool then_follow = false;
 };
 void AddReplayFlags(CLI::App* replay, ReplayConfig& c);

@@ -84,18 +84,38 @@ void OpenMetricsWriter::Sample(double value, int64_t timestamp_ms) {
   MaybeFlush();
 }
 
+namespace {
+
+void AppendLabel(std::string& out, std::string_view name, std::string_view value) {
+  if (out.size() > 1) out += ',';
+  out += name;
+  out += "=\"";
+  metric_family::AppendEscaped(out, value, true);
+  out += '"';
+}
+
+}  // namespace
+
+std::string OpenMetricsWriter::WithLabels(
+    const std::vector<std::pair<std::string, std::string>>& extra, std::string_view labels) {
+  if (extra.empty()) return std::string(labels);
+  std::string out = "{";
+  for (const auto& [name, value] : extra) AppendLabel(out, name, value);
+  if (labels.size() > 2) {  // `{…}`: its labels after a comma
+    out += ',';
+    out.append(labels.substr(1));
+  } else {
+    out += '}';
+  }
+  return out;
+}
+
 std::string OpenMetricsWriter::Labels(
     std::initializer_list<std::pair<std::string_view, std::string_view>> labels) {
   std::string out;
   if (labels.size() == 0) return out;
   out += '{';
-  for (const auto& [name, value] : labels) {
-    if (out.size() > 1) out += ',';
-    out += name;
-    out += "=\"";
-    metric_family::AppendEscaped(out, value, true);
-    out += '"';
-  }
+  for (const auto& [name, value] : labels) AppendLabel(out, name, value);
   out += '}';
   return out;
 }

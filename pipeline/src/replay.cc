@@ -125,10 +125,13 @@ Result<Backfill> OpenBackfill(const ReplayConfig& c, ops::Millis allowed_latenes
   if (c.backfill.empty()) return b;
   auto step = BackfillStep(c.backfill_step);
   if (!step.ok()) return step.status();
+  auto labels = BackfillLabels(c.backfill_labels);
+  if (!labels.ok()) return labels.status();
   auto file = BackfillFile::Create(c.backfill);
   if (!file.ok()) return file.status();
   b.file = std::move(file.value());
-  b.history = std::make_unique<BackfillHistory>(BackfillOptions{step.value(), allowed_lateness});
+  b.history = std::make_unique<BackfillHistory>(
+      BackfillOptions{step.value(), allowed_lateness, std::move(labels.value())});
   return b;
 }
 
@@ -154,6 +157,9 @@ Status WriteBackfill(Backfill& b, bool input_ended, const std::string& path) {
 Status Check(const ReplayConfig& c) {
   if (c.backfill.empty() && c.backfill_step != "1m") {
     return Status::Error("--backfill-step " + c.backfill_step + " without --backfill");
+  }
+  if (c.backfill.empty() && !c.backfill_labels.empty()) {
+    return Status::Error("--backfill-label " + c.backfill_labels.front() + " without --backfill");
   }
   if (c.then_follow && !c.input.empty()) {
     return Status::Error("--then-follow with --input " + c.input + ": there is no topic to follow");
@@ -198,6 +204,12 @@ void AddReplayFlags(CLI::App* replay, ReplayConfig& c) {
                    "the backfill's sample spacing, a multiple of a minute")
       ->envname("CHORUS_BACKFILL_STEP")
       ->capture_default_str();
+  replay
+      ->add_option("--backfill-label", c.backfill_labels,
+                   "NAME=VALUE on every backfilled series, such as the job and instance "
+                   "Prometheus gives the live ones (repeatable, or comma-separated)")
+      ->delimiter(',')
+      ->envname("CHORUS_BACKFILL_LABELS");
   replay
       ->add_flag("--then-follow", c.then_follow,
                  "when the replay ends, continue live as --group from where it ended")

@@ -40,7 +40,10 @@ constexpr int64_t kHourMs = 60 * kMinuteMs;
 constexpr int64_t kDayMs = 24 * kHourMs;
 constexpr int64_t kWeekMs = 7 * kDayMs;
 constexpr int64_t kStepMs = 5 * kMinuteMs;  // --backfill-step
-constexpr int64_t kNewPeriodMs = kWeekMs;   // chorus's default
+// --backfill-label: the job and instance Prometheus would give the live series.
+constexpr char kJob[] = "job=chorus";
+constexpr char kInstance[] = "instance=chorus-0:9464";
+constexpr int64_t kNewPeriodMs = kWeekMs;  // chorus's default
 
 // One valid, first-seen event as the test reads it from the topic.
 struct Seen {
@@ -191,10 +194,11 @@ TEST_F(BackfillE2E, PrometheusAnswersHistoricalQueriesFromTheBackfill) {
 
   const std::string file = dir_.Sub("history.om");
   auto started = std::chrono::steady_clock::now();
-  std::string log = RunChorusToEnd({"replay", "--brokers", cluster.bootstrap_servers(), "--topic",
-                                    topic, "--state-dir", dir_.Sub("state"), "--dlq-topic",
-                                    topic + "-dlq", "--backfill", file, "--backfill-step", "5m"},
-                                   dir_.Sub("replay.log"), kDeadline);
+  std::string log = RunChorusToEnd(
+      {"replay", "--brokers", cluster.bootstrap_servers(), "--topic", topic, "--state-dir",
+       dir_.Sub("state"), "--dlq-topic", topic + "-dlq", "--backfill", file, "--backfill-step",
+       "5m", "--backfill-label", kJob, "--backfill-label", kInstance},
+      dir_.Sub("replay.log"), kDeadline);
   const double replay_seconds = Seconds(started);
   auto summary = ParseSummary(log);
   ASSERT_TRUE(summary) << log;
@@ -209,10 +213,11 @@ TEST_F(BackfillE2E, PrometheusAnswersHistoricalQueriesFromTheBackfill) {
     sample_lines += text[at] != '#';
   }
   // The same records give the same file, however the partitions interleave.
-  RunChorusToEnd({"replay", "--brokers", cluster.bootstrap_servers(), "--topic", topic,
-                  "--state-dir", dir_.Sub("again"), "--dlq-topic", topic + "-dlq", "--backfill",
-                  dir_.Sub("again.om"), "--backfill-step", "5m"},
-                 dir_.Sub("again.log"), kDeadline);
+  RunChorusToEnd(
+      {"replay", "--brokers", cluster.bootstrap_servers(), "--topic", topic, "--state-dir",
+       dir_.Sub("again"), "--dlq-topic", topic + "-dlq", "--backfill", dir_.Sub("again.om"),
+       "--backfill-step", "5m", "--backfill-label", std::string(kJob) + "," + kInstance},
+      dir_.Sub("again.log"), kDeadline);
   EXPECT_TRUE(ReadFile(dir_.Sub("again.om")) == text) << "two replays, two backfills";
 
   // Blocks as the README says, with a block length that suits weeks of
@@ -264,7 +269,9 @@ TEST_F(BackfillE2E, PrometheusAnswersHistoricalQueriesFromTheBackfill) {
     SCOPED_TRACE(Rfc3339(t));
     for (int c = 0; c < 3; ++c) {
       const std::string channel = "twitter:brand-" + std::to_string(c);
-      const std::string sel = "{channel=\"" + channel + "\"";
+      // The labels given lead every series: selecting by them finds it.
+      const std::string sel =
+          "{job=\"chorus\",instance=\"chorus-0:9464\",channel=\"" + channel + "\"";
       expect_query("chorus_channel_events_total" + sel + ",kind=\"reaction\"}", t,
                    h.Count(channel, v1::EVENT_KIND_REACTION, t));
       expect_query("chorus_channel_events_total" + sel + ",kind=\"impression\"}", t,
@@ -285,7 +292,7 @@ TEST_F(BackfillE2E, PrometheusAnswersHistoricalQueriesFromTheBackfill) {
     const auto [created, left_new] = h.Members(t);
     ASSERT_GT(created, 100u);
     expect_query("sum(chorus_community_members)", t, created);
-    expect_query("chorus_community_new_members_total", t, created);
+    expect_query("chorus_community_new_members_total{job=\"chorus\"}", t, created);
     if (t < kStartMs + 2 * kWeekMs) {
       // Nobody can be a regular before a third week: members are new for
       // their first week, active after it.

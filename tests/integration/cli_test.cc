@@ -147,6 +147,11 @@ TEST(Cli, ReplayBadBackfillIsNamedBeforeAnythingStarts) {
   ExpectConfigError(RunChorus(common + " --backfill " + dir.Sub("h.om") + " --backfill-step 90s"),
                     "--backfill-step 90s");
   ExpectConfigError(RunChorus(common + " --backfill-step 5m"), "without --backfill");
+  ExpectConfigError(RunChorus(common + " --backfill " + dir.Sub("h.om") +
+                              " --backfill-label job=chorus --backfill-label channel=x"),
+                    "--backfill-label channel=x");
+  ExpectConfigError(RunChorus(common + " --backfill-label job=chorus"),
+                    "--backfill-label job=chorus without --backfill");
   // Nothing was started, nothing left behind.
   EXPECT_FALSE(std::filesystem::exists(dir.Sub("s")));
   EXPECT_FALSE(std::filesystem::exists(dir.Sub("h.om")));

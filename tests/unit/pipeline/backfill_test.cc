@@ -213,6 +213,52 @@ TEST(BackfillHistory, ALateChangeLandsOnTheFirstOpenStep) {
   EXPECT_EQ(joined.back(), std::make_pair(kT0s + 21 * 60, 2.0));
 }
 
+// Labels given for the backfill (the job and instance Prometheus adds to
+// the live series) lead every series, each series keeping its own and its
+// samples: the same file as without them, but for the labels.
+TEST(BackfillHistory, GivenLabelsLeadEverySeries) {
+  auto fill = [](BackfillHistory& h) {
+    h.OnWindow(Window("twitter:a", kT0, 0, 3, 100));
+    h.OnWindow(Window("twitter:b", kT0, 0, 1, 7));
+    h.OnMemberJoined(At(kT0 + 30'000));
+    h.OnWatermark(At(kT0 + 3 * kMin));
+  };
+  BackfillHistory plain({ops::kMinute, ops::kMinute});
+  fill(plain);
+  BackfillHistory labelled({ops::kMinute, ops::kMinute, {{"job", "chorus"}, {"instance", "a\"b"}}});
+  fill(labelled);
+  const Parsed without = Written(plain, true);
+  const Parsed with = Written(labelled, true);
+  ASSERT_GT(without.series.size(), 10u);
+  EXPECT_EQ(with.series.size(), without.series.size());
+  const std::string lead = "{job=\"chorus\",instance=\"a\\\"b\"";
+  for (const auto& [name, samples] : without.series) {
+    const size_t brace = name.find('{');
+    const std::string expected = brace == std::string::npos
+                                     ? name + lead + "}"
+                                     : name.substr(0, brace) + lead + "," + name.substr(brace + 1);
+    auto it = with.series.find(expected);
+    ASSERT_NE(it, with.series.end()) << expected;
+    EXPECT_EQ(it->second, samples) << expected;
+  }
+}
+
+TEST(BackfillLabels, AreLabelNamesChorusDoesNotUseEachOnceWithAValue) {
+  auto labels = BackfillLabels({"job=chorus", "instance=chorus-0:9464", "region=eu=west"});
+  ASSERT_TRUE(labels.ok()) << labels.status().message();
+  using L = std::vector<std::pair<std::string, std::string>>;
+  EXPECT_EQ(labels.value(),
+            (L{{"job", "chorus"}, {"instance", "chorus-0:9464"}, {"region", "eu=west"}}));
+  for (const std::string bad :
+       {"job", "=chorus", "9job=x", "jo-b=x", "__name__=x", "channel=x", "stage=x", "job="}) {
+    auto r = BackfillLabels({bad});
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.status().message().rfind("--backfill-label " + bad + ": ", 0), 0u)
+        << r.status().message();
+  }
+  EXPECT_FALSE(BackfillLabels({"job=a", "job=b"}).ok());
+}
+
 TEST(BackfillHistory, NothingProcessedWritesAnEmptyFile) {
   BackfillHistory h({ops::kMinute, ops::kHour});
   Parsed p = Written(h, true);

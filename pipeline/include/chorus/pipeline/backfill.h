@@ -46,6 +46,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "chorus/operators/time.h"
 #include "chorus/pipeline/history_sink.h"
@@ -57,7 +59,18 @@ namespace chorus {
 struct BackfillOptions {
   ops::Millis step = ops::kMinute;            // REQUIRES: a positive multiple of a minute
   ops::Millis allowed_lateness = ops::kHour;  // the windows' (WindowOptions)
+  // (name, value) pairs on every series before its own labels, such as the
+  // job and instance Prometheus gives the live series when it scrapes them,
+  // so the history continues those series. REQUIRES: valid, distinct names
+  // that no chorus series uses (BackfillLabels() checks a flag's).
+  std::vector<std::pair<std::string, std::string>> labels;
 };
+
+// --backfill-label NAME=VALUE, each: a Prometheus label name (not one
+// starting with `__`, nor one of chorus's own: channel, platform, kind,
+// content_type, window, stage, from, to), each name once, a non-empty value.
+Result<std::vector<std::pair<std::string, std::string>>> BackfillLabels(
+    const std::vector<std::string>& flags);
 
 class BackfillHistory final : public HistorySink {
  public:

@@ -21,6 +21,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "chorus/pipeline/status.h"
 
@@ -47,6 +48,10 @@ class OpenMetricsWriter {
   // `{name="value",...}` with the values escaped; empty for no labels.
   static std::string Labels(
       std::initializer_list<std::pair<std::string_view, std::string_view>> labels);
+  // `labels` with `extra` (name, value) pairs before their own, braces and
+  // all: extra labels on every series keep the series' order.
+  static std::string WithLabels(const std::vector<std::pair<std::string, std::string>>& extra,
+                                std::string_view labels);
 
   // The text not yet moved to the file (all of it without a file).
   const std::string& text() const { return out_; }
