@@ -3,7 +3,7 @@
 #include <array>
 #include <bit>
 
-#include "chorus/operators/dedup.h"
+#include "chorus/operators/event.h"
 
 namespace chorus::ops::channel_codec {
 

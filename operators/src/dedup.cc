@@ -65,29 +65,9 @@ bool ForEachPair(std::string_view value, int64_t bucket, Fn&& fn) {
 }
 
 // Empty slots hold hash 0, so a real 0 is folded onto 1.
-uint64_t SlotHash(std::string_view event_id) {
-  uint64_t h = StableHash64(event_id);
-  return h == 0 ? 1 : h;
-}
+uint64_t SlotHash(uint64_t id_hash) { return id_hash == 0 ? 1 : id_hash; }
 
 }  // namespace
-
-uint64_t StableHash64(std::string_view s) {
-  // FNV-1a is fixed by its spec (stable across builds and platforms); the
-  // murmur3 fmix64 finalizer spreads it over all 64 bits, so the hash
-  // table may index by its low bits.
-  uint64_t h = 0xcbf29ce484222325ULL;
-  for (char c : s) {
-    h ^= static_cast<uint8_t>(c);
-    h *= 0x100000001b3ULL;
-  }
-  h ^= h >> 33;
-  h *= 0xff51afd7ed558ccdULL;
-  h ^= h >> 33;
-  h *= 0xc4ceb9fe1a85ec53ULL;
-  h ^= h >> 33;
-  return h;
-}
 
 const DedupIndex::Entry* DedupIndex::Table::Find(uint64_t hash) const {
   if (slots_.empty()) return nullptr;
@@ -153,8 +133,8 @@ void DedupIndex::Remember(Partition& p, uint64_t hash, int64_t ms) {
   p.max_ms = std::max(p.max_ms, ms);
 }
 
-bool DedupIndex::CheckAndInsert(int32_t partition, std::string_view event_id, EventTime t) {
-  uint64_t hash = SlotHash(event_id);
+bool DedupIndex::CheckAndInsert(int32_t partition, uint64_t id_hash, EventTime t) {
+  uint64_t hash = SlotHash(id_hash);
   Partition& p = partitions_[partition];
   if (p.seen.Find(hash) != nullptr) return true;
   Remember(p, hash, t.millis());
@@ -162,8 +142,8 @@ bool DedupIndex::CheckAndInsert(int32_t partition, std::string_view event_id, Ev
   return false;
 }
 
-void DedupIndex::Prefetch(int32_t partition, std::string_view event_id) {
-  if (const Partition* p = partitions_.Find(partition)) p->seen.Prefetch(SlotHash(event_id));
+void DedupIndex::Prefetch(int32_t partition, uint64_t id_hash) {
+  if (const Partition* p = partitions_.Find(partition)) p->seen.Prefetch(SlotHash(id_hash));
 }
 
 void DedupIndex::Expire() {

@@ -3,19 +3,9 @@
 #include <algorithm>
 
 #include "channel_catalog.h"
-#include "chorus/operators/dedup.h"
+#include "chorus/operators/event.h"
 
 namespace chorus::ops {
-
-namespace {
-
-// Stable (it is part of stored keys): the two ids' hashes combined so that
-// (a, b) and (b, a) differ.
-uint64_t KeyHash(std::string_view channel_id, std::string_view content_id) {
-  return StableHash64(content_id) ^ (StableHash64(channel_id) * 0x9e3779b97f4a7c15ULL);
-}
-
-}  // namespace
 
 std::string_view Name(PostAge a) { return a == PostAge::k24h ? "24h" : "7d"; }
 
@@ -68,11 +58,11 @@ void PostPerformance::MarkDirty(uint64_t key, WaitingKey& w) {
   dirty_waiting_.push_back(key);
 }
 
-void PostPerformance::Apply(int32_t partition, const Event& e) {
+void PostPerformance::Apply(int32_t partition, const Event& e, const IdHashes& ids) {
   if (e.content_id.empty()) return;
   const bool post = e.kind == EventKind::kPostPublished;
   if (!post && !IsMemberEngagement(e)) return;
-  const uint64_t key = KeyHash(e.channel_id, e.content_id);
+  const uint64_t key = ids.post;
   if (post) return Publish(partition, key, e);
   const int64_t at = e.occurred_at.millis();
   if (Post* p = posts_.Find(key); p != nullptr && at >= p->published_ms) {
@@ -81,8 +71,8 @@ void PostPerformance::Apply(int32_t partition, const Event& e) {
   Wait(partition, key, e.channel_id, at, Multiplicity(e));
 }
 
-void PostPerformance::Prefetch(const Event& e) const {
-  if (!e.content_id.empty()) posts_.Prefetch(KeyHash(e.channel_id, e.content_id));
+void PostPerformance::Prefetch(const Event& e, const IdHashes& ids) const {
+  if (!e.content_id.empty()) posts_.Prefetch(ids.post);
 }
 
 void PostPerformance::Publish(int32_t partition, uint64_t key, const Event& e) {

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "chorus/operators/dedup.h"
+#include "chorus/operators/event.h"
 
 namespace chorus::ops {
 
@@ -108,12 +108,12 @@ void Threads::MarkStatsDirty(PartitionStats& p, uint32_t channel, StoredStats& s
   p.dirty_channels.push_back(channel);
 }
 
-void Threads::Apply(int32_t partition, const Event& e, const Sink& sink) {
+void Threads::Apply(int32_t partition, const Event& e, const IdHashes& ids, const Sink& sink) {
   const int kind = ThreadKindIndex(e);
   // Most events neither reply nor open a thread: they change nothing here,
   // and make nothing due.
   if (e.reply_to_event_id.empty() && kind < 0) return;
-  const uint64_t self_hash = StableHash64(e.event_id);
+  const uint64_t self_hash = ids.event_id;
   if (!e.reply_to_event_id.empty()) {
     Reply r;
     r.at_ms = e.occurred_at.millis();
@@ -131,7 +131,7 @@ void Threads::Apply(int32_t partition, const Event& e, const Sink& sink) {
     } else {
       replies = false;  // nobody in particular: answers nothing
     }
-    uint64_t target = StableHash64(e.reply_to_event_id);
+    uint64_t target = ids.reply_to;
     if (replies && !Answer(target, r)) {
       // Waiting would outlast the reply's own wait: its thread is not coming.
       if (r.at_ms + options_.reply_wait.count() <= watermark_ms_) {
@@ -155,10 +155,10 @@ void Threads::Apply(int32_t partition, const Event& e, const Sink& sink) {
   }
 }
 
-void Threads::Prefetch(int32_t partition, const Event& e) const {
-  if (!e.reply_to_event_id.empty()) threads_.Prefetch(StableHash64(e.reply_to_event_id));
+void Threads::Prefetch(int32_t partition, const Event& e, const IdHashes& ids) const {
+  if (!e.reply_to_event_id.empty()) threads_.Prefetch(ids.reply_to);
   if (ThreadKindIndex(e) < 0) return;
-  threads_.Prefetch(StableHash64(e.event_id));
+  threads_.Prefetch(ids.event_id);
   auto c = channel_index_.find(e.channel_id);
   const PartitionStats* p = stats_.Find(partition);
   if (c == channel_index_.end() || p == nullptr || c->second >= p->by_channel.size()) return;

@@ -2,7 +2,7 @@
 // counters as mutations, and restoring them (key layout in threads.h).
 #include <algorithm>
 
-#include "chorus/operators/dedup.h"
+#include "chorus/operators/event.h"
 #include "chorus/operators/threads.h"
 
 namespace chorus::ops {

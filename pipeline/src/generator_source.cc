@@ -1,6 +1,6 @@
 #include "chorus/pipeline/generator_source.h"
 
-#include "chorus/operators/dedup.h"
+#include "chorus/operators/event.h"
 
 namespace chorus {
 

@@ -137,10 +137,11 @@ void Processor::DecodeAhead(const SourceRecord& r, Decoded& d, const Slot* slot)
   }
   d.error = d.decoder.Decode(r.value, d.event);
   if (d.error) return;
+  d.ids = ops::HashIds(d.event);
   if (slot == nullptr) return;
-  dedup_.Prefetch(slot->meta.id, d.event.event_id);
-  threads_.Prefetch(slot->meta.id, d.event);
-  posts_.Prefetch(d.event);
+  dedup_.Prefetch(slot->meta.id, d.ids.event_id);
+  threads_.Prefetch(slot->meta.id, d.event, d.ids);
+  posts_.Prefetch(d.event, d.ids);
   parallel_.Prefetch(slot->meta.id, d.event);
 }
 
@@ -163,7 +164,7 @@ void Processor::Process(const SourceRecord& r, Slot& slot, Decoded& d, ops::Proc
   if (newest != ops::EventTime::Min() && e.occurred_at < newest - options_.dedup.horizon) {
     return Reject(r, slot, DlqReason::kTooOld, Outcome::kInvalid);
   }
-  if (dedup_.CheckAndInsert(id, e.event_id, e.occurred_at)) {
+  if (dedup_.CheckAndInsert(id, d.ids.event_id, e.occurred_at)) {
     slot.meta.counters.outcomes[static_cast<int>(Outcome::kDuplicate)]++;
     return;
   }
@@ -172,8 +173,8 @@ void Processor::Process(const SourceRecord& r, Slot& slot, Decoded& d, ops::Proc
   if (watermark_.Observe(id, e.occurred_at, now)) AdvanceTime(now);
   bool late = ops::IsLate(e.occurred_at, watermark_.current(), options_.windows.allowed_lateness);
   parallel_.Apply(id, e, late);
-  threads_.Apply(id, e, on_thread_);
-  posts_.Apply(id, e);
+  threads_.Apply(id, e, d.ids, on_thread_);
+  posts_.Apply(id, e, d.ids);
   if (late) {
     // Still in lifetime totals above; only the windows missed it.
     Reject(r, slot, DlqReason::kLate, Outcome::kLate);

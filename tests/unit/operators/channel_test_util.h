@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "chorus/operators/channel_growth.h"
-#include "chorus/operators/dedup.h"
+#include "chorus/operators/event.h"
 #include "chorus/operators/state.h"
 
 namespace chorus::ops::channel_test {

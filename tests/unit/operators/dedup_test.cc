@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <map>
 #include <string>
+#include <utility>
 
 namespace chorus::ops {
 namespace {
@@ -90,6 +91,33 @@ TEST(Dedup, DuplicateWithinTheHorizonIsDetected) {
   EXPECT_TRUE(d.CheckAndInsert(0, "e1", At(6 * kDay.count())));
   EXPECT_FALSE(d.CheckAndInsert(0, "e2", At(1'000)));
   EXPECT_EQ(d.size(), 2u);
+}
+
+// The processor hashes an event's ids once and hands the hashes on: by hash
+// or by id, dedup must answer alike. The post's hash is in stored keys, so
+// it is pinned like StableHash64's (the value the posts operator computed
+// before the hashes moved here).
+TEST(Dedup, AnIdHashedOnceIsTheIdItself) {
+  Event e;
+  e.event_id = "evt-1";
+  e.reply_to_event_id = "evt-0";
+  e.channel_id = "forum:a";
+  e.content_id = "post-9";
+  const IdHashes ids = HashIds(e);
+  EXPECT_EQ(ids.event_id, StableHash64("evt-1"));
+  EXPECT_EQ(ids.reply_to, StableHash64("evt-0"));
+  EXPECT_EQ(ids.post, 0xa6fd60c4b7eefaa3ULL);
+  std::swap(e.channel_id, e.content_id);
+  EXPECT_NE(HashIds(e).post, ids.post) << "(channel, content) and (content, channel) differ";
+  e.reply_to_event_id = {};
+  e.content_id = {};
+  EXPECT_EQ(HashIds(e).reply_to, 0u);
+  EXPECT_EQ(HashIds(e).post, 0u);
+  DedupIndex d;
+  EXPECT_FALSE(d.CheckAndInsert(0, ids.event_id, At(1'000)));
+  EXPECT_TRUE(d.CheckAndInsert(0, "evt-1", At(1'000)));
+  EXPECT_FALSE(d.CheckAndInsert(0, "evt-0", At(1'000)));
+  EXPECT_TRUE(d.CheckAndInsert(0, ids.reply_to, At(1'000)));
 }
 
 TEST(Dedup, PartitionsAreIndependent) {

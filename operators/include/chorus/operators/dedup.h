@@ -38,14 +38,13 @@
 #include <string_view>
 #include <vector>
 
+#include "chorus/operators/event.h"
 #include "chorus/operators/hash_map.h"
 #include "chorus/operators/partition_map.h"
 #include "chorus/operators/state.h"
 #include "chorus/operators/time.h"
 
 namespace chorus::ops {
-
-uint64_t StableHash64(std::string_view s);
 
 struct DedupOptions {
   Millis horizon = 7 * kDay;
@@ -57,9 +56,13 @@ class DedupIndex {
 
   // True if `event_id` was already accepted on `partition` within the
   // horizon; otherwise remembers it and returns false.
-  bool CheckAndInsert(int32_t partition, std::string_view event_id, EventTime t);
-  // Starts loading what CheckAndInsert(partition, event_id, …) will read.
-  void Prefetch(int32_t partition, std::string_view event_id);
+  bool CheckAndInsert(int32_t partition, std::string_view event_id, EventTime t) {
+    return CheckAndInsert(partition, StableHash64(event_id), t);
+  }
+  // The same, by the id's StableHash64 (IdHashes::event_id).
+  bool CheckAndInsert(int32_t partition, uint64_t id_hash, EventTime t);
+  // Starts loading what CheckAndInsert(partition, id_hash, …) will read.
+  void Prefetch(int32_t partition, uint64_t id_hash);
 
   // Forgets ids older than each partition's max event time − horizon.
   void Expire();

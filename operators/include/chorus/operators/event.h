@@ -111,6 +111,23 @@ struct Event {
 // How many occurrences one event stands for (pre-aggregated impressions).
 constexpr uint64_t Multiplicity(const Event& e) { return e.count == 0 ? 1 : e.count; }
 
+// A 64-bit hash of an id that never changes between builds or platforms:
+// stored keys and values hold it (dedup, threads, posts, channel chunks).
+uint64_t StableHash64(std::string_view s);
+
+// The hashes operators find an event's records by: its id, the id it
+// replies to (0 without one), and its post (its channel and content id; 0
+// without a content id). The processor computes them once per event and
+// hands them to dedup, threads and posts, for their prefetch and their
+// lookup both, instead of each hashing the ids again (StableHash64 walks an
+// id byte by byte, a multiply per byte).
+struct IdHashes {
+  uint64_t event_id = 0;
+  uint64_t reply_to = 0;
+  uint64_t post = 0;
+};
+IdHashes HashIds(const Event& e);
+
 // True for an event acted by a community member (not the brand or the team).
 constexpr bool IsMemberAction(const Event& e) {
   return e.actor_role == ActorRole::kMember && !e.member_id.empty();

@@ -125,9 +125,11 @@ class PostPerformance {
   ~PostPerformance();
 
   // Applies a validated, deduplicated event read from `partition`.
-  void Apply(int32_t partition, const Event& e);
-  // Starts loading the post Apply(…, e) will look up, if any.
-  void Prefetch(const Event& e) const;
+  void Apply(int32_t partition, const Event& e) { Apply(partition, e, HashIds(e)); }
+  // The same, with the event's ids hashed already.
+  void Apply(int32_t partition, const Event& e, const IdHashes& ids);
+  // Starts loading the post Apply(…, e, ids) will look up, if any.
+  void Prefetch(const Event& e, const IdHashes& ids) const;
 
   // Records the figures that matured at or before `watermark` and expires
   // engagements that waited long enough.

@@ -141,10 +141,14 @@ class Threads {
   explicit Threads(ThreadOptions options = {});
 
   // Applies a validated, deduplicated event read from `partition`.
-  void Apply(int32_t partition, const Event& e, const Sink& sink);
-  // Starts loading the thread Apply(partition, e, …) will look up, if any,
-  // and the channel counters a thread it opens will count in.
-  void Prefetch(int32_t partition, const Event& e) const;
+  void Apply(int32_t partition, const Event& e, const Sink& sink) {
+    Apply(partition, e, HashIds(e), sink);
+  }
+  // The same, with the event's ids hashed already.
+  void Apply(int32_t partition, const Event& e, const IdHashes& ids, const Sink& sink);
+  // Starts loading the thread Apply(partition, e, ids, …) will look up, if
+  // any, and the channel counters a thread it opens will count in.
+  void Prefetch(int32_t partition, const Event& e, const IdHashes& ids) const;
 
   // Expires threads whose horizon ended at or before `watermark` and drops
   // replies that waited long enough, in (time, partition, id) order.
