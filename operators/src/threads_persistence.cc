@@ -116,8 +116,8 @@ void Threads::DrainDirty(Mutations& out) {
     t.dirty = false;
     t.stored = true;
   };
-  // When most threads changed (a replay's one commit holds every open
-  // thread), a pass over the table beats a random lookup per thread.
+  // When over a quarter of the threads changed (a replay's one commit holds
+  // every open thread), a pass over the table beats a lookup per thread.
   if (4 * dirty_threads_.size() > threads_.size()) {
     threads_.ForEach([&](uint64_t hash, Thread& t) {
       if (t.dirty) put(hash, t);
