@@ -49,6 +49,21 @@ MemberEngagement::Member* MemberEngagement::MemberTable::Find(std::string_view i
   }
 }
 
+void MemberEngagement::MemberTable::PrefetchMember(std::string_view id) const {
+  if (slots_.empty()) return;
+  const size_t hash = std::hash<std::string_view>{}(id);
+  const size_t mask = slots_.size() - 1;
+  for (size_t i = hash & mask; slots_[i].node != nullptr; i = (i + 1) & mask) {
+    if (slots_[i].hash != hash) continue;
+    // The id and the state an event updates first span the node's first lines.
+    const char* node = reinterpret_cast<const char*>(slots_[i].node);
+    for (size_t line = 0; line < std::min<size_t>(sizeof(Node), 192); line += 64) {
+      PrefetchLine(node + line);
+    }
+    return;
+  }
+}
+
 void MemberEngagement::MemberTable::Prefetch(std::string_view id) const {
   if (slots_.empty()) return;
   PrefetchLine(&slots_[std::hash<std::string_view>{}(id) & (slots_.size() - 1)]);
@@ -89,15 +104,24 @@ MemberEngagement::MemberEngagement(MemberOptions options) : options_(options) {
   }
 }
 
-void MemberEngagement::Prefetch(int32_t partition, const Event& e) const {
-  if (!mi::IsActivity(e)) return;
+const MemberEngagement::MemberTable* MemberEngagement::TableToPrefetch(int32_t partition,
+                                                                       const Event& e) const {
+  if (!mi::IsActivity(e)) return nullptr;
   const Partition* p = last_partition_;
   if (p == nullptr || p->id != partition) {
     auto it = partitions_.find(partition);
-    if (it == partitions_.end()) return;
+    if (it == partitions_.end()) return nullptr;
     p = it->second.get();
   }
-  p->members.Prefetch(e.member_id);
+  return &p->members;
+}
+
+void MemberEngagement::Prefetch(int32_t partition, const Event& e) const {
+  if (const MemberTable* t = TableToPrefetch(partition, e)) t->Prefetch(e.member_id);
+}
+
+void MemberEngagement::PrefetchMember(int32_t partition, const Event& e) const {
+  if (const MemberTable* t = TableToPrefetch(partition, e)) t->PrefetchMember(e.member_id);
 }
 
 void MemberEngagement::Apply(int32_t partition, const Event& e, const TransitionSink& sink) {

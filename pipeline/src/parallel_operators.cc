@@ -15,6 +15,12 @@ namespace {
 constexpr size_t kBatchCommands = 1024;
 // About 100 bytes of strings per event.
 constexpr size_t kArenaBytes = 256 * 1024;
+// How far ahead of the command it executes the worker starts loading a
+// member: its index slot, then (the slot in cache by then) the member itself.
+// A member lookup otherwise stalls twice; the worker's time is what a replay
+// waits for.
+constexpr size_t kSlotAhead = 8;
+constexpr size_t kMemberAhead = 4;
 // Batches queued before the processing thread waits: bounds the memory the
 // processing thread can run ahead by when the worker is the slower one.
 constexpr size_t kMaxQueued = 16;
@@ -207,7 +213,17 @@ void ParallelOperators::Work() {
 }
 
 void ParallelOperators::Execute(Batch& batch) {
-  for (Command& c : batch.commands) {
+  const std::vector<Command>& commands = batch.commands;
+  auto ahead = [&](size_t i) -> const Command* {
+    return i < commands.size() && commands[i].kind == Command::Kind::kApply ? &commands[i]
+                                                                            : nullptr;
+  };
+  for (size_t i = 0; i < commands.size(); ++i) {
+    if (const Command* a = ahead(i + kSlotAhead)) members_.Prefetch(a->partition, a->event);
+    if (const Command* a = ahead(i + kMemberAhead)) {
+      members_.PrefetchMember(a->partition, a->event);
+    }
+    Command& c = batch.commands[i];
     switch (c.kind) {
       case Command::Kind::kApply:
         channels_.Apply(c.partition, c.event, c.late);

@@ -193,6 +193,10 @@ class MemberEngagement {
   // Starts loading the index slot of the member Apply(partition, e, …) will
   // look up.
   void Prefetch(int32_t partition, const Event& e) const;
+  // Starts loading the member itself, through its slot: a step after
+  // Prefetch(), once the slot is likely in cache (a lookup misses twice, on
+  // the slot and on the member).
+  void PrefetchMember(int32_t partition, const Event& e) const;
 
   // Keeps the opener's open threads, brand interactions and welcome in step
   // with a thread (see threads.h). Unknown members are ignored.
@@ -266,6 +270,7 @@ class MemberEngagement {
    public:
     Member* Find(std::string_view id) const;
     void Prefetch(std::string_view id) const;
+    void PrefetchMember(std::string_view id) const;
     // The member with `id`, made (default state, `id` set) if new.
     std::pair<Member*, bool> TryEmplace(std::string_view id);
     size_t size() const { return nodes_.size(); }
@@ -306,6 +311,8 @@ class MemberEngagement {
   static bool KeyBefore(const Timer& a, const Timer& b);
 
   Partition& PartitionFor(int32_t id);
+  // The table Apply(partition, e, …) would look e's member up in, if any.
+  const MemberTable* TableToPrefetch(int32_t partition, const Event& e) const;
   Member& Create(Partition& p, std::string_view id, EventTime t);
   void UpdateScores(Partition& p, Member& m, const Event& e);
   void CatchUp(Partition& p, Member& m, EventTime until, const TransitionSink& sink);
