@@ -23,6 +23,12 @@ class ChannelCatalog {
  public:
   // The index of `id`, interning it if new.
   ChannelIndex Intern(std::string_view id);
+  // The index of `id`, kAbsent if it was never interned.
+  static constexpr ChannelIndex kAbsent = ~ChannelIndex{0};
+  ChannelIndex Find(std::string_view id) const {
+    auto it = index_.find(id);
+    return it == index_.end() ? kAbsent : it->second;
+  }
   size_t size() const { return ids_.size(); }
   // Valid as long as the catalog.
   std::string_view id(ChannelIndex c) const { return ids_[c]; }

@@ -27,7 +27,9 @@ inline constexpr int kEngagementBase = kPostBase + kContentTypeCount;
 inline constexpr int kCounterCount = kEngagementBase + kContentTypeCount;
 static_assert(kCounterCount <= 64, "a counter set is a 64-bit mask");
 
-inline uint64_t& Counter(ChannelCounts& c, int counter) {
+// `Counts` is ChannelCounts, const or not.
+template <typename Counts>
+auto& Counter(Counts& c, int counter) {
   if (counter < kPostBase) return c.events_by_kind[counter];
   if (counter < kEngagementBase) return c.posts_by_content_type[counter - kPostBase];
   return c.engagements_by_content_type[counter - kEngagementBase];

@@ -18,6 +18,17 @@ ChannelGrowth::~ChannelGrowth() = default;
 ChannelGrowth::ChannelGrowth(ChannelGrowth&&) noexcept = default;
 ChannelGrowth& ChannelGrowth::operator=(ChannelGrowth&&) noexcept = default;
 
+static_assert(ChannelGrowth::kUnknownChannel == channel_internal::ChannelCatalog::kAbsent);
+
+ChannelGrowth::ChannelRef ChannelGrowth::Locate(int32_t partition, const Event& e) const {
+  return state_->Locate(partition, e);
+}
+void ChannelGrowth::Prefetch(int32_t partition, const Event& e, ChannelRef channel) const {
+  state_->Prefetch(partition, e, channel);
+}
+void ChannelGrowth::Apply(int32_t partition, const Event& e, bool late, ChannelRef channel) {
+  state_->Apply(partition, e, late, channel);
+}
 void ChannelGrowth::Apply(int32_t partition, const Event& e, bool late) {
   state_->Apply(partition, e, late);
 }
@@ -87,9 +98,53 @@ void ChannelGrowth::State::MarkDirty(Partition& part, ChannelIndex c) const {
   part.dirty_totals.push_back(chunk);
 }
 
-void ChannelGrowth::State::Apply(int32_t partition, const Event& e, bool late) {
+const ChannelGrowth::State::Partition* ChannelGrowth::State::PartitionToPrefetch(int32_t id) const {
+  if (last_partition_ != nullptr && last_partition_->id == id) return last_partition_;
+  auto it = partitions_.find(id);
+  return it == partitions_.end() ? nullptr : &it->second;
+}
+
+template <typename Fn>
+void ChannelGrowth::State::ForEachLatestGroup(const Partition& part, EventTime at, Fn&& fn) {
+  for (int s = 0; s < kWindowSpecCount; ++s) {
+    const WindowGroup* g = part.last_group[s];
+    if (g != nullptr && g->start_ms == WindowStart(at, kWindowSpecs[s].size).millis()) fn(*g);
+  }
+}
+
+// Finds the channel without interning it (a new one is interned by Apply,
+// in event order), and loads the slots of its partial state's index and of
+// its latest windows' indexes.
+channel_internal::ChannelIndex ChannelGrowth::State::Locate(int32_t partition,
+                                                            const Event& e) const {
+  const ChannelIndex c = catalog_.Find(e.channel_id);
+  const Partition* part = PartitionToPrefetch(partition);
+  if (c == channel_internal::ChannelCatalog::kAbsent || part == nullptr) return c;
+  if (c < part->local_of.size()) PrefetchLine(&part->local_of[c]);
+  ForEachLatestGroup(*part, e.occurred_at, [&](const WindowGroup& g) { g.entry_of.Prefetch(c); });
+  return c;
+}
+
+// Through the indexes Locate() loaded: the partial channel, the counter the
+// event adds to first, and the channel's latest windows.
+void ChannelGrowth::State::Prefetch(int32_t partition, const Event& e, ChannelIndex c) const {
+  const Partition* part = PartitionToPrefetch(partition);
+  if (c == channel_internal::ChannelCatalog::kAbsent || part == nullptr) return;
+  const LocalIndex local = part->Find(c);
+  if (local == kAbsent) return;
+  const PartialChannel& channel = part->channels[local];
+  PrefetchLine(&channel);
+  PrefetchLine(&channel_internal::Counter(channel.totals, ContributionOf(e).counter[0]));
+  ForEachLatestGroup(*part, e.occurred_at, [&](const WindowGroup& g) {
+    if (uint32_t entry = g.entry_of.Find(c); entry != channel_internal::IndexMap::kNotFound) {
+      PrefetchLine(&g.entries[entry]);
+    }
+  });
+}
+
+void ChannelGrowth::State::Apply(int32_t partition, const Event& e, bool late, ChannelIndex c) {
   Partition& part = PartitionFor(partition);
-  ChannelIndex c = catalog_.Intern(e.channel_id);
+  if (c == channel_internal::ChannelCatalog::kAbsent) c = catalog_.Intern(e.channel_id);
   LocalIndex local = FindOrAddChannel(part, c);
   PartialChannel& channel = part.channels[local];
   MergedChannel& m = Merged(c);

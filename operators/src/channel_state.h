@@ -49,7 +49,11 @@ class ChannelGrowth::State {
  public:
   explicit State(WindowOptions options) : options_(options) {}
 
-  void Apply(int32_t partition, const Event& e, bool late);
+  // ChannelGrowth's look-ahead (channel_growth.h); kAbsent: not located.
+  void Apply(int32_t partition, const Event& e, bool late,
+             channel_internal::ChannelIndex c = channel_internal::ChannelCatalog::kAbsent);
+  channel_internal::ChannelIndex Locate(int32_t partition, const Event& e) const;
+  void Prefetch(int32_t partition, const Event& e, channel_internal::ChannelIndex c) const;
   void ApplyResponse(int32_t partition, std::string_view channel_id, EventTime at,
                      ResponseKind kind, Millis waited);
   using ResultSink = std::function<void(const WindowResult&)>;
@@ -168,6 +172,12 @@ class ChannelGrowth::State {
 
   // channel_growth.cc
   Partition& PartitionFor(int32_t id);
+  // The partition a prefetch looks in; null if it has no state yet.
+  const Partition* PartitionToPrefetch(int32_t id) const;
+  // Its group of `at` of each window size that is the latest it used, or
+  // null: where an event's windows almost always are.
+  template <typename Fn>
+  static void ForEachLatestGroup(const Partition& part, EventTime at, Fn&& fn);
   LocalIndex FindOrAddChannel(Partition& part, ChannelIndex c);
   MergedChannel& Merged(ChannelIndex c) const;  // recomputed first if stale
   void Recompute(ChannelIndex c, MergedChannel& m) const;

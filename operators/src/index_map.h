@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "chorus/operators/hash_map.h"
+
 namespace chorus::ops::channel_internal {
 
 class IndexMap {
@@ -23,6 +25,11 @@ class IndexMap {
       if (s == 0) return kNotFound;
       if (static_cast<uint32_t>(s >> 32) == key + 1) return static_cast<uint32_t>(s);
     }
+  }
+
+  // Starts loading the slot where a probe for `key` begins.
+  void Prefetch(uint32_t key) const {
+    if (!slots_.empty()) PrefetchLine(&slots_[Home(key)]);
   }
 
   // REQUIRES: `key` is absent and key + 1 does not wrap.

@@ -15,12 +15,13 @@ namespace {
 constexpr size_t kBatchCommands = 1024;
 // About 100 bytes of strings per event.
 constexpr size_t kArenaBytes = 256 * 1024;
-// How far ahead of the command it executes the worker starts loading a
-// member: its index slot, then (the slot in cache by then) the member itself.
-// A member lookup otherwise stalls twice; the worker's time is what a replay
+// How far ahead of the command it executes the worker starts loading what
+// an event will touch: the indexes (a member's slot; the channel's, see
+// ChannelGrowth::Locate), then, with those in cache, the state they lead
+// to. A lookup otherwise stalls twice; the worker's time is what a replay
 // waits for.
-constexpr size_t kSlotAhead = 8;
-constexpr size_t kMemberAhead = 4;
+constexpr size_t kIndexAhead = 8;
+constexpr size_t kStateAhead = 4;
 // Batches queued before the processing thread waits: bounds the memory the
 // processing thread can run ahead by when the worker is the slower one.
 constexpr size_t kMaxQueued = 16;
@@ -218,15 +219,22 @@ void ParallelOperators::Execute(Batch& batch) {
     return i < commands.size() && commands[i].kind == Command::Kind::kApply ? &commands[i]
                                                                             : nullptr;
   };
+  // Channels as located ahead; the batch's first ones are found by Apply.
+  located_.assign(commands.size(), ops::ChannelGrowth::kUnknownChannel);
   for (size_t i = 0; i < commands.size(); ++i) {
-    if (const Command* a = ahead(i + kSlotAhead)) members_.Prefetch(a->partition, a->event);
-    if (const Command* a = ahead(i + kMemberAhead)) {
-      members_.PrefetchMember(a->partition, a->event);
+    if (const Command* a = ahead(i + kIndexAhead)) {
+      members_.Prefetch(a->partition, a->event);
+      located_[i + kIndexAhead] = channels_.Locate(a->partition, a->event);
     }
+    if (const Command* a = ahead(i + kStateAhead)) {
+      members_.PrefetchMember(a->partition, a->event);
+      channels_.Prefetch(a->partition, a->event, located_[i + kStateAhead]);
+    }
+
     Command& c = batch.commands[i];
     switch (c.kind) {
       case Command::Kind::kApply:
-        channels_.Apply(c.partition, c.event, c.late);
+        channels_.Apply(c.partition, c.event, c.late, located_[i]);
         members_.Apply(c.partition, c.event, on_transition_);
         break;
       case Command::Kind::kResponse:

@@ -110,6 +110,18 @@ class ChannelGrowth {
   // event (see windows.h) updates lifetime totals and followers only.
   void Apply(int32_t partition, const Event& e, bool late);
 
+  // Looking ahead, for a caller that holds the next events (the operator
+  // thread): Locate() finds an event's channel and starts loading the
+  // indexes that lead to its state; Prefetch(), some events later with those
+  // in cache, starts loading the state itself; Apply() with the channel
+  // found skips finding it again. Each state lookup otherwise stalls twice.
+  using ChannelRef = uint32_t;
+  static constexpr ChannelRef kUnknownChannel = ~ChannelRef{0};  // Apply() finds it
+  ChannelRef Locate(int32_t partition, const Event& e) const;
+  void Prefetch(int32_t partition, const Event& e, ChannelRef channel) const;
+  // REQUIRES: `channel` is Locate(partition, e) or kUnknownChannel.
+  void Apply(int32_t partition, const Event& e, bool late, ChannelRef channel);
+
   // Adds a thread's response to the windows of `at` (its event time) of the
   // thread's channel, in the thread's partition: a closing reply, or the
   // first reply by anyone but the opener, `waited` after the opening. Closed

@@ -138,6 +138,7 @@ class ParallelOperators {
 
   ops::ChannelGrowth channels_;
   ops::MemberEngagement members_;
+  std::vector<ops::ChannelGrowth::ChannelRef> located_;  // by command, on the worker
   WindowSink sink_;
   HistorySink* history_ = nullptr;
   // Where the operators' outputs go: the sinks when not threaded; on the
