@@ -174,8 +174,8 @@ class ChannelGrowth::State {
   Partition& PartitionFor(int32_t id);
   // The partition a prefetch looks in; null if it has no state yet.
   const Partition* PartitionToPrefetch(int32_t id) const;
-  // Its group of `at` of each window size that is the latest it used, or
-  // null: where an event's windows almost always are.
+  // Calls fn(group) for each window size whose group the partition used
+  // last is the group of `at`: where an event's windows almost always are.
   template <typename Fn>
   static void ForEachLatestGroup(const Partition& part, EventTime at, Fn&& fn);
   LocalIndex FindOrAddChannel(Partition& part, ChannelIndex c);

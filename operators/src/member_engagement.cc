@@ -40,27 +40,23 @@ bool IsEngagedStage(Stage s) { return s == Stage::kRegular || s == Stage::kChamp
 
 MemberEngagement::Member* MemberEngagement::MemberTable::Find(std::string_view id) const {
   if (slots_.empty()) return nullptr;
-  const size_t hash = std::hash<std::string_view>{}(id);
-  const size_t mask = slots_.size() - 1;
-  for (size_t i = hash & mask;; i = (i + 1) & mask) {
-    const Slot& s = slots_[i];
-    if (s.node == nullptr) return nullptr;
-    if (s.hash == hash && s.node->id == id) return &s.node->member;
-  }
+  Node* node =
+      slots_[Probe(std::hash<std::string_view>{}(id), [&](const Node& n) { return n.id == id; })]
+          .node;
+  return node == nullptr ? nullptr : &node->member;
 }
 
 void MemberEngagement::MemberTable::PrefetchMember(std::string_view id) const {
   if (slots_.empty()) return;
-  const size_t hash = std::hash<std::string_view>{}(id);
-  const size_t mask = slots_.size() - 1;
-  for (size_t i = hash & mask; slots_[i].node != nullptr; i = (i + 1) & mask) {
-    if (slots_[i].hash != hash) continue;
-    // The id and the state an event updates first span the node's first lines.
-    const char* node = reinterpret_cast<const char*>(slots_[i].node);
-    for (size_t line = 0; line < std::min<size_t>(sizeof(Node), 192); line += 64) {
-      PrefetchLine(node + line);
-    }
-    return;
+  // The first entry with the id's hash, without comparing ids: that would
+  // read the node this is to load.
+  const Node* node =
+      slots_[Probe(std::hash<std::string_view>{}(id), [](const Node&) { return true; })].node;
+  if (node == nullptr) return;
+  // The id and the state an event updates first span the node's first lines.
+  const char* bytes = reinterpret_cast<const char*>(node);
+  for (size_t line = 0; line < std::min<size_t>(sizeof(Node), 192); line += 64) {
+    PrefetchLine(bytes + line);
   }
 }
 
@@ -73,11 +69,8 @@ std::pair<MemberEngagement::Member*, bool> MemberEngagement::MemberTable::TryEmp
     std::string_view id) {
   if ((nodes_.size() + 1) * 2 > slots_.size()) Grow();
   const size_t hash = std::hash<std::string_view>{}(id);
-  const size_t mask = slots_.size() - 1;
-  size_t i = hash & mask;
-  for (; slots_[i].node != nullptr; i = (i + 1) & mask) {
-    if (slots_[i].hash == hash && slots_[i].node->id == id) return {&slots_[i].node->member, false};
-  }
+  const size_t i = Probe(hash, [&](const Node& n) { return n.id == id; });
+  if (slots_[i].node != nullptr) return {&slots_[i].node->member, false};
   Node& n = nodes_.emplace_back();
   n.id = std::string(id);
   n.member.id = n.id;
@@ -88,12 +81,9 @@ std::pair<MemberEngagement::Member*, bool> MemberEngagement::MemberTable::TryEmp
 void MemberEngagement::MemberTable::Grow() {
   std::vector<Slot> old = std::move(slots_);
   slots_.assign(std::max<size_t>(64, old.size() * 2), Slot{});
-  const size_t mask = slots_.size() - 1;
   for (const Slot& s : old) {
-    if (s.node == nullptr) continue;
-    size_t i = s.hash & mask;
-    while (slots_[i].node != nullptr) i = (i + 1) & mask;
-    slots_[i] = s;
+    // Ids are unique: a moved entry goes to the first empty slot of its probe.
+    if (s.node != nullptr) slots_[Probe(s.hash, [](const Node&) { return false; })] = s;
   }
 }
 

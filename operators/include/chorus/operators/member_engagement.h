@@ -288,6 +288,17 @@ class MemberEngagement {
       size_t hash = 0;
       Node* node = nullptr;  // null: empty
     };
+    // Where a probe for `hash` stops: at the entry with that hash for which
+    // matches(node) holds, or at the first empty slot. REQUIRES: slots.
+    template <typename Match>
+    size_t Probe(size_t hash, Match&& matches) const {
+      const size_t mask = slots_.size() - 1;
+      size_t i = hash & mask;
+      while (slots_[i].node != nullptr && !(slots_[i].hash == hash && matches(*slots_[i].node))) {
+        i = (i + 1) & mask;
+      }
+      return i;
+    }
     void Grow();
     std::deque<Node> nodes_;
     std::vector<Slot> slots_;  // a power of two, at most half full

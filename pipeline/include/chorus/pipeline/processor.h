@@ -127,7 +127,7 @@ class Processor final : public PartitionListener {
   struct Decoded {
     Decoder decoder;
     ops::Event event;
-    ops::IdHashes ids;  // hashed once, for dedup and threads
+    ops::IdHashes ids;  // hashed once, for dedup, threads and posts
     std::optional<DlqReason> error;
   };
   // Decodes `r` into `d` and prefetches what processing it will read;
