@@ -95,11 +95,12 @@ int64_t FollowerState::SumFrom(int64_t from) const {
   return sum;
 }
 
-bool FollowerState::NeedsPrune(int64_t horizon, int64_t slack) const {
-  const int64_t old = horizon - slack;
-  return (deltas.size() >= 2 && deltas[1].first < old) ||
-         (snapshots.size() >= 2 && SecondOf(snapshots[1].ms) < old) ||
-         (legacy_until_ms != kNoLegacy && SecondOf(legacy_until_ms) < old);
+int64_t FollowerState::PruneDue() const {
+  int64_t due = std::numeric_limits<int64_t>::max();
+  if (deltas.size() >= 2) due = deltas[1].first;
+  if (snapshots.size() >= 2) due = std::min(due, SecondOf(snapshots[1].ms));
+  if (legacy_until_ms != kNoLegacy) due = std::min(due, SecondOf(legacy_until_ms));
+  return due;
 }
 
 bool FollowerState::Prune(int64_t horizon, std::optional<int64_t> covered) {

@@ -72,7 +72,10 @@ struct FollowerState {
 
   // Whether Prune at `horizon` (seconds) would forget something `slack`
   // seconds old or more: prunes run in batches, not on every event.
-  bool NeedsPrune(int64_t horizon, int64_t slack) const;
+  bool NeedsPrune(int64_t horizon, int64_t slack) const { return PruneDue() < horizon - slack; }
+  // The earliest horizon (seconds) past which Prune forgets something:
+  // NeedsPrune(h, 0) exactly when PruneDue() < h. INT64_MAX if never.
+  int64_t PruneDue() const;
   // Forgets what no time at or after `horizon` (seconds) needs. `covered`
   // is the second of the newest snapshot before the horizon in any
   // partition, if any: deltas up to it are inside it. The other deltas

@@ -79,15 +79,16 @@ std::optional<int64_t> Covered(const channel_internal::FollowerState& f, int64_t
 }  // namespace
 
 void ChannelGrowth::State::PruneFollowers(Partition& part, PartialChannel& channel, bool force) {
-  const std::optional<int64_t> horizon = Horizon();
-  if (!horizon) return;
-  MergedChannel& m = Merged(channel.channel);
-  const int64_t slack = force ? 0 : kPruneSlackSeconds;
-  if (channel.followers.NeedsPrune(*horizon, slack) &&
-      channel.followers.Prune(*horizon, Covered(m.followers, *horizon))) {
-    MarkDirty(part, channel.channel);
+  if (const std::optional<int64_t> horizon = Horizon()) {
+    MergedChannel& m = Merged(channel.channel);
+    const int64_t slack = force ? 0 : kPruneSlackSeconds;
+    if (channel.followers.NeedsPrune(*horizon, slack) &&
+        channel.followers.Prune(*horizon, Covered(m.followers, *horizon))) {
+      MarkDirty(part, channel.channel);
+    }
+    PruneMerged(m, force);
   }
-  PruneMerged(m, force);
+  part.prune_due[&channel - part.channels.data()] = channel.followers.PruneDue();
 }
 
 void ChannelGrowth::State::PruneMerged(MergedChannel& m, bool force) {
@@ -106,8 +107,14 @@ void ChannelGrowth::State::SweepFollowers() {
   if (swept_hour_ == hour) return;
   swept_hour_ = hour;
   for (auto& [id, part] : partitions_) {
-    for (PartialChannel& channel : part.channels) PruneFollowers(part, channel, true);
+    for (size_t local = 0; local < part.channels.size(); ++local) {
+      // Skipped, a channel would not have been pruned (NeedsPrune is false).
+      if (part.prune_due[local] < *horizon) PruneFollowers(part, part.channels[local], true);
+    }
   }
+  // Merges are pruned at the same horizon (Covered is the same before and
+  // after: a prune keeps the newest snapshot before the horizon).
+  for (MergedChannel& m : merged_) PruneMerged(m, true);
 }
 
 }  // namespace chorus::ops

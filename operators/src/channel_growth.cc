@@ -76,6 +76,7 @@ ChannelGrowth::State::LocalIndex ChannelGrowth::State::FindOrAddChannel(Partitio
   part.local_of[c] = local;
   part.channels.emplace_back().channel = c;
   part.platforms.push_back(Platform::kUnspecified);
+  part.prune_due.push_back(FollowerState{}.PruneDue());
   std::vector<LocalIndex>& in_chunk = part.chunk_channels[catalog_.chunk(c)];
   std::string_view id = catalog_.id(c);
   auto pos = std::lower_bound(in_chunk.begin(), in_chunk.end(), id, [&](LocalIndex l, auto s) {

@@ -218,6 +218,7 @@ bool ChannelGrowth::State::RestoreChannelChunk(int32_t partition, uint16_t chunk
     part.platforms[local] = d.platform;
     c.totals = d.channel.totals;
     c.followers = std::move(d.channel.followers);
+    part.prune_due[local] = c.followers.PruneDue();
     merged_[index].stale = true;
     if (tag == kChannelChunkV1Tag) MarkDirty(part, index);  // rewritten under the current tag
   }

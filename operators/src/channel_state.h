@@ -117,6 +117,10 @@ class ChannelGrowth::State {
     // Each channel's platform, by local index: apart, because firing reads
     // it for every window and would otherwise miss on each PartialChannel.
     std::vector<Platform> platforms;
+    // Each channel's FollowerState::PruneDue, by local index: the hourly
+    // sweep skips the channels with nothing to prune without a cache miss
+    // on each one's follower state.
+    std::vector<int64_t> prune_due;
     // Each chunk's channels, by id, so a chunk encodes the same way always.
     std::array<std::vector<LocalIndex>, kChunks> chunk_channels;
     std::array<bool, kChunks> totals_dirty{};
@@ -191,7 +195,8 @@ class ChannelGrowth::State {
   // if the watermark has advanced.
   std::optional<int64_t> Horizon() const;
   // Prunes `channel` of `part`, and the merge of its channel, at the
-  // horizon, if due; `force` skips the slack that batches prunes.
+  // horizon, if due; `force` skips the slack that batches prunes. Called
+  // after every change of the channel's followers: it keeps prune_due.
   void PruneFollowers(Partition& part, PartialChannel& channel, bool force = false);
   void PruneMerged(MergedChannel& m, bool force);
   // Prunes every channel of every partition, once each time the horizon

@@ -262,6 +262,22 @@ TEST(ChannelFollowersState, IsBoundedByTheSpanWindowEdgesCanStillNeed) {
   EXPECT_EQ(e.begin()->second, Pair(hourly.At(3 * kDy), hourly.At(4 * kDy)));
 }
 
+TEST(ChannelFollowersState, TheSweepFoldsAQuietChannelRestoredUnpruned) {
+  // A day of follows stored before any watermark, so nothing is pruned; the
+  // restored channel gets no event again, and only the hourly sweep can
+  // fold it.
+  ChannelGrowth g;
+  Store store;
+  for (int64_t t = 0; t < kDy; t += 10 * kSec) g.Apply(0, Ev(K::kFollow, t, "quiet"), false);
+  Drain(g, store);
+  ASSERT_GT(KeptIn(store, 0, "quiet").deltas, 1u);
+  ChannelGrowth r = RestoreFrom(store);
+  r.AdvanceWatermark(EventTime::FromMillis(4 * kDy), [](const WindowResult&) {});
+  Drain(r, store);
+  EXPECT_LE(KeptIn(store, 0, "quiet").deltas, 1u);
+  EXPECT_EQ(One(r, "quiet").followers, kDy / (10 * kSec));
+}
+
 TEST(ChannelFollowersState, RestoresTheFormBeforeSnapshotHistoriesAndRewritesIt) {
   // Tag 0x03: partition 0 holds the newest snapshot (1,000 at 100 s) and a
   // follow at 150 s; partition 1 a follow at 120 s. Both had their deltas
