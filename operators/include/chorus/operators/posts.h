@@ -50,7 +50,6 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <queue>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -62,6 +61,7 @@
 #include "chorus/operators/histogram.h"
 #include "chorus/operators/partition_map.h"
 #include "chorus/operators/state.h"
+#include "chorus/operators/timer_queue.h"
 
 namespace chorus::ops {
 
@@ -198,7 +198,7 @@ class PostPerformance {
       return std::tie(due_ms, partition, key) > std::tie(o.due_ms, o.partition, o.key);
     }
   };
-  using DueQueue = std::priority_queue<Due, std::vector<Due>, std::greater<>>;
+  using DueQueue = TimerQueue<Due>;
 
   static int64_t MaturesAt(int64_t published_ms, PostAge age);
   static uint16_t SeriesIndex(Platform p, ContentType c, PostAge a);

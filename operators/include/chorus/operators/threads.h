@@ -47,7 +47,6 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <queue>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -59,6 +58,7 @@
 #include "chorus/operators/histogram.h"
 #include "chorus/operators/partition_map.h"
 #include "chorus/operators/state.h"
+#include "chorus/operators/timer_queue.h"
 
 namespace chorus::ops {
 
@@ -222,7 +222,7 @@ class Threads {
       return std::tie(due_ms, partition, hash) > std::tie(o.due_ms, o.partition, o.hash);
     }
   };
-  using ExpiryQueue = std::priority_queue<Expiry, std::vector<Expiry>, std::greater<>>;
+  using ExpiryQueue = TimerQueue<Expiry>;
 
   uint32_t ChannelIndex(std::string_view channel_id);
   ChannelThreadStats& StatsFor(int32_t partition, uint32_t channel);

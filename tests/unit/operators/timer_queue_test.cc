@@ -1,0 +1,88 @@
+#include "chorus/operators/timer_queue.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <functional>
+#include <queue>
+#include <random>
+#include <tuple>
+#include <vector>
+
+namespace chorus::ops {
+namespace {
+
+struct Timer {
+  int64_t due_ms;
+  uint64_t id;
+  bool operator>(const Timer& o) const { return std::tie(due_ms, id) > std::tie(o.due_ms, o.id); }
+  bool operator==(const Timer&) const = default;
+};
+
+TEST(TimerQueue, PopsInDueOrderAcrossSpans) {
+  TimerQueue<Timer> q;
+  EXPECT_TRUE(q.empty());
+  // Three spans of 2^16 ms, pushed latest first, and ties on time.
+  for (Timer t : {Timer{200'000, 1}, Timer{70'000, 2}, Timer{-5, 3}, Timer{70'000, 1}, Timer{0, 4},
+                  Timer{65'535, 5}}) {
+    q.push(t);
+  }
+  EXPECT_EQ(q.size(), 6u);
+  std::vector<Timer> out;
+  for (; !q.empty(); q.pop()) out.push_back(q.top());
+  EXPECT_EQ(out, (std::vector<Timer>{
+                     {-5, 3}, {0, 4}, {65'535, 5}, {70'000, 1}, {70'000, 2}, {200'000, 1}}));
+  EXPECT_EQ(q.size(), 0u);
+}
+
+// Pushes and pops interleaved as the operators make them: timers mostly a
+// little after a watermark that advances, some far ahead, some before
+// what was already popped, some at the same time; each pop up to the
+// watermark must give what one binary heap gives, in the same order.
+TEST(TimerQueue, AgreesWithOneHeap) {
+  std::mt19937_64 rng(7);
+  TimerQueue<Timer> q;
+  std::priority_queue<Timer, std::vector<Timer>, std::greater<>> heap;
+  int64_t watermark = -1'000'000;
+  uint64_t id = 0;
+  size_t popped = 0;
+  for (int round = 0; round < 20'000; ++round) {
+    for (int n = static_cast<int>(rng() % 8); n > 0; --n) {
+      int64_t due = 0;
+      switch (rng() % 4) {
+        case 0:
+          due = watermark + static_cast<int64_t>(rng() % 10'000);
+          break;
+        case 1:
+          due = watermark + static_cast<int64_t>(rng() % 10'000'000);
+          break;
+        case 2:
+          due = watermark - static_cast<int64_t>(rng() % 200'000);
+          break;
+        default:
+          due = watermark + 1'000 * static_cast<int64_t>(rng() % 3);
+          break;
+      }
+      Timer t{due, id++ % 5};
+      q.push(t);
+      heap.push(t);
+    }
+    watermark += static_cast<int64_t>(rng() % 40'000);
+    while (!heap.empty() && heap.top().due_ms <= watermark) {
+      ASSERT_FALSE(q.empty());
+      ASSERT_EQ(q.top(), heap.top()) << "round " << round;
+      q.pop();
+      heap.pop();
+      ++popped;
+    }
+    ASSERT_EQ(q.size(), heap.size());
+    ASSERT_EQ(q.empty(), heap.empty());
+    if (!heap.empty()) {
+      ASSERT_EQ(q.top(), heap.top());
+    }
+  }
+  EXPECT_GT(popped, 30'000u);
+}
+
+}  // namespace
+}  // namespace chorus::ops
