@@ -138,7 +138,11 @@ void ChannelGrowth::State::Prefetch(int32_t partition, const Event& e, ChannelIn
   PrefetchLine(&channel_internal::Counter(channel.totals, ContributionOf(e).counter[0]));
   ForEachLatestGroup(*part, e.occurred_at, [&](const WindowGroup& g) {
     if (uint32_t entry = g.entry_of.Find(c); entry != channel_internal::IndexMap::kNotFound) {
-      PrefetchLine(&g.entries[entry]);
+      // Both ends: an entry is not line-aligned, and its counts' pointer to
+      // their dense array is near its end.
+      const WindowEntry& w = g.entries[entry];
+      PrefetchLine(&w);
+      PrefetchLine(reinterpret_cast<const char*>(&w + 1) - 1);
     }
   });
 }

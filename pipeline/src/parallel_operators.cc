@@ -15,13 +15,6 @@ namespace {
 constexpr size_t kBatchCommands = 1024;
 // About 100 bytes of strings per event.
 constexpr size_t kArenaBytes = 256 * 1024;
-// How far ahead of the command it executes the worker starts loading what
-// an event will touch: the indexes (a member's slot; the channel's, see
-// ChannelGrowth::Locate), then, with those in cache, the state they lead
-// to. A lookup otherwise stalls twice; the worker's time is what a replay
-// waits for.
-constexpr size_t kIndexAhead = 8;
-constexpr size_t kStateAhead = 4;
 // Batches queued before the processing thread waits: bounds the memory the
 // processing thread can run ahead by when the worker is the slower one.
 constexpr size_t kMaxQueued = 16;
@@ -93,9 +86,10 @@ std::string_view ParallelOperators::Keep(std::string_view s) {
   return {arena.data() + at, s.size()};
 }
 
-void ParallelOperators::Apply(int32_t partition, const ops::Event& e, bool late) {
+void ParallelOperators::Apply(int32_t partition, const ops::Event& e, bool late,
+                              ChannelRef channel) {
   if (!threaded()) {
-    channels_.Apply(partition, e, late);
+    channels_.Apply(partition, e, late, channel);
     members_.Apply(partition, e, on_transition_);
     return;
   }
@@ -223,12 +217,10 @@ void ParallelOperators::Execute(Batch& batch) {
   located_.assign(commands.size(), ops::ChannelGrowth::kUnknownChannel);
   for (size_t i = 0; i < commands.size(); ++i) {
     if (const Command* a = ahead(i + kIndexAhead)) {
-      members_.Prefetch(a->partition, a->event);
-      located_[i + kIndexAhead] = channels_.Locate(a->partition, a->event);
+      located_[i + kIndexAhead] = LocateAhead(a->partition, a->event);
     }
     if (const Command* a = ahead(i + kStateAhead)) {
-      members_.PrefetchMember(a->partition, a->event);
-      channels_.Prefetch(a->partition, a->event, located_[i + kStateAhead]);
+      LoadAhead(a->partition, a->event, located_[i + kStateAhead]);
     }
 
     Command& c = batch.commands[i];

@@ -95,30 +95,40 @@ Status Processor::Step() {
   }
   if (!deferred_error_.ok()) return deferred_error_;
   ops::ProcessingTime now = clock_.Now();
+  constexpr size_t kAhead = ParallelOperators::kIndexAhead;
+  constexpr size_t kState = ParallelOperators::kStateAhead;
+  // Records come in runs from one partition: most often the same slot.
+  auto same_slot = [](const Slot* slot, const SourceRecord& r) {
+    return slot != nullptr && slot->meta.tp.partition == r.partition &&
+           slot->meta.tp.topic == r.topic;
+  };
+  Slot* ahead_slot = nullptr;  // the slot of the record decoded last
+  auto decode_ahead = [&](size_t j) {
+    const SourceRecord& r = batch_[j];
+    if (!same_slot(ahead_slot, r)) ahead_slot = FindSlot(r);
+    DecodeAhead(r, decoded_[j % kAhead], ahead_slot);
+  };
+  for (size_t j = 0; j < std::min(kAhead, batch_.size()); ++j) decode_ahead(j);
   Slot* slot = nullptr;
-  if (!batch_.empty()) DecodeAhead(batch_[0], decoded_[0], nullptr);
   for (size_t i = 0; i < batch_.size(); ++i) {
     const SourceRecord& r = batch_[i];
-    if (slot == nullptr || slot->meta.tp.partition != r.partition ||
-        slot->meta.tp.topic != r.topic) {
-      slot = FindSlot(r);
-    }
-    Decoded& d = decoded_[i & 1];
-    if (i + 1 < batch_.size()) {
-      const SourceRecord& next = batch_[i + 1];
-      // Records come in runs from one partition: most often the same slot.
-      const bool same = slot != nullptr && next.partition == r.partition && next.topic == r.topic;
-      DecodeAhead(next, decoded_[(i + 1) & 1], same ? slot : nullptr);
+    if (!same_slot(slot, r)) slot = FindSlot(r);
+    if (i + kState < batch_.size()) {
+      const Decoded& s = decoded_[(i + kState) % kAhead];
+      if (!s.error && s.partition >= 0) parallel_.Prefetch(s.partition, s.event, s.channel);
     }
     // Records of a partition revoked inside this very poll belong to its
     // next owner; records before our position are redeliveries around a
     // rebalance (librdkafka 2.0 can return them) and were already counted.
-    if (slot == nullptr || !slot->assigned) continue;
-    if (slot->meta.next_offset >= 0 && r.offset < slot->meta.next_offset) continue;
-    Process(r, *slot, d, now);
-    slot->meta.next_offset = r.offset + 1;
-    if (r.timestamp_ms) slot->last_record_ms = *r.timestamp_ms;
-    slot->dirty = true;
+    if (slot != nullptr && slot->assigned &&
+        (slot->meta.next_offset < 0 || r.offset >= slot->meta.next_offset)) {
+      Process(r, *slot, decoded_[i % kAhead], now);
+      slot->meta.next_offset = r.offset + 1;
+      if (r.timestamp_ms) slot->last_record_ms = *r.timestamp_ms;
+      slot->dirty = true;
+    }
+    // Into the decoder just used.
+    if (i + kAhead < batch_.size()) decode_ahead(i + kAhead);
   }
   records_since_commit_ += batch_.size();
   AdvanceTime(now);
@@ -131,6 +141,8 @@ Status Processor::Step() {
 }
 
 void Processor::DecodeAhead(const SourceRecord& r, Decoded& d, const Slot* slot) {
+  d.partition = -1;
+  d.channel = ops::ChannelGrowth::kUnknownChannel;
   if (r.value.size() > options_.limits.max_record_bytes) {
     d.error = DlqReason::kFieldTooLong;
     return;
@@ -139,10 +151,11 @@ void Processor::DecodeAhead(const SourceRecord& r, Decoded& d, const Slot* slot)
   if (d.error) return;
   d.ids = ops::HashIds(d.event);
   if (slot == nullptr) return;
-  dedup_.Prefetch(slot->meta.id, d.ids.event_id);
-  threads_.Prefetch(slot->meta.id, d.event, d.ids);
+  d.partition = slot->meta.id;
+  dedup_.Prefetch(d.partition, d.ids.event_id);
+  threads_.Prefetch(d.partition, d.event, d.ids);
   posts_.Prefetch(d.event, d.ids);
-  parallel_.Prefetch(slot->meta.id, d.event);
+  d.channel = parallel_.Locate(d.partition, d.event);
 }
 
 void Processor::Process(const SourceRecord& r, Slot& slot, Decoded& d, ops::ProcessingTime now) {
@@ -172,7 +185,8 @@ void Processor::Process(const SourceRecord& r, Slot& slot, Decoded& d, ops::Proc
   // depend on how records happened to be batched.
   if (watermark_.Observe(id, e.occurred_at, now)) AdvanceTime(now);
   bool late = ops::IsLate(e.occurred_at, watermark_.current(), options_.windows.allowed_lateness);
-  parallel_.Apply(id, e, late);
+  // Located ahead in the same partition (what Apply requires).
+  parallel_.Apply(id, e, late, d.partition == id ? d.channel : ops::ChannelGrowth::kUnknownChannel);
   threads_.Apply(id, e, d.ids, on_thread_);
   posts_.Apply(id, e, d.ids);
   if (late) {

@@ -55,13 +55,28 @@ class ParallelOperators {
   // on the processing thread. Call before the first Apply().
   void SetHistory(HistorySink* history);
 
-  // ChannelGrowth::Apply and MemberEngagement::Apply.
-  void Apply(int32_t partition, const ops::Event& e, bool late);
-  // Starts loading the member Apply(partition, e, …) will look up, when
-  // the operators run on this thread (the other one's cache is its own).
-  void Prefetch(int32_t partition, const ops::Event& e) const {
-    if (!threaded()) members_.Prefetch(partition, e);
+  // How far the operators look ahead in a run of events: an event's
+  // indexes are loaded (and its channel found) kIndexAhead events before it
+  // is applied, and the state they lead to kStateAhead events before. A
+  // lookup otherwise stalls twice. The operator thread does it in its
+  // batches; on the processing thread, its caller, with Locate() and
+  // Prefetch() below.
+  static constexpr size_t kIndexAhead = 8;
+  static constexpr size_t kStateAhead = 4;
+  using ChannelRef = ops::ChannelGrowth::ChannelRef;
+  // When the operators run on this thread (the other one's cache is its
+  // own, and it looks ahead itself): the first step, which returns the
+  // event's channel for Apply(), and the second. Threaded, nothing.
+  ChannelRef Locate(int32_t partition, const ops::Event& e) const {
+    return threaded() ? ops::ChannelGrowth::kUnknownChannel : LocateAhead(partition, e);
   }
+  void Prefetch(int32_t partition, const ops::Event& e, ChannelRef channel) const {
+    if (!threaded()) LoadAhead(partition, e, channel);
+  }
+  // ChannelGrowth::Apply and MemberEngagement::Apply. REQUIRES: `channel`
+  // is Locate(partition, e) or kUnknownChannel.
+  void Apply(int32_t partition, const ops::Event& e, bool late,
+             ChannelRef channel = ops::ChannelGrowth::kUnknownChannel);
   // ChannelGrowth::ApplyResponse.
   void ApplyResponse(int32_t partition, std::string_view channel_id, ops::EventTime at,
                      ops::ChannelGrowth::ResponseKind kind, ops::Millis waited);
@@ -92,6 +107,15 @@ class ParallelOperators {
   const ops::MemberEngagement& members() const { return members_; }
 
  private:
+  ChannelRef LocateAhead(int32_t partition, const ops::Event& e) const {
+    members_.Prefetch(partition, e);
+    return channels_.Locate(partition, e);
+  }
+  void LoadAhead(int32_t partition, const ops::Event& e, ChannelRef channel) const {
+    members_.PrefetchMember(partition, e);
+    channels_.Prefetch(partition, e, channel);
+  }
+
   struct Command {
     enum class Kind : uint8_t {
       kApply,

@@ -120,15 +120,18 @@ class Processor final : public PartitionListener {
 
  private:
   struct Slot;
-  // Records are decoded one ahead of processing, into alternating decoders
-  // (an event may point into its decoder's message): the next event's ids
-  // are known while this one is applied, so the state they lead to is on
-  // its way into the cache by the time it is needed.
+  // Records are decoded ParallelOperators::kIndexAhead ahead of processing,
+  // into a ring of decoders (an event may point into its decoder's
+  // message): the events' ids are known before they are applied, so the
+  // state they lead to is on its way into the cache by the time it is
+  // needed.
   struct Decoded {
     Decoder decoder;
     ops::Event event;
     ops::IdHashes ids;  // hashed once, for dedup, threads and posts
     std::optional<DlqReason> error;
+    int32_t partition = -1;  // its slot's partition id, if it has a slot
+    ParallelOperators::ChannelRef channel = ops::ChannelGrowth::kUnknownChannel;
   };
   // Decodes `r` into `d` and prefetches what processing it will read;
   // `slot` is the record's slot if known (nothing is prefetched otherwise).
@@ -162,7 +165,7 @@ class Processor final : public PartitionListener {
   DlqSink& dlq_;
   Clock& clock_;
 
-  std::array<Decoded, 2> decoded_;
+  std::array<Decoded, ParallelOperators::kIndexAhead> decoded_;
   ops::WatermarkTracker watermark_;
   ops::DedupIndex dedup_;
   ops::Threads threads_;
