@@ -7,15 +7,14 @@
 namespace chorus::ops::channel_internal {
 
 ChannelIndex ChannelCatalog::Intern(std::string_view id) {
-  auto it = index_.find(id);
-  if (it != index_.end()) return it->second;
-  auto c = static_cast<ChannelIndex>(ids_.size());
-  std::string_view stored = ids_.emplace_back(id);
-  index_.emplace(stored, c);
+  const size_t known = ids_.size();
+  const ChannelIndex c = ids_.Intern(id);
+  if (c < known) return c;
+  std::string_view stored = ids_.id(c);
   chunks_.push_back(channel_codec::ChunkOf(stored));
   ranks_.push_back(0);
   auto pos = std::lower_bound(by_id_.begin(), by_id_.end(), stored,
-                              [&](ChannelIndex x, std::string_view s) { return ids_[x] < s; });
+                              [&](ChannelIndex x, std::string_view s) { return ids_.id(x) < s; });
   ranks_stale_from_ = std::min(ranks_stale_from_, static_cast<size_t>(pos - by_id_.begin()));
   by_id_.insert(pos, c);
   return c;

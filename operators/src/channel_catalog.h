@@ -9,11 +9,11 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
+
+#include "chorus/operators/id_index.h"
 
 namespace chorus::ops::channel_internal {
 
@@ -24,14 +24,11 @@ class ChannelCatalog {
   // The index of `id`, interning it if new.
   ChannelIndex Intern(std::string_view id);
   // The index of `id`, kAbsent if it was never interned.
-  static constexpr ChannelIndex kAbsent = ~ChannelIndex{0};
-  ChannelIndex Find(std::string_view id) const {
-    auto it = index_.find(id);
-    return it == index_.end() ? kAbsent : it->second;
-  }
+  static constexpr ChannelIndex kAbsent = IdIndex::kAbsent;
+  ChannelIndex Find(std::string_view id) const { return ids_.Find(id); }
   size_t size() const { return ids_.size(); }
   // Valid as long as the catalog.
-  std::string_view id(ChannelIndex c) const { return ids_[c]; }
+  std::string_view id(ChannelIndex c) const { return ids_.id(c); }
   // channel_codec::ChunkOf(id), computed once.
   uint16_t chunk(ChannelIndex c) const { return chunks_[c]; }
   // Every index, in id order.
@@ -41,8 +38,7 @@ class ChannelCatalog {
   void RefreshRanks();
 
  private:
-  std::deque<std::string> ids_;  // a deque: its strings never move
-  std::unordered_map<std::string_view, ChannelIndex> index_;
+  IdIndex ids_;
   std::vector<uint16_t> chunks_;
   std::vector<ChannelIndex> by_id_;
   std::vector<uint32_t> ranks_;

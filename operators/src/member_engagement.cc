@@ -96,7 +96,10 @@ MemberEngagement::MemberEngagement(MemberOptions options) : options_(options) {
 
 const MemberEngagement::MemberTable* MemberEngagement::TableToPrefetch(int32_t partition,
                                                                        const Event& e) const {
-  if (!mi::IsActivity(e)) return nullptr;
+  return mi::IsActivity(e) ? TableToPrefetch(partition) : nullptr;
+}
+
+const MemberEngagement::MemberTable* MemberEngagement::TableToPrefetch(int32_t partition) const {
   const Partition* p = last_partition_;
   if (p == nullptr || p->id != partition) {
     auto it = partitions_.find(partition);
@@ -112,6 +115,14 @@ void MemberEngagement::Prefetch(int32_t partition, const Event& e) const {
 
 void MemberEngagement::PrefetchMember(int32_t partition, const Event& e) const {
   if (const MemberTable* t = TableToPrefetch(partition, e)) t->PrefetchMember(e.member_id);
+}
+
+void MemberEngagement::Prefetch(const ThreadUpdate& u) const {
+  if (const MemberTable* t = TableToPrefetch(u.partition)) t->Prefetch(u.opener);
+}
+
+void MemberEngagement::PrefetchMember(const ThreadUpdate& u) const {
+  if (const MemberTable* t = TableToPrefetch(u.partition)) t->PrefetchMember(u.opener);
 }
 
 void MemberEngagement::Apply(int32_t partition, const Event& e, const TransitionSink& sink) {

@@ -74,14 +74,7 @@ void Threads::MarkDirty(uint64_t hash, Thread& t) {
 
 Threads::Threads(ThreadOptions options) : options_(options) {}
 
-uint32_t Threads::ChannelIndex(std::string_view channel_id) {
-  auto it = channel_index_.find(channel_id);
-  if (it != channel_index_.end()) return it->second;
-  auto index = static_cast<uint32_t>(channel_ids_.size());
-  channel_ids_.emplace_back(channel_id);
-  channel_index_.emplace(channel_ids_.back(), index);
-  return index;
-}
+uint32_t Threads::ChannelIndex(std::string_view channel_id) { return channels_.Intern(channel_id); }
 
 ChannelThreadStats& Threads::StatsFor(int32_t partition, uint32_t channel) {
   if (last_stats_ == nullptr || last_stats_partition_ != partition ||
@@ -159,10 +152,10 @@ void Threads::Prefetch(int32_t partition, const Event& e, const IdHashes& ids) c
   if (!e.reply_to_event_id.empty()) threads_.Prefetch(ids.reply_to);
   if (ThreadKindIndex(e) < 0) return;
   threads_.Prefetch(ids.event_id);
-  auto c = channel_index_.find(e.channel_id);
+  const uint32_t c = channels_.Find(e.channel_id);
   const PartitionStats* p = stats_.Find(partition);
-  if (c == channel_index_.end() || p == nullptr || c->second >= p->by_channel.size()) return;
-  if (const StoredStats* s = p->by_channel[c->second].get()) PrefetchLine(s);
+  if (c == IdIndex::kAbsent || p == nullptr || c >= p->by_channel.size()) return;
+  if (const StoredStats* s = p->by_channel[c].get()) PrefetchLine(s);
 }
 
 void Threads::Open(int32_t partition, const Event& e, uint64_t hash, int kind, const Sink& sink) {
@@ -186,7 +179,7 @@ void Threads::Open(int32_t partition, const Event& e, uint64_t hash, int kind, c
   expiries_.push({t.opened_ms + options_.horizon.count(), partition, hash});
   sink(ThreadUpdate{.kind = ThreadUpdate::Kind::kOpened,
                     .partition = partition,
-                    .channel = channel_ids_[t.channel],
+                    .channel = channels_.id(t.channel),
                     .opener = t.opener,
                     .opened_at = e.occurred_at,
                     .at = e.occurred_at});
@@ -251,7 +244,7 @@ void Threads::Finalize(EventTime watermark, const Sink& sink) {
     ChannelThreadStats& stats = StatsFor(t.partition, t.channel);
     ThreadUpdate u{.kind = ThreadUpdate::Kind::kResponded,
                    .partition = t.partition,
-                   .channel = channel_ids_[t.channel],
+                   .channel = channels_.id(t.channel),
                    .opener = t.opener,
                    .opened_at = EventTime::FromMillis(t.opened_ms)};
     if (first_due) {
@@ -313,7 +306,7 @@ void Threads::Expire(EventTime watermark, const Sink& sink) {
     std::string opener = std::move(t.opener);
     ThreadUpdate u{.kind = ThreadUpdate::Kind::kExpired,
                    .partition = t.partition,
-                   .channel = channel_ids_[t.channel],
+                   .channel = channels_.id(t.channel),
                    .opener = opener,
                    .opened_at = EventTime::FromMillis(t.opened_ms),
                    .at = EventTime::FromMillis(x.due_ms),
@@ -360,8 +353,8 @@ std::map<std::string, ChannelThreadStats, std::less<>> Threads::Stats() const {
   std::map<std::string, ChannelThreadStats, std::less<>> out;
   // Merged by channel index first: a string-keyed insert per partition and
   // channel would cost more than the additions.
-  std::vector<ChannelThreadStats> merged(channel_ids_.size());
-  std::vector<bool> seen(channel_ids_.size());
+  std::vector<ChannelThreadStats> merged(channels_.size());
+  std::vector<bool> seen(channels_.size());
   for (const auto& [partition, p] : stats_) {
     for (size_t channel = 0; channel < p.by_channel.size(); ++channel) {
       if (!p.by_channel[channel]) continue;
@@ -370,7 +363,7 @@ std::map<std::string, ChannelThreadStats, std::less<>> Threads::Stats() const {
     }
   }
   for (size_t c = 0; c < merged.size(); ++c) {
-    if (seen[c]) out.emplace(channel_ids_[c], merged[c]);
+    if (seen[c]) out.emplace(channels_.id(c), merged[c]);
   }
   return out;
 }

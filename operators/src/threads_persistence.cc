@@ -47,8 +47,8 @@ std::string Threads::ReplyKey(int32_t partition, int64_t at_ms, uint64_t target,
 std::string Threads::EncodeThread(const Thread& t) const {
   std::string out;
   // Ids and their lengths, kind, flags and up to two gaps with responders.
-  out.reserve(channel_ids_[t.channel].size() + t.opener.size() + 32);
-  PutLengthPrefixed(out, channel_ids_[t.channel]);
+  out.reserve(channels_.id(t.channel).size() + t.opener.size() + 32);
+  PutLengthPrefixed(out, channels_.id(t.channel));
   PutVarint(out, t.kind);
   // Flags: bit 0 first counted, bit 1 a first candidate, bit 2 a close
   // candidate, bit 3 the opener was a reply.
@@ -137,7 +137,7 @@ void Threads::DrainDirty(Mutations& out) {
       std::string value;
       PutVarint(value, static_cast<uint64_t>(r.responder));
       PutFixed64BE(value, r.member_hash);
-      PutLengthPrefixed(value, channel_ids_[r.channel]);
+      PutLengthPrefixed(value, channels_.id(r.channel));
       out.push_back(
           {Mutation::Op::kPut, ReplyKey(r.partition, r.at_ms, target, r.self_hash), value});
       r.stored = true;
@@ -154,7 +154,7 @@ void Threads::DrainDirty(Mutations& out) {
     for (uint32_t channel : p.dirty_channels) {
       StoredStats& s = p.At(channel);
       out.push_back({Mutation::Op::kPut,
-                     StatsKey(partition, kChannelStatsTag, channel_ids_[channel]),
+                     StatsKey(partition, kChannelStatsTag, channels_.id(channel)),
                      EncodeStats(s.stats)});
       s.dirty = false;
     }

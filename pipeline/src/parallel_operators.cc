@@ -209,19 +209,34 @@ void ParallelOperators::Work() {
 
 void ParallelOperators::Execute(Batch& batch) {
   const std::vector<Command>& commands = batch.commands;
-  auto ahead = [&](size_t i) -> const Command* {
-    return i < commands.size() && commands[i].kind == Command::Kind::kApply ? &commands[i]
-                                                                            : nullptr;
-  };
   // Channels as located ahead; the batch's first ones are found by Apply.
   located_.assign(commands.size(), ops::ChannelGrowth::kUnknownChannel);
+  // The two steps for each kind of command that looks state up: an event,
+  // a response (its channel's windows at the response's time) and a
+  // thread update (its opener).
+  auto index_step = [&](size_t i) {
+    const Command& a = commands[i];
+    if (a.kind == Command::Kind::kApply) {
+      located_[i] = LocateAhead(a.partition, a.event);
+    } else if (a.kind == Command::Kind::kResponse) {
+      located_[i] = channels_.Locate(a.partition, a.event);
+    } else if (a.kind == Command::Kind::kThread) {
+      members_.Prefetch(a.update);
+    }
+  };
+  auto state_step = [&](size_t i) {
+    const Command& a = commands[i];
+    if (a.kind == Command::Kind::kApply) {
+      LoadAhead(a.partition, a.event, located_[i]);
+    } else if (a.kind == Command::Kind::kResponse) {
+      channels_.Prefetch(a.partition, a.event, located_[i]);
+    } else if (a.kind == Command::Kind::kThread) {
+      members_.PrefetchMember(a.update);
+    }
+  };
   for (size_t i = 0; i < commands.size(); ++i) {
-    if (const Command* a = ahead(i + kIndexAhead)) {
-      located_[i + kIndexAhead] = LocateAhead(a->partition, a->event);
-    }
-    if (const Command* a = ahead(i + kStateAhead)) {
-      LoadAhead(a->partition, a->event, located_[i + kStateAhead]);
-    }
+    if (i + kIndexAhead < commands.size()) index_step(i + kIndexAhead);
+    if (i + kStateAhead < commands.size()) state_step(i + kStateAhead);
 
     Command& c = batch.commands[i];
     switch (c.kind) {
@@ -229,7 +244,7 @@ void ParallelOperators::Execute(Batch& batch) {
         channels_.Apply(c.partition, c.event, c.late, located_[i]);
         members_.Apply(c.partition, c.event, on_transition_);
         break;
-      case Command::Kind::kResponse:
+      case Command::Kind::kResponse:  // located only to look ahead
         channels_.ApplyResponse(c.partition, c.event.channel_id, c.event.occurred_at, c.response,
                                 ops::Millis(static_cast<int64_t>(c.event.count)));
         break;

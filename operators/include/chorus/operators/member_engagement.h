@@ -201,6 +201,9 @@ class MemberEngagement {
   // Keeps the opener's open threads, brand interactions and welcome in step
   // with a thread (see threads.h). Unknown members are ignored.
   void OnThread(const ThreadUpdate& u);
+  // The same two steps ahead of OnThread(u), for its opener.
+  void Prefetch(const ThreadUpdate& u) const;
+  void PrefetchMember(const ThreadUpdate& u) const;
 
   // Called for every member created from here on (none by default).
   void SetJoinSink(JoinSink sink) { on_join_ = std::move(sink); }
@@ -324,6 +327,8 @@ class MemberEngagement {
   Partition& PartitionFor(int32_t id);
   // The table Apply(partition, e, …) would look e's member up in, if any.
   const MemberTable* TableToPrefetch(int32_t partition, const Event& e) const;
+  // The partition's table, if it has one yet.
+  const MemberTable* TableToPrefetch(int32_t partition) const;
   Member& Create(Partition& p, std::string_view id, EventTime t);
   void UpdateScores(Partition& p, Member& m, const Event& e);
   void CatchUp(Partition& p, Member& m, EventTime until, const TransitionSink& sink);

@@ -43,19 +43,18 @@
 
 #include <array>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <tuple>
-#include <unordered_map>
 #include <vector>
 
 #include "chorus/operators/event.h"
 #include "chorus/operators/hash_map.h"
 #include "chorus/operators/histogram.h"
+#include "chorus/operators/id_index.h"
 #include "chorus/operators/partition_map.h"
 #include "chorus/operators/state.h"
 #include "chorus/operators/timer_queue.h"
@@ -175,7 +174,7 @@ class Threads {
   struct Thread {
     int64_t opened_ms = 0;
     int32_t partition = 0;
-    uint32_t channel = 0;  // index into channel_ids_
+    uint32_t channel = 0;  // in channels_
     uint8_t kind = 0;      // index into kThreadKinds
     // Earliest reply so far by anyone but the opener, and by brand or team
     // (INT64_MAX: none); final once the watermark passes them.
@@ -251,8 +250,7 @@ class Threads {
   void MarkStatsDirty(PartitionStats& p, uint32_t channel, StoredStats& s);
 
   ThreadOptions options_;
-  std::deque<std::string> channel_ids_;                           // a deque never moves its strings
-  std::unordered_map<std::string_view, uint32_t> channel_index_;  // views channel_ids_
+  IdIndex channels_;
   HashMap<Thread> threads_;                                       // by id hash
   // Replies waiting for their thread, by the hash of the event they answer.
   HashMap<std::vector<Reply>> waiting_;
