@@ -74,8 +74,6 @@ void Threads::MarkDirty(uint64_t hash, Thread& t) {
 
 Threads::Threads(ThreadOptions options) : options_(options) {}
 
-uint32_t Threads::ChannelIndex(std::string_view channel_id) { return channels_.Intern(channel_id); }
-
 ChannelThreadStats& Threads::StatsFor(int32_t partition, uint32_t channel) {
   if (last_stats_ == nullptr || last_stats_partition_ != partition ||
       last_stats_channel_ != channel) {
@@ -112,7 +110,7 @@ void Threads::Apply(int32_t partition, const Event& e, const IdHashes& ids, cons
     r.at_ms = e.occurred_at.millis();
     r.partition = partition;
     r.self_hash = self_hash;
-    r.channel = ChannelIndex(e.channel_id);
+    r.channel = channels_.Intern(e.channel_id);
     bool replies = true;
     if (IsMemberAction(e)) {
       r.responder = Responder::kMember;
@@ -164,7 +162,7 @@ void Threads::Open(int32_t partition, const Event& e, uint64_t hash, int kind, c
   Thread& t = *slot;
   t.opened_ms = e.occurred_at.millis();
   t.partition = partition;
-  t.channel = ChannelIndex(e.channel_id);
+  t.channel = channels_.Intern(e.channel_id);
   t.kind = static_cast<uint8_t>(kind);
   t.opener = std::string(e.member_id);
   t.is_reply = !e.reply_to_event_id.empty();

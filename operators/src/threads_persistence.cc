@@ -173,7 +173,7 @@ bool Threads::Restore(std::string_view key, std::string_view value) {
     case kChannelStatsTag: {
       if (key.size() == 5) return false;
       Reader r(value);
-      uint32_t channel = ChannelIndex(key.substr(5));
+      uint32_t channel = channels_.Intern(key.substr(5));
       return DecodeStats(r, stats_[partition].At(channel).stats) && r.empty();
     }
     case kLegacyStatsTag:
@@ -207,7 +207,7 @@ bool Threads::RestoreThread(int32_t partition, std::string_view key, std::string
   Thread& t = threads_[hash];
   t.opened_ms = FromOrderedBits(opened);
   t.partition = partition;
-  t.channel = ChannelIndex(channel);
+  t.channel = channels_.Intern(channel);
   t.kind = static_cast<uint8_t>(kind);
   t.first_counted = (flags & 1) != 0;
   t.is_reply = (flags & 8) != 0;
@@ -245,7 +245,7 @@ bool Threads::RestoreReply(int32_t partition, std::string_view key, std::string_
   reply.responder = static_cast<Responder>(responder);
   reply.self_hash = self;
   reply.member_hash = member_hash;
-  reply.channel = ChannelIndex(channel);
+  reply.channel = channels_.Intern(channel);
   reply.stored = true;
   std::vector<Reply>& w = waiting_[target];
   if (w.empty()) reply_expiries_.push({reply.at_ms + options_.reply_wait.count(), 0, target});
@@ -264,7 +264,7 @@ bool Threads::RestoreLegacyStats(int32_t partition, std::string_view value) {
   for (uint64_t i = 0; i < n; ++i) {
     std::string_view id;
     if (!r.LengthPrefixed(id)) return false;
-    uint32_t channel = ChannelIndex(id);
+    uint32_t channel = channels_.Intern(id);
     StoredStats& s = p.At(channel);
     if (!DecodeStats(r, s.stats)) return false;
     MarkStatsDirty(p, channel, s);

@@ -97,32 +97,33 @@ Status Processor::Step() {
   ops::ProcessingTime now = clock_.Now();
   constexpr size_t kAhead = ParallelOperators::kIndexAhead;
   constexpr size_t kState = ParallelOperators::kStateAhead;
-  // Records come in runs from one partition: most often the same slot.
-  auto same_slot = [](const Slot* slot, const SourceRecord& r) {
-    return slot != nullptr && slot->meta.tp.partition == r.partition &&
-           slot->meta.tp.topic == r.topic;
-  };
   Slot* ahead_slot = nullptr;  // the slot of the record decoded last
   auto decode_ahead = [&](size_t j) {
     const SourceRecord& r = batch_[j];
-    if (!same_slot(ahead_slot, r)) ahead_slot = FindSlot(r);
+    // Records come in runs from one partition: most often the same slot.
+    if (ahead_slot == nullptr || ahead_slot->meta.tp.partition != r.partition ||
+        ahead_slot->meta.tp.topic != r.topic) {
+      ahead_slot = FindSlot(r);
+    }
     DecodeAhead(r, decoded_[j % kAhead], ahead_slot);
   };
   for (size_t j = 0; j < std::min(kAhead, batch_.size()); ++j) decode_ahead(j);
-  Slot* slot = nullptr;
   for (size_t i = 0; i < batch_.size(); ++i) {
     const SourceRecord& r = batch_[i];
-    if (!same_slot(slot, r)) slot = FindSlot(r);
+    Decoded& d = decoded_[i % kAhead];
     if (i + kState < batch_.size()) {
       const Decoded& s = decoded_[(i + kState) % kAhead];
-      if (!s.error && s.partition >= 0) parallel_.Prefetch(s.partition, s.event, s.channel);
+      if (!s.error && s.slot != nullptr) {
+        parallel_.Prefetch(s.slot->meta.id, s.event, s.channel);
+      }
     }
     // Records of a partition revoked inside this very poll belong to its
     // next owner; records before our position are redeliveries around a
     // rebalance (librdkafka 2.0 can return them) and were already counted.
+    Slot* slot = d.slot;
     if (slot != nullptr && slot->assigned &&
         (slot->meta.next_offset < 0 || r.offset >= slot->meta.next_offset)) {
-      Process(r, *slot, decoded_[i % kAhead], now);
+      Process(r, *slot, d, now);
       slot->meta.next_offset = r.offset + 1;
       if (r.timestamp_ms) slot->last_record_ms = *r.timestamp_ms;
       slot->dirty = true;
@@ -140,8 +141,8 @@ Status Processor::Step() {
   return Status::Ok();
 }
 
-void Processor::DecodeAhead(const SourceRecord& r, Decoded& d, const Slot* slot) {
-  d.partition = -1;
+void Processor::DecodeAhead(const SourceRecord& r, Decoded& d, Slot* slot) {
+  d.slot = slot;
   d.channel = ops::ChannelGrowth::kUnknownChannel;
   if (r.value.size() > options_.limits.max_record_bytes) {
     d.error = DlqReason::kFieldTooLong;
@@ -151,11 +152,11 @@ void Processor::DecodeAhead(const SourceRecord& r, Decoded& d, const Slot* slot)
   if (d.error) return;
   d.ids = ops::HashIds(d.event);
   if (slot == nullptr) return;
-  d.partition = slot->meta.id;
-  dedup_.Prefetch(d.partition, d.ids.event_id);
-  threads_.Prefetch(d.partition, d.event, d.ids);
+  const int32_t id = slot->meta.id;
+  dedup_.Prefetch(id, d.ids.event_id);
+  threads_.Prefetch(id, d.event, d.ids);
   posts_.Prefetch(d.event, d.ids);
-  d.channel = parallel_.Locate(d.partition, d.event);
+  d.channel = parallel_.Locate(id, d.event);
 }
 
 void Processor::Process(const SourceRecord& r, Slot& slot, Decoded& d, ops::ProcessingTime now) {
@@ -185,8 +186,7 @@ void Processor::Process(const SourceRecord& r, Slot& slot, Decoded& d, ops::Proc
   // depend on how records happened to be batched.
   if (watermark_.Observe(id, e.occurred_at, now)) AdvanceTime(now);
   bool late = ops::IsLate(e.occurred_at, watermark_.current(), options_.windows.allowed_lateness);
-  // Located ahead in the same partition (what Apply requires).
-  parallel_.Apply(id, e, late, d.partition == id ? d.channel : ops::ChannelGrowth::kUnknownChannel);
+  parallel_.Apply(id, e, late, d.channel);  // located when decoded, for this slot
   threads_.Apply(id, e, d.ids, on_thread_);
   posts_.Apply(id, e, d.ids);
   if (late) {

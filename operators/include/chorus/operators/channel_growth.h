@@ -110,8 +110,8 @@ class ChannelGrowth {
   // event (see windows.h) updates lifetime totals and followers only.
   void Apply(int32_t partition, const Event& e, bool late);
 
-  // Looking ahead, for a caller that holds the next events (the operator
-  // thread): Locate() finds an event's channel and starts loading the
+  // Looking ahead, for a caller that holds the next events
+  // (ParallelOperators, on either thread): Locate() finds an event's channel and starts loading the
   // indexes that lead to its state; Prefetch(), some events later with those
   // in cache, starts loading the state itself; Apply() with the channel
   // found skips finding it again. Each state lookup otherwise stalls twice.

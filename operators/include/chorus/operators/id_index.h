@@ -9,7 +9,6 @@
 // as the index. Not thread-safe.
 #pragma once
 
-#include <bit>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -26,15 +25,14 @@ class IdIndex {
   // The index of `id`, kAbsent if it was never interned.
   uint32_t Find(std::string_view id) const {
     if (ids_.empty()) return kAbsent;
-    const uint32_t found = slots_[Probe(id, Hash(id))].index;
-    return found == kEmpty ? kAbsent : found;
+    return slots_[Probe(id, Hash(id))].index;  // an empty slot's is kAbsent
   }
   // The index of `id`, interned if new.
   uint32_t Intern(std::string_view id) {
     if (2 * (ids_.size() + 1) > slots_.size()) Grow();
     const uint64_t hash = Hash(id);
     Slot& s = slots_[Probe(id, hash)];
-    if (s.index != kEmpty) return s.index;
+    if (s.index != kAbsent) return s.index;
     s = {hash, static_cast<uint32_t>(ids_.size())};
     ids_.emplace_back(id);
     return s.index;
@@ -43,10 +41,9 @@ class IdIndex {
   size_t size() const { return ids_.size(); }
 
  private:
-  static constexpr uint32_t kEmpty = ~uint32_t{0};
   struct Slot {
     uint64_t hash = 0;
-    uint32_t index = kEmpty;
+    uint32_t index = kAbsent;  // empty
   };
 
   static uint64_t Hash(std::string_view id) { return std::hash<std::string_view>{}(id); }
@@ -55,7 +52,7 @@ class IdIndex {
   size_t Probe(std::string_view id, uint64_t hash) const {
     const size_t mask = slots_.size() - 1;
     size_t i = static_cast<size_t>(hash) & mask;
-    while (slots_[i].index != kEmpty && !(slots_[i].hash == hash && ids_[slots_[i].index] == id)) {
+    while (slots_[i].index != kAbsent && !(slots_[i].hash == hash && ids_[slots_[i].index] == id)) {
       i = (i + 1) & mask;
     }
     return i;
@@ -65,9 +62,9 @@ class IdIndex {
     slots_.assign(old.empty() ? 64 : 2 * old.size(), Slot{});
     const size_t mask = slots_.size() - 1;
     for (const Slot& s : old) {
-      if (s.index == kEmpty) continue;
+      if (s.index == kAbsent) continue;
       size_t i = static_cast<size_t>(s.hash) & mask;
-      while (slots_[i].index != kEmpty) i = (i + 1) & mask;
+      while (slots_[i].index != kAbsent) i = (i + 1) & mask;
       slots_[i] = s;
     }
   }

@@ -223,7 +223,6 @@ class Threads {
   };
   using ExpiryQueue = TimerQueue<Expiry>;
 
-  uint32_t ChannelIndex(std::string_view channel_id);
   ChannelThreadStats& StatsFor(int32_t partition, uint32_t channel);
   // Time from the thread's opening to `at_ms`, never negative.
   static double SecondsAfterOpening(const Thread& t, int64_t at_ms);

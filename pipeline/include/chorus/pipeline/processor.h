@@ -130,12 +130,13 @@ class Processor final : public PartitionListener {
     ops::Event event;
     ops::IdHashes ids;  // hashed once, for dedup, threads and posts
     std::optional<DlqReason> error;
-    int32_t partition = -1;  // its slot's partition id, if it has a slot
+    Slot* slot = nullptr;  // the record's, if it has one
     ParallelOperators::ChannelRef channel = ops::ChannelGrowth::kUnknownChannel;
   };
   // Decodes `r` into `d` and prefetches what processing it will read;
-  // `slot` is the record's slot if known (nothing is prefetched otherwise).
-  void DecodeAhead(const SourceRecord& r, Decoded& d, const Slot* slot);
+  // `slot` is the record's slot, if it has one (nothing is prefetched
+  // otherwise).
+  void DecodeAhead(const SourceRecord& r, Decoded& d, Slot* slot);
   void Process(const SourceRecord& r, Slot& slot, Decoded& d, ops::ProcessingTime now);
   void Reject(const SourceRecord& r, Slot& slot, DlqReason reason, Outcome outcome);
   Slot* FindSlot(const SourceRecord& r);
