@@ -226,6 +226,7 @@ int main(int argc, char** argv) {
   }
   rc.processor.commit_interval = std::chrono::milliseconds(commit_ms);
   rc.processor.operator_thread = replay && !one_thread;
+  rc.replaying = replay;  // as `chorus replay`: commits are bulk loads
   for (const std::string& kv : kafka_props) {
     size_t eq = kv.find('=');
     if (eq != std::string::npos) rc.kafka[kv.substr(0, eq)] = kv.substr(eq + 1);

@@ -42,7 +42,7 @@ Result<std::unique_ptr<Application>> Application::Start(const RunConfig& config,
   app->parts_ = std::make_unique<Parts>();
   Parts& p = *app->parts_;
 
-  auto store = StateStore::Open(config.state_dir);
+  auto store = StateStore::Open(config.state_dir, {.bulk_load = config.replaying});
   if (!store.ok()) return store.status();
   p.store = std::move(store.value());
 

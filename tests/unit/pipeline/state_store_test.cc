@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <latch>
@@ -36,8 +37,8 @@ StoreMutation DeleteRange(Store store, std::string begin, std::string end) {
   return {store, {Op::kDeleteRange, std::move(begin), std::move(end)}};
 }
 
-std::unique_ptr<StateStore> OpenOrDie(const std::string& dir) {
-  auto store = StateStore::Open(dir);
+std::unique_ptr<StateStore> OpenOrDie(const std::string& dir, bool bulk_load = false) {
+  auto store = StateStore::Open(dir, {.bulk_load = bulk_load});
   EXPECT_TRUE(store.ok()) << store.status().message();
   return store.ok() ? std::move(store.value()) : nullptr;
 }
@@ -107,10 +108,19 @@ TEST(StateStore, NamesColumnFamilies) {
   EXPECT_EQ(Name(Store::kDedup), "dedup");
 }
 
-TEST(StateStore, CommitAppliesEveryMutationAcrossStoresAndSurvivesReopen) {
+// The same contract for both ways of committing: a synced WriteBatch, and
+// with bulk_load files ingested at once.
+class Commits : public ::testing::TestWithParam<bool> {
+ protected:
+  bool bulk_load() const { return GetParam(); }
+};
+INSTANTIATE_TEST_SUITE_P(StateStore, Commits, ::testing::Bool(),
+                         [](const auto& info) { return info.param ? "BulkLoad" : "Batch"; });
+
+TEST_P(Commits, ApplyEveryMutationAcrossStoresAndSurviveReopen) {
   TempDir tmp;
   {
-    auto store = OpenOrDie(tmp.Sub("db"));
+    auto store = OpenOrDie(tmp.Sub("db"), bulk_load());
     ASSERT_TRUE(store);
     ASSERT_TRUE(store
                     ->Commit({Put(Store::kMembers, "a", "1"), Put(Store::kMembers, "b", "2"),
@@ -138,9 +148,9 @@ TEST(StateStore, CommitAppliesEveryMutationAcrossStoresAndSurvivesReopen) {
   EXPECT_EQ(GetOrDie(*store, Store::kChannels, "offset/0"), std::nullopt);
 }
 
-TEST(StateStore, RejectedBatchWritesNothing) {
+TEST_P(Commits, RejectedOneWritesNothing) {
   TempDir tmp;
-  auto store = OpenOrDie(tmp.Sub("db"));
+  auto store = OpenOrDie(tmp.Sub("db"), bulk_load());
   ASSERT_TRUE(store);
   Status s = store->Commit({Put(Store::kMeta, "k", "v"), DeleteRange(Store::kMembers, "z", "a")});
   ASSERT_FALSE(s.ok());
@@ -181,9 +191,9 @@ TEST(StateStore, ScanVisitsOnlyThePrefixInKeyOrder) {
   EXPECT_EQ(visited, 2);  // stops when the callback says so
 }
 
-TEST(StateStore, ReadersOnAnotherThreadSeeWholeCommits) {
+TEST_P(Commits, ReadersOnAnotherThreadSeeThemWhole) {
   TempDir tmp;
-  auto store = OpenOrDie(tmp.Sub("db"));
+  auto store = OpenOrDie(tmp.Sub("db"), bulk_load());
   ASSERT_TRUE(store);
   constexpr int kCommits = 40;
   constexpr int kKeys = 10;
@@ -221,6 +231,91 @@ TEST(StateStore, ReadersOnAnotherThreadSeeWholeCommits) {
   EXPECT_EQ(backwards.load(), 0);
   EXPECT_GT(reads.load(), 0);
   EXPECT_EQ(GetOrDie(*store, Store::kMeta, "seq"), std::to_string(kCommits - 1));
+}
+
+std::string RandomValue(std::mt19937_64& rng) {
+  std::string v(rng() % 300, '\0');
+  for (char& c : v) c = static_cast<char>(rng() % 7);
+  return v;
+}
+
+// Bulk-load commits leave exactly what batches leave, over commits that
+// overwrite and delete earlier ones' keys, hold a store large enough to be
+// split into several files, a key written twice, unsorted keys (as the meta
+// store's may be) and range deletes.
+TEST(StateStore, BulkLoadLeavesWhatBatchesLeave) {
+  TempDir tmp;
+  auto batch = OpenOrDie(tmp.Sub("batch"));
+  auto bulk = OpenOrDie(tmp.Sub("bulk"), true);
+  ASSERT_TRUE(batch && bulk);
+  std::mt19937_64 rng(11);
+  auto number = [&](int below) { return std::to_string(rng() % below); };
+  for (int commit = 0; commit < 12; ++commit) {
+    std::vector<StoreMutation> all;
+    // Drained stores come in key order.
+    ops::Mutations threads, dedup;
+    for (int i = 0; i < 4000; ++i) {
+      std::string key = "t" + number(20000);
+      if (rng() % 5 == 0) {
+        threads.push_back({Op::kDelete, std::move(key), {}});
+      } else {
+        threads.push_back({Op::kPut, std::move(key), RandomValue(rng)});
+      }
+    }
+    // Range deletes only over keys this commit does not put, as the
+    // operators guarantee: "r" keys are put in even commits, ranges of them
+    // deleted in odd ones.
+    for (int i = 0; i < 200; ++i) {
+      if (commit % 2 == 0) dedup.push_back({Op::kPut, "r" + number(1000), RandomValue(rng)});
+      dedup.push_back({Op::kPut, "s" + number(1000), RandomValue(rng)});
+    }
+    if (commit % 2 == 1) {
+      std::string a = "r" + number(1000), b = "r" + number(1000);
+      dedup.push_back({Op::kDeleteRange, std::min(a, b), std::max(a, b)});
+      dedup.push_back({Op::kDeleteRange, "r5", "r5"});  // empty
+    }
+    OrderForWrite(threads);
+    OrderForWrite(dedup);
+    for (auto& m : threads) all.push_back({Store::kThreads, std::move(m)});
+    for (auto& m : dedup) all.push_back({Store::kDedup, std::move(m)});
+    for (int i = 0; i < 30; ++i)
+      all.push_back(Put(Store::kMeta, "p" + number(40), RandomValue(rng)));
+    all.push_back(Put(Store::kMembers, "twice", "first"));
+    all.push_back(Put(Store::kMembers, "twice", "second " + std::to_string(commit)));
+    if (commit == 5) all.push_back(Delete(Store::kMembers, "twice"));
+    ASSERT_TRUE(batch->Commit(all).ok());
+    Status s = bulk->Commit(all);
+    ASSERT_TRUE(s.ok()) << s.message();
+  }
+  auto same = [&](const StateStore& a, const StateStore& b) {
+    for (Store store : {Store::kThreads, Store::kDedup, Store::kMeta, Store::kMembers}) {
+      auto expected = ScanAll(a, store, "");
+      EXPECT_GT(expected.size(), 0u) << Name(store);
+      EXPECT_TRUE(expected == ScanAll(b, store, "")) << Name(store);
+    }
+  };
+  same(*batch, *bulk);
+  EXPECT_EQ(GetOrDie(*bulk, Store::kMembers, "twice"), "second 11");
+  batch.reset();
+  bulk.reset();
+  same(*OpenOrDie(tmp.Sub("batch")), *OpenOrDie(tmp.Sub("bulk")));
+}
+
+// In a file a range delete would not delete a put of the same commit, as a
+// batch would: such a commit is refused whole.
+TEST(StateStore, BulkLoadRefusesARangeDeleteOverItsOwnPut) {
+  TempDir tmp;
+  auto store = OpenOrDie(tmp.Sub("db"), true);
+  ASSERT_TRUE(store);
+  Status s = store->Commit({Put(Store::kMeta, "k", "v"), Put(Store::kDedup, "b", "1"),
+                            DeleteRange(Store::kDedup, "a", "c")});
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("dedup"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("covers a put"), std::string::npos) << s.message();
+  EXPECT_EQ(GetOrDie(*store, Store::kMeta, "k"), std::nullopt);
+  // Over a delete of the same commit, both ways end the same.
+  s = store->Commit({Delete(Store::kDedup, "b"), DeleteRange(Store::kDedup, "a", "c")});
+  EXPECT_TRUE(s.ok()) << s.message();
 }
 
 TEST(StateStore, ApproximateBytesCountsMemtablesAndFiles) {
@@ -352,7 +447,11 @@ TEST(CrashPoint, MalformedSpecAbortsLoudly) {
 
 // The commit's crash points bracket the durable write: dying before it
 // leaves nothing, dying after it leaves the whole batch.
-TEST(CrashPoint, CommitIsAllOrNothingAcrossACrash) {
+class CommitCrash : public Commits {};
+INSTANTIATE_TEST_SUITE_P(CrashPoint, CommitCrash, ::testing::Bool(),
+                         [](const auto& info) { return info.param ? "BulkLoad" : "Batch"; });
+
+TEST_P(CommitCrash, IsAllOrNothing) {
   struct Case {
     const char* spec;
     std::optional<std::string> offset;
@@ -363,7 +462,7 @@ TEST(CrashPoint, CommitIsAllOrNothingAcrossACrash) {
         Case{"commit.before_write:2", "1", 1}, Case{"commit.after_write:2", "2", 1}}) {
     TempDir tmp;
     ChildOutcome out = RunChild(c.spec, [&](const std::function<void()>& mark) {
-      auto store = StateStore::Open(tmp.Sub("db"));
+      auto store = StateStore::Open(tmp.Sub("db"), {.bulk_load = bulk_load()});
       if (!store.ok()) return false;
       for (int i = 1; i <= 2; ++i) {
         auto v = std::to_string(i);
@@ -377,10 +476,16 @@ TEST(CrashPoint, CommitIsAllOrNothingAcrossACrash) {
     });
     EXPECT_EQ(out.exit_code, 137) << c.spec;
     EXPECT_EQ(out.marks, c.marks) << c.spec;
+    const std::string files = tmp.Sub("db/ingest");
+    if (bulk_load() && std::string_view(c.spec).starts_with("commit.before_write")) {
+      // The dead commit's files, written but never ingested.
+      EXPECT_FALSE(std::filesystem::is_empty(files)) << c.spec;
+    }
     auto store = OpenOrDie(tmp.Sub("db"));
     ASSERT_TRUE(store);
     EXPECT_EQ(GetOrDie(*store, Store::kMeta, "offset"), c.offset) << c.spec;
     EXPECT_EQ(GetOrDie(*store, Store::kMembers, "m"), c.offset) << c.spec;
+    EXPECT_FALSE(std::filesystem::exists(files)) << c.spec << ": left behind";
   }
 }
 

@@ -25,8 +25,9 @@ struct RunConfig {
   KafkaProperties kafka;     // -X overrides, passed to librdkafka as given
   ProcessorOptions processor;
   std::vector<std::string> love_weights;  // "kind=weight", applied over the defaults
-  // A replay: chorus_pipeline_replay_in_progress is 1 from the first scrape
-  // until SetReplayInProgress(false).
+  // A replay: commits are bulk loads (StateStoreOptions::bulk_load), and
+  // chorus_pipeline_replay_in_progress is 1 from the first scrape until
+  // SetReplayInProgress(false).
   bool replaying = false;
 };
 
