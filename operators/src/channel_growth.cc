@@ -36,6 +36,9 @@ void ChannelGrowth::AdvanceWatermark(EventTime watermark,
                                      const std::function<void(const WindowResult&)>& sink) {
   state_->AdvanceWatermark(watermark, sink);
 }
+void ChannelGrowth::CountOnly(int spec_index, bool count_only) {
+  state_->CountOnly(spec_index, count_only);
+}
 void ChannelGrowth::RestoreWatermark(EventTime watermark) { state_->RestoreWatermark(watermark); }
 void ChannelGrowth::ApplyResponse(int32_t partition, std::string_view channel_id, EventTime at,
                                   ResponseKind kind, Millis waited) {

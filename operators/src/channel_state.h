@@ -59,6 +59,7 @@ class ChannelGrowth::State {
   using ResultSink = std::function<void(const WindowResult&)>;
   void AdvanceWatermark(EventTime watermark, const ResultSink& sink);
   void RestoreWatermark(EventTime watermark) { watermark_ = std::max(watermark_, watermark); }
+  void CountOnly(int spec_index, bool count_only) { count_only_.at(spec_index) = count_only; }
   void ForEachChannel(const std::function<void(const ChannelView&)>& fn) const;
   size_t open_windows() const { return open_windows_; }
   void DrainDirty(Mutations& out);
@@ -212,6 +213,8 @@ class ChannelGrowth::State {
   // (firing), or only the ones pending correction.
   enum class Emit { kAll, kCorrections };
   void EmitBucket(int spec_index, int64_t end_ms, Emit which, const ResultSink& sink);
+  // Firing a count-only size: how many channels have a window in the bucket.
+  uint32_t CountChannels(const std::vector<WindowGroup*>& groups);
   void CloseBucket(int spec_index);
   void MarkGroupDirty(WindowGroup& group);
   void RemoveGroup(WindowGroup& group);
@@ -252,6 +255,12 @@ class ChannelGrowth::State {
   // Entries in order while a bucket closes or a group encodes; kept for its
   // capacity.
   std::vector<SortedEntry> sorted_;
+  // Sizes firing counts only (ChannelGrowth::CountOnly).
+  std::array<bool, kWindowSpecCount> count_only_{};
+  // By channel index: the bucket count that last counted it, so counting
+  // a bucket's channels needs no sort. Kept for its capacity.
+  std::vector<uint32_t> counted_in_;
+  uint32_t counting_ = 0;
   size_t open_windows_ = 0;
   // Fired buckets holding entries pending correction, in emission order.
   std::set<BucketKey> pending_buckets_;

@@ -121,6 +121,17 @@ void ChannelGrowth::State::EmitBucket(int spec_index, int64_t end_ms, Emit which
                                       const ResultSink& sink) {
   auto bucket = close_buckets_[spec_index].find(end_ms);
   if (bucket == close_buckets_[spec_index].end()) return;
+  const WindowSpec& spec = kWindowSpecs[spec_index];
+  if (count_only_[spec_index] && which == Emit::kAll) {
+    WindowResult count;
+    count.spec = &spec;
+    count.end = EventTime::FromMillis(end_ms);
+    count.start = count.end - spec.size;
+    count.count_only = true;
+    count.windows = CountChannels(bucket->second);
+    if (count.windows > 0) sink(count);
+    return;
+  }
   // Channel order for the sink, by rank rather than by comparing ids; each
   // channel's parts side by side, by partition. Keys are unique: a group
   // has one entry per channel, a partition one group per bucket.
@@ -129,7 +140,6 @@ void ChannelGrowth::State::EmitBucket(int spec_index, int64_t end_ms, Emit which
   for (WindowGroup* g : bucket->second) AddSorted(*g);
   std::sort(sorted_.begin(), sorted_.end(),
             [](const SortedEntry& a, const SortedEntry& b) { return a.key < b.key; });
-  const WindowSpec& spec = kWindowSpecs[spec_index];
   WindowResult out;
   out.spec = &spec;
   out.end = EventTime::FromMillis(end_ms);
@@ -170,6 +180,23 @@ void ChannelGrowth::State::EmitBucket(int spec_index, int64_t end_ms, Emit which
     out.followers_end = FollowersAt(c, end_ms);
     sink(out);
   }
+}
+
+uint32_t ChannelGrowth::State::CountChannels(const std::vector<WindowGroup*>& groups) {
+  if (++counting_ == 0) {  // wrapped: forget every stamp
+    std::fill(counted_in_.begin(), counted_in_.end(), 0);
+    counting_ = 1;
+  }
+  if (counted_in_.size() < catalog_.size()) counted_in_.resize(catalog_.size(), 0);
+  uint32_t channels = 0;
+  for (const WindowGroup* g : groups) {
+    for (const WindowEntry& e : g->entries) {
+      if (counted_in_[e.channel] == counting_) continue;
+      counted_in_[e.channel] = counting_;
+      ++channels;
+    }
+  }
+  return channels;
 }
 
 void ChannelGrowth::State::CloseBucket(int spec_index) {

@@ -146,10 +146,16 @@ void ParallelOperators::After(std::function<void()> fn) {
   filling_->after.push_back(std::move(fn));
 }
 
-void ParallelOperators::DrainDirty(ops::Mutations& channels, ops::Mutations& members) {
-  if (!threaded()) return Drain(channels, members);
+void ParallelOperators::DrainDirty(ops::Mutations& channels, ops::Mutations& members,
+                                   std::function<void()> also) {
+  if (!threaded()) {
+    Drain(channels, members);
+    if (also) also();
+    return;
+  }
   drain_channels_ = &channels;
   drain_members_ = &members;
+  drain_also_ = std::move(also);
   Next(0).kind = Command::Kind::kDrain;
   // Started now rather than when the batch fills: the caller syncs soon.
   Flush();
@@ -262,6 +268,7 @@ void ParallelOperators::Execute(Batch& batch) {
         break;
       case Command::Kind::kDrain:
         Drain(*drain_channels_, *drain_members_);
+        if (drain_also_) std::exchange(drain_also_, nullptr)();
         break;
     }
   }

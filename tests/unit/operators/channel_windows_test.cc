@@ -332,5 +332,72 @@ TEST(ChannelWindowIndex, DroppingAPartitionKeepsTheOthersPartsOfASharedWindow) {
   EXPECT_EQ(closed[2].start, kHr);
 }
 
+// A size set count-only fires one count per end, equal to the results the
+// same events make otherwise, and nothing else changes: the other sizes'
+// results, corrections (of that size too, whole) and the state drained.
+TEST(ChannelWindowIndex, ACountOnlySizeFiresCountsAndChangesNothingElse) {
+  constexpr int64_t kLateness = 5 * kMin;
+  ChannelGrowth whole(WindowOptions{Millis(kLateness)});
+  ChannelGrowth counting(WindowOptions{Millis(kLateness)});
+  counting.CountOnly(0, true);  // 1m
+  std::mt19937 rng(5);
+  auto uniform = [&](int64_t lo, int64_t hi) {
+    return std::uniform_int_distribution<int64_t>(lo, hi)(rng);
+  };
+  int64_t now = 0, watermark = 0;
+  size_t counted = 0, corrections = 0;
+  for (int round = 0; round < 400; ++round) {
+    for (int i = 0; i < 40; ++i) {
+      now += uniform(0, 4'000);
+      const int64_t t = now - (uniform(0, 4) == 0 ? uniform(0, 8 * kMin) : uniform(0, kMin));
+      Event e = Post(t, kChannels[uniform(0, kChannels.size() - 1)]);
+      const bool late = IsLate(e.occurred_at, EventTime::FromMillis(watermark), Millis(kLateness));
+      const auto partition = static_cast<int32_t>(uniform(0, 3));
+      whole.Apply(partition, e, late);
+      counting.Apply(partition, e, late);
+    }
+    watermark = std::max(watermark, now - uniform(0, 2 * kMin));
+    std::vector<Closed> expected;
+    std::map<int64_t, uint32_t> fired;  // end -> channels' 1m windows fired
+    whole.AdvanceWatermark(EventTime::FromMillis(watermark), [&](const WindowResult& w) {
+      ASSERT_FALSE(w.count_only);
+      if (w.spec == &kWindowSpecs[0] && w.revision == 0) {
+        ++fired[w.end.millis()];
+        return;
+      }
+      expected.push_back(Closed{std::string(w.channel_id), std::string(w.spec->name),
+                                w.start.millis(), w.end.millis(), w.platform, w.counts,
+                                w.revision});
+    });
+    std::vector<Closed> got;
+    std::map<int64_t, uint32_t> counts;
+    counting.AdvanceWatermark(EventTime::FromMillis(watermark), [&](const WindowResult& w) {
+      if (w.count_only) {
+        ASSERT_EQ(w.spec, &kWindowSpecs[0]);
+        ASSERT_EQ(w.revision, 0u);
+        EXPECT_EQ(w.end - w.start, kWindowSpecs[0].size);
+        EXPECT_TRUE(counts.emplace(w.end.millis(), w.windows).second) << "one count per end";
+        return;
+      }
+      got.push_back(Closed{std::string(w.channel_id), std::string(w.spec->name), w.start.millis(),
+                           w.end.millis(), w.platform, w.counts, w.revision});
+      if (w.spec == &kWindowSpecs[0]) ++corrections;
+    });
+    ASSERT_EQ(counts, fired) << "round " << round;
+    ASSERT_EQ(got, expected) << "round " << round;
+    for (const auto& [end, n] : counts) counted += n;
+    Mutations a, b;
+    whole.DrainDirty(a);
+    counting.DrainDirty(b);
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t i = 0; i < a.size(); ++i) {
+      ASSERT_EQ(a[i].key, b[i].key);
+      ASSERT_EQ(a[i].value, b[i].value);
+    }
+  }
+  EXPECT_GT(counted, 1000u);
+  EXPECT_GT(corrections, 10u) << "late updates to fired minutes come out whole";
+}
+
 }  // namespace
 }  // namespace chorus::ops

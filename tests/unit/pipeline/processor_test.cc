@@ -175,6 +175,8 @@ class RecordingHistory final : public HistorySink {
             std::to_string(w.responses.first_responses);
     calls.push_back(std::move(line));
     windows++;
+    auto spec = static_cast<size_t>(w.spec - ops::kWindowSpecs.data());
+    (w.revision == 0 ? fired : corrected)[spec]++;
   }
   void OnMemberJoined(ops::EventTime at) override {
     calls.push_back("joined " + std::to_string(at.millis()));
@@ -192,6 +194,7 @@ class RecordingHistory final : public HistorySink {
 
   std::vector<std::string> calls;
   size_t windows = 0;
+  std::array<uint64_t, ops::kWindowSpecCount> fired{}, corrected{};
   size_t transitions = 0;
   size_t watermarks = 0;
 };
@@ -213,43 +216,46 @@ std::vector<std::string> Dump(const std::string& dir) {
   return out;
 }
 
+// The generated workload run to its end in several commits, each one a
+// sync, with `history` (may be null) attached: the final view and every
+// stored key and value.
+struct WorkloadRun {
+  std::shared_ptr<const Snapshot> snapshot;
+  std::vector<std::string> stored;
+};
+void RunWorkload(bool operator_thread, HistorySink* history, WorkloadRun& out) {
+  TempDir dir;
+  ProcessorOptions options;
+  options.poll_batch = 1000;
+  options.commit_max_records = 4000;
+  options.operator_thread = operator_thread;
+  {
+    auto store = StateStore::Open(dir.Sub("state"));
+    ASSERT_TRUE(store.ok()) << store.status().message();
+    GeneratorSource source(Workload(), 4, kWorkloadRecords);
+    RecordingDlq dlq;
+    ManualClock clock;
+    Processor p(options, *store.value(), source, dlq, clock);
+    p.SetHistory(history);
+    std::atomic<bool> stop{false};
+    Status s = p.Run(stop);
+    ASSERT_TRUE(s.ok()) << s.message();
+    out.snapshot = p.snapshot();
+  }
+  out.stored = Dump(dir.Sub("state"));
+}
+
 // `chorus replay` runs channel growth and member engagement on a thread of
 // their own; that must change nothing: not the state stored at each commit,
 // not the results, not the order in which a history sink hears of windows,
 // members and the watermark.
 TEST(Processor, OperatorThreadChangesNeitherStateNorResultsNorTheirOrder) {
-  const GeneratorOptions gen = Workload();
-  constexpr uint64_t kRecords = kWorkloadRecords;
-
-  struct RunResult {
-    std::shared_ptr<const Snapshot> snapshot;
+  struct RunResult : WorkloadRun {
     RecordingHistory history;
-    std::vector<std::string> stored;
-  };
-  auto run = [&](bool operator_thread, RunResult& out) {
-    TempDir dir;
-    ProcessorOptions options;
-    options.poll_batch = 1000;
-    options.commit_max_records = 4000;  // several commits, each one a sync
-    options.operator_thread = operator_thread;
-    {
-      auto store = StateStore::Open(dir.Sub("state"));
-      ASSERT_TRUE(store.ok()) << store.status().message();
-      GeneratorSource source(gen, 4, kRecords);
-      RecordingDlq dlq;
-      ManualClock clock;
-      Processor p(options, *store.value(), source, dlq, clock);
-      p.SetHistory(&out.history);
-      std::atomic<bool> stop{false};
-      Status s = p.Run(stop);
-      ASSERT_TRUE(s.ok()) << s.message();
-      out.snapshot = p.snapshot();
-    }
-    out.stored = Dump(dir.Sub("state"));
   };
   RunResult one, two;
-  run(false, one);
-  run(true, two);
+  RunWorkload(false, &one.history, one);
+  RunWorkload(true, &two.history, two);
   ASSERT_TRUE(one.snapshot && two.snapshot);
   // Enough of everything for the order to matter.
   EXPECT_GT(one.history.windows, 1000u);
@@ -267,6 +273,23 @@ TEST(Processor, OperatorThreadChangesNeitherStateNorResultsNorTheirOrder) {
   for (size_t i = 0; i < one.stored.size(); ++i) {
     ASSERT_EQ(one.stored[i], two.stored[i]) << "stored entry " << i;
   }
+}
+
+// Without an output topic or a history nobody reads minute results, and
+// firing only counts them: the counts, the state stored and every other
+// result are those of a run that makes them all for a history.
+TEST(Processor, MinuteResultsNobodyReadsAreCountedAsIfMade) {
+  RecordingHistory history;
+  WorkloadRun read, unread;
+  RunWorkload(false, &history, read);
+  RunWorkload(false, nullptr, unread);
+  ASSERT_TRUE(read.snapshot && unread.snapshot);
+  EXPECT_GT(history.fired[0], 1000u);
+  EXPECT_EQ(read.snapshot->windows_closed, history.fired);
+  EXPECT_EQ(unread.snapshot->windows_closed, history.fired);
+  EXPECT_EQ(unread.snapshot->window_corrections, history.corrected);
+  ExpectSameState(*read.snapshot, *unread.snapshot);
+  EXPECT_TRUE(read.stored == unread.stored);
 }
 
 }  // namespace

@@ -85,6 +85,12 @@ struct WindowResult {
   int64_t followers_start = 0;
   int64_t followers_end = 0;
   WindowResponses responses;
+  // For a size whose results are only counted (ChannelGrowth::CountOnly):
+  // this result stands for every channel's window that fired at `end`,
+  // `windows` of them, and only spec, start, end and revision are set
+  // besides.
+  bool count_only = false;
+  uint32_t windows = 1;
 };
 
 // A channel's lifetime totals merged over partitions.
@@ -136,6 +142,13 @@ class ChannelGrowth {
   // `watermark`. A WindowResult's channel id stays valid as long as this
   // ChannelGrowth (ids are interned for good), so results can be queued.
   void AdvanceWatermark(EventTime watermark, const std::function<void(const WindowResult&)>& sink);
+
+  // Firing windows of `spec_index` hand the sink one count per end rather
+  // than a result per channel: for a caller that reads none of that size's
+  // results (merging a channel's counts over partitions and finding its
+  // followers is most of firing). Corrections still come whole. State is
+  // the same either way.
+  void CountOnly(int spec_index, bool count_only);
 
   // The watermark the restored state was committed at: its windows up to
   // it have fired already. Call before the first AdvanceWatermark.

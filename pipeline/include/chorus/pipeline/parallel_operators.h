@@ -90,10 +90,13 @@ class ParallelOperators {
   // queued before it (at once when not threaded).
   void After(std::function<void()> fn);
   // Drains both operators' changes, as of every call queued so far, into
-  // `channels` and `members`, each in OrderForWrite order. Threaded, the
-  // worker does it while the caller drains the rest: the vectors are filled
-  // at the next Sync(), and must be left alone until then.
-  void DrainDirty(ops::Mutations& channels, ops::Mutations& members);
+  // `channels` and `members`, each in OrderForWrite order, then runs `also`.
+  // Threaded, the worker does it while the caller drains the rest: the
+  // vectors are filled, and `also` has run, at the next Sync(); until then
+  // they must be left alone, as must whatever `also` touches. `also` takes
+  // a share of the caller's own drains, so that both threads end together.
+  void DrainDirty(ops::Mutations& channels, ops::Mutations& members,
+                  std::function<void()> also = {});
 
   // Hands the results finished so far over, without waiting.
   void Collect();
@@ -172,6 +175,7 @@ class ParallelOperators {
   // A queued DrainDirty's destinations (worker side until the next Sync).
   ops::Mutations* drain_channels_ = nullptr;
   ops::Mutations* drain_members_ = nullptr;
+  std::function<void()> drain_also_;
 
   std::unique_ptr<Batch> filling_;  // processing thread only
   std::vector<Output> delivering_;  // processing thread only; kept for its capacity

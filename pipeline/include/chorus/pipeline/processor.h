@@ -86,7 +86,7 @@ class Processor final : public PartitionListener {
 
   // Window results go to `output` (see window_output.h); without one they
   // are kept for the API and the gauges only. Call before Restore().
-  void SetOutput(WindowOutput* output) { output_ = output; }
+  void SetOutput(WindowOutput* output);
   // Window results (minute windows too), members joining and changing stage
   // and the watermark also go to `history` (see history_sink.h), which must
   // outlive the Processor; nullptr stops it. Call before Run().
@@ -147,6 +147,8 @@ class Processor final : public PartitionListener {
   void FireUpTo(ops::EventTime watermark);
   void CollectMeta(std::vector<StoreMutation>& out);
   void OnWindow(const ops::WindowResult& w);
+  // Tells channel growth which window sizes' results nobody reads.
+  void CountOnlyUnread();
   // Restores the recent windows and hands the outbox to the output.
   Status LoadResults();
   // Sends the results of the batch just made durable; see StartCommit.
