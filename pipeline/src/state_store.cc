@@ -296,6 +296,11 @@ StateStore::~StateStore() {
   for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();
   // Every commit was synced, so a failed close loses nothing durable.
   db_->Close().PermitUncheckedError();
+  if (files_) {
+    // Empty unless a commit failed; left for the next Open() otherwise.
+    std::error_code ec;
+    std::filesystem::remove(files_->dir, ec);
+  }
 }
 
 Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& dir,

@@ -298,6 +298,7 @@ TEST(StateStore, BulkLoadLeavesWhatBatchesLeave) {
   EXPECT_EQ(GetOrDie(*bulk, Store::kMembers, "twice"), "second 11");
   batch.reset();
   bulk.reset();
+  EXPECT_FALSE(std::filesystem::exists(tmp.Sub("bulk/ingest"))) << "nothing left to build";
   same(*OpenOrDie(tmp.Sub("batch")), *OpenOrDie(tmp.Sub("bulk")));
 }
 
