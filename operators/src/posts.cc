@@ -225,9 +225,12 @@ void PostPerformance::Record(const Post& p, PostAge age) {
 
 void PostPerformance::Expire(int64_t watermark_ms) {
   const int64_t wait = options_.engagement_wait.count();
-  while (!expiries_.empty() && expiries_.top().due_ms <= watermark_ms) {
-    const Due x = expiries_.top();
-    expiries_.pop();
+  // What is queued again below is due after the watermark: all due keys can
+  // be popped first, and loaded ahead (each lookup misses otherwise).
+  expiries_.PopDue(watermark_ms, due_);
+  for (size_t i = 0; i < due_.size(); ++i) {
+    if (i + kDueAhead < due_.size()) waiting_.Prefetch(due_[i + kDueAhead].key);
+    const Due& x = due_[i];
     WaitingKey* found = waiting_.Find(x.key);
     if (found == nullptr || found->queued_due_ms != x.due_ms) continue;  // stale
     WaitingKey& w = *found;

@@ -230,9 +230,12 @@ bool Threads::Answer(uint64_t hash, const Reply& r) {
 
 void Threads::Finalize(EventTime watermark, const Sink& sink) {
   const int64_t wm = watermark.millis();
-  while (!finals_.empty() && finals_.top().due_ms <= wm) {
-    Expiry x = finals_.top();
-    finals_.pop();
+  // Nothing below queues a final reply: all due ones can be popped first,
+  // and the threads they name loaded ahead (each lookup misses otherwise).
+  finals_.PopDue(wm, due_);
+  for (size_t i = 0; i < due_.size(); ++i) {
+    if (i + kDueAhead < due_.size()) threads_.Prefetch(due_[i + kDueAhead].hash);
+    const Expiry& x = due_[i];
     Thread* found = threads_.Find(x.hash);
     if (found == nullptr || found->partition != x.partition) continue;
     Thread& t = *found;
@@ -284,9 +287,11 @@ void Threads::AdvanceWatermark(EventTime watermark, const Sink& sink) {
 }
 
 void Threads::Expire(EventTime watermark, const Sink& sink) {
-  while (!expiries_.empty() && expiries_.top().due_ms <= watermark.millis()) {
-    Expiry x = expiries_.top();
-    expiries_.pop();
+  // As in Finalize: nothing below queues a horizon.
+  expiries_.PopDue(watermark.millis(), due_);
+  for (size_t i = 0; i < due_.size(); ++i) {
+    if (i + kDueAhead < due_.size()) threads_.Prefetch(due_[i + kDueAhead].hash);
+    const Expiry& x = due_[i];
     Thread* found = threads_.Find(x.hash);
     // Closed or dropped since: the entry is stale.
     if (found == nullptr || found->partition != x.partition ||

@@ -35,6 +35,21 @@ TEST(TimerQueue, PopsInDueOrderAcrossSpans) {
   EXPECT_EQ(q.size(), 0u);
 }
 
+TEST(TimerQueue, PopDueTakesEveryTimerUpToAndAtItsBound) {
+  TimerQueue<Timer> q;
+  for (Timer t : {Timer{100, 2}, Timer{70'000, 1}, Timer{100, 1}, Timer{99, 7}, Timer{101, 1}}) {
+    q.push(t);
+  }
+  std::vector<Timer> due = {Timer{0, 0}};
+  q.PopDue(100, due);
+  EXPECT_EQ(due, (std::vector<Timer>{{99, 7}, {100, 1}, {100, 2}}));
+  q.PopDue(100, due);
+  EXPECT_TRUE(due.empty());
+  q.PopDue(80'000, due);
+  EXPECT_EQ(due, (std::vector<Timer>{{101, 1}, {70'000, 1}}));
+  EXPECT_TRUE(q.empty());
+}
+
 // Pushes and pops interleaved as the operators make them: timers mostly a
 // little after a watermark that advances, some far ahead, some before
 // what was already popped, some at the same time; each pop up to the
@@ -68,13 +83,20 @@ TEST(TimerQueue, AgreesWithOneHeap) {
       heap.push(t);
     }
     watermark += static_cast<int64_t>(rng() % 40'000);
-    while (!heap.empty() && heap.top().due_ms <= watermark) {
-      ASSERT_FALSE(q.empty());
-      ASSERT_EQ(q.top(), heap.top()) << "round " << round;
-      q.pop();
-      heap.pop();
-      ++popped;
+    std::vector<Timer> expected;
+    for (; !heap.empty() && heap.top().due_ms <= watermark; heap.pop()) {
+      expected.push_back(heap.top());
     }
+    // Popped one by one, or all due at once (into a vector with leftovers).
+    std::vector<Timer> got = {Timer{-1, 99}};
+    if (round % 2 == 0) {
+      got.clear();
+      for (; !q.empty() && q.top().due_ms <= watermark; q.pop()) got.push_back(q.top());
+    } else {
+      q.PopDue(watermark, got);
+    }
+    ASSERT_EQ(got, expected) << "round " << round;
+    popped += got.size();
     ASSERT_EQ(q.size(), heap.size());
     ASSERT_EQ(q.empty(), heap.empty());
     if (!heap.empty()) {

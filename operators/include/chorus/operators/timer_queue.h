@@ -49,6 +49,16 @@ class TimerQueue {
   }
   // The front heap is empty only when every span is.
   bool empty() const { return front_.empty(); }
+  // Pops every timer due at or before `until` into `out` (cleared first), in
+  // pop order: for a caller that looks up what they name ahead of handling
+  // each. Timers it pushes meanwhile must be due after `until`.
+  void PopDue(int64_t until, std::vector<T>& out) {
+    out.clear();
+    while (!empty() && top().due_ms <= until) {
+      out.push_back(top());
+      pop();
+    }
+  }
   size_t size() const { return front_.size() + later_size_; }
 
  private:
