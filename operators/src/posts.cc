@@ -229,7 +229,9 @@ void PostPerformance::Expire(int64_t watermark_ms) {
   // be popped first, and loaded ahead (each lookup misses otherwise).
   expiries_.PopDue(watermark_ms, due_);
   for (size_t i = 0; i < due_.size(); ++i) {
-    if (i + kDueAhead < due_.size()) waiting_.Prefetch(due_[i + kDueAhead].key);
+    if (i + DueQueue::kLookAhead < due_.size()) {
+      waiting_.Prefetch(due_[i + DueQueue::kLookAhead].key);
+    }
     const Due& x = due_[i];
     WaitingKey* found = waiting_.Find(x.key);
     if (found == nullptr || found->queued_due_ms != x.due_ms) continue;  // stale

@@ -234,7 +234,9 @@ void Threads::Finalize(EventTime watermark, const Sink& sink) {
   // and the threads they name loaded ahead (each lookup misses otherwise).
   finals_.PopDue(wm, due_);
   for (size_t i = 0; i < due_.size(); ++i) {
-    if (i + kDueAhead < due_.size()) threads_.Prefetch(due_[i + kDueAhead].hash);
+    if (i + ExpiryQueue::kLookAhead < due_.size()) {
+      threads_.Prefetch(due_[i + ExpiryQueue::kLookAhead].hash);
+    }
     const Expiry& x = due_[i];
     Thread* found = threads_.Find(x.hash);
     if (found == nullptr || found->partition != x.partition) continue;
@@ -290,7 +292,9 @@ void Threads::Expire(EventTime watermark, const Sink& sink) {
   // As in Finalize: nothing below queues a horizon.
   expiries_.PopDue(watermark.millis(), due_);
   for (size_t i = 0; i < due_.size(); ++i) {
-    if (i + kDueAhead < due_.size()) threads_.Prefetch(due_[i + kDueAhead].hash);
+    if (i + ExpiryQueue::kLookAhead < due_.size()) {
+      threads_.Prefetch(due_[i + ExpiryQueue::kLookAhead].hash);
+    }
     const Expiry& x = due_[i];
     Thread* found = threads_.Find(x.hash);
     // Closed or dropped since: the entry is stale.

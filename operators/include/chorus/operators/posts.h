@@ -238,7 +238,6 @@ class PostPerformance {
   DueQueue expiries_;    // waiting keys' earliest; stale entries are skipped
   // Expiries popped together by Expire, kept for its capacity.
   std::vector<Due> due_;
-  static constexpr size_t kDueAhead = 8;
   PartitionMap<PartitionStats> stats_;
   std::vector<uint64_t> dirty_posts_;
   std::vector<uint64_t> dirty_waiting_;

@@ -259,7 +259,6 @@ class Threads {
   ExpiryQueue reply_expiries_;          // waiting replies (hash = target)
   // Timers popped together by Finalize or Expire, kept for its capacity.
   std::vector<Expiry> due_;
-  static constexpr size_t kDueAhead = 8;
   PartitionMap<PartitionStats> stats_;  // values never move: last_stats_ stays valid
   // The last StatsFor lookup: consecutive events mostly share partition and channel.
   int32_t last_stats_partition_ = 0;

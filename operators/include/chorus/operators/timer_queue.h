@@ -50,8 +50,10 @@ class TimerQueue {
   // The front heap is empty only when every span is.
   bool empty() const { return front_.empty(); }
   // Pops every timer due at or before `until` into `out` (cleared first), in
-  // pop order: for a caller that looks up what they name ahead of handling
-  // each. Timers it pushes meanwhile must be due after `until`.
+  // pop order: for a caller that looks up what they name kLookAhead timers
+  // ahead of handling each. Timers it pushes meanwhile must be due after
+  // `until`.
+  static constexpr size_t kLookAhead = 8;
   void PopDue(int64_t until, std::vector<T>& out) {
     out.clear();
     while (!empty() && top().due_ms <= until) {
