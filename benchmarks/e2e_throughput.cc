@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <thread>
+#include <vector>
 
 #include "chorus/pipeline/application.h"
 #include "chorus/pipeline/embedded_kafka.h"
@@ -154,6 +155,68 @@ double BareConsumerRate(const std::string& brokers, const std::string& topic, in
   return static_cast<double>(seen) / secs;
 }
 
+struct ChorusResult {
+  double rate = 0;   // records/s
+  double cores = 0;  // CPU seconds of the whole process per second
+  uint64_t members = 0;
+  uint64_t member_bytes = 0;
+};
+
+// One run of the service over the topic's `events` records, on a fresh state
+// directory: timed from partition assignment, so the group join (~3 s) is
+// excluded, to the commit that makes the last record durable.
+chorus::Result<ChorusResult> TimeChorus(chorus::RunConfig rc, bool replay, const std::string& topic,
+                                        uint64_t events) {
+  std::string dir = (std::filesystem::temp_directory_path() / "chorus-bench-XXXXXX").string();
+  if (mkdtemp(dir.data()) == nullptr) return chorus::Status::Error("mkdtemp failed");
+  rc.state_dir = dir;
+  chorus::SourceOpener open_replay;
+  if (replay) {
+    open_replay = [&](const chorus::KafkaProperties& p) {
+      return chorus::OpenKafkaReplaySource({{topic}, p, {}, {}});
+    };
+  }
+  auto svc = chorus::Application::Start(rc, open_replay);
+  if (!svc.ok()) return svc.status();
+  std::atomic<bool> stop{false};
+  std::thread runner([&] { (void)svc.value()->Run(stop); });
+  auto counted = [&] {
+    auto s = svc.value()->snapshot();
+    uint64_t total = 0;
+    for (uint64_t v : s->counters.outcomes) total += v;
+    return total;
+  };
+  while (!svc.value()->snapshot()->ready) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  auto start = Clock::now();
+  double cpu_start = CpuSeconds();
+  // Checked every 10 ms, which makes the time up to 10 ms long (0.25 % of
+  // a 4 s replay): checking every 1 ms preempted chorus's two threads ~1,800
+  // times in a replay on 2 cores (perf sched_switch), ~0.2 s of each.
+  while (counted() < events) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  double secs = Seconds(Clock::now() - start);
+  ChorusResult result;
+  result.cores = (CpuSeconds() - cpu_start) / secs;
+  result.rate = static_cast<double>(events) / secs;
+  stop = true;
+  runner.join();
+  result.members = svc.value()->snapshot()->member_count;
+  svc.value().reset();
+  {
+    auto store = chorus::StateStore::Open(dir);
+    if (store.ok()) {
+      (void)store.value()->Flush();
+      result.member_bytes = store.value()->ApproximateBytes(chorus::Store::kMembers);
+    }
+  }  // closed before the directory goes
+  std::filesystem::remove_all(dir);
+  return result;
+}
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -181,6 +244,9 @@ int main(int argc, char** argv) {
   int64_t commit_ms = 0;
   app.add_option("--commit-interval-ms", commit_ms,
                  "chorus's commit interval (default: as `chorus run` or `chorus replay`)");
+  int rounds = 3;
+  app.add_option("--rounds", rounds, "bare consumer and chorus alternate this many times")
+      ->check(CLI::Range(1, 99));
   CLI11_PARSE(app, argc, argv);
 
   auto kafka = chorus::EmbeddedKafka::Start(1);
@@ -208,16 +274,9 @@ int main(int argc, char** argv) {
       static_cast<unsigned long>(events), static_cast<long>(largest),
       static_cast<double>(largest) * static_cast<double>(bytes) / produced / 1e6, truncated);
 
-  double bare = BareConsumerRate(brokers, topic, partitions, events);
-  std::printf("bare librdkafka consumer: %.0f records/s\n", bare);
-
-  std::string dir = (std::filesystem::temp_directory_path() / "chorus-bench-XXXXXX").string();
-  if (mkdtemp(dir.data()) == nullptr) return 1;
   chorus::RunConfig rc;
   rc.brokers = brokers;
   rc.topics = {topic};
-  rc.group = "chorus-bench";
-  rc.state_dir = dir;
   rc.http_addr = "127.0.0.1:0";
   rc.dlq_topic = "bench-dlq";
   if (commit_ms == 0) {
@@ -231,62 +290,46 @@ int main(int argc, char** argv) {
     size_t eq = kv.find('=');
     if (eq != std::string::npos) rc.kafka[kv.substr(0, eq)] = kv.substr(eq + 1);
   }
-  long rss_before = CurrentRssKb();
-  chorus::SourceOpener open_replay;
-  if (replay) {
-    open_replay = [&](const chorus::KafkaProperties& p) {
-      return chorus::OpenKafkaReplaySource({{topic}, p, {}, {}});
-    };
-  }
-  auto svc = chorus::Application::Start(rc, open_replay);
-  if (!svc.ok()) {
-    std::fprintf(stderr, "%s\n", svc.status().message().c_str());
-    return 1;
-  }
-  std::atomic<bool> stop{false};
-  std::thread runner([&] { (void)svc.value()->Run(stop); });
-  // Timed from partition assignment, so the group join (~3 s) is excluded,
-  // to the commit that makes the last record durable.
-  auto counted = [&] {
-    auto s = svc.value()->snapshot();
-    uint64_t total = 0;
-    for (uint64_t v : s->counters.outcomes) total += v;
-    return total;
-  };
-  while (!svc.value()->snapshot()->ready) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  auto start = Clock::now();
-  double cpu_start = CpuSeconds();
-  // Checked every 10 ms, which makes the time up to 10 ms long (0.25 % of
-  // a 4 s replay): checking every 1 ms preempted chorus's two threads ~1,800
-  // times in a replay on 2 cores (perf sched_switch), ~0.2 s of each.
-  while (counted() < events) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  double secs = Seconds(Clock::now() - start);
-  double cpu = CpuSeconds() - cpu_start;
-  double rate = static_cast<double>(events) / secs;
-  stop = true;
-  runner.join();
-  auto snap = svc.value()->snapshot();
-  long rss_peak = PeakRssKb();
-  svc.value().reset();
+  const char* what = replay ? "replay" : "run";
+  const char* threads = rc.processor.operator_thread ? " (operator thread)" : "";
 
-  uint64_t member_bytes = 0;
-  {
-    auto store = chorus::StateStore::Open(dir);
-    if (store.ok()) {
-      (void)store.value()->Flush();
-      member_bytes = store.value()->ApproximateBytes(chorus::Store::kMembers);
+  long rss_before = CurrentRssKb();
+  std::vector<double> bare_rates, chorus_rates;
+  ChorusResult last;
+  for (int round = 1; round <= rounds; ++round) {
+    double bare = BareConsumerRate(brokers, topic, partitions, events);
+    std::printf("round %d: bare %.0f records/s\n", round, bare);
+    std::fflush(stdout);  // for a profiler waiting to attach to chorus's part
+    // A group of its own each round: the last one's committed offsets
+    // would otherwise start this one at the end.
+    rc.group = "chorus-bench-" + std::to_string(round);
+    auto timed = TimeChorus(rc, replay, topic, events);
+    if (!timed.ok()) {
+      std::fprintf(stderr, "%s\n", timed.status().message().c_str());
+      return 1;
     }
-  }  // closed before the directory goes
+    last = timed.value();
+    bare_rates.push_back(bare);
+    chorus_rates.push_back(last.rate);
+    std::printf(
+        "round %d: chorus %s %.0f records/s (%.1f%% of this round's bare), %.2f cores busy\n",
+        round, what, last.rate, 100.0 * last.rate / bare, last.cores);
+    std::fflush(stdout);
+  }
+  const double bare = Median(bare_rates);
+  const double rate = Median(chorus_rates);
+  std::printf("bare librdkafka consumer: %.0f records/s (median of %d)\n", bare, rounds);
   std::printf(
-      "chorus %s%s: %.0f records/s (%.1f%% of bare), commits every %.1f s, state synced; "
-      "%.2f cores busy (all threads, the embedded cluster's included)\n",
-      replay ? "replay" : "run", rc.processor.operator_thread ? " (operator thread)" : "", rate,
-      100.0 * rate / bare, static_cast<double>(commit_ms) / 1000, cpu / secs);
+      "chorus %s%s: %.0f records/s (%.1f%% of bare), median of %d; range %.0f-%.0f; "
+      "commits every %.1f s, state synced\n",
+      what, threads, rate, 100.0 * rate / bare, rounds,
+      *std::min_element(chorus_rates.begin(), chorus_rates.end()),
+      *std::max_element(chorus_rates.begin(), chorus_rates.end()),
+      static_cast<double>(commit_ms) / 1000);
   std::printf("members %lu, member state on disk %.1f bytes/member\n",
-              static_cast<unsigned long>(snap->member_count),
-              snap->member_count ? static_cast<double>(member_bytes) / snap->member_count : 0.0);
+              static_cast<unsigned long>(last.members),
+              last.members ? static_cast<double>(last.member_bytes) / last.members : 0.0);
   std::printf("rss before chorus %ld MB, peak %ld MB (includes the embedded cluster's data)\n",
-              rss_before / 1024, rss_peak / 1024);
-  std::filesystem::remove_all(dir);
+              rss_before / 1024, PeakRssKb() / 1024);
   return 0;
 }
