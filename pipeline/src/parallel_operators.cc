@@ -4,8 +4,6 @@
 #include <iterator>
 #include <utility>
 
-#include "chorus/pipeline/state_store.h"
-
 namespace chorus {
 
 namespace {
@@ -166,8 +164,8 @@ void ParallelOperators::DrainDirty(ops::Mutations& channels, ops::Mutations& mem
 }
 
 void ParallelOperators::Drain(ops::Mutations& channels, ops::Mutations& members) {
-  DrainForWrite(channels_, channels);
-  DrainForWrite(members_, members);
+  channels_.DrainDirty(channels);
+  members_.DrainDirty(members);
 }
 
 void ParallelOperators::Flush() {

@@ -288,16 +288,15 @@ Status Processor::StartCommit() {
   // writes into these). The worker drains dedup too: a replay's last
   // commit left it idle a third of the time otherwise.
   ops::Mutations channel_changes, member_changes, dedup_changes;
-  parallel_.DrainDirty(channel_changes, member_changes,
-                       [&] { DrainForWrite(dedup_, dedup_changes); });
+  parallel_.DrainDirty(channel_changes, member_changes, [&] { dedup_.DrainDirty(dedup_changes); });
   std::vector<StoreMutation> mutations;
   auto take = [&](Store store, ops::Mutations& drained) {
     for (auto& m : drained) mutations.push_back({store, std::move(m)});
     drained.clear();
   };
   ops::Mutations thread_changes, post_changes;
-  DrainForWrite(threads_, thread_changes);
-  DrainForWrite(posts_, post_changes);
+  threads_.DrainDirty(thread_changes);
+  posts_.DrainDirty(post_changes);
   // The operator thread's drain, and the window results made before it,
   // which update window_writes_ and fresh_results_ below.
   parallel_.Sync();

@@ -42,14 +42,7 @@ uint64_t WriteCost(size_t keys, size_t bytes) { return keys * kCostPerKey + byte
 // the same commit (a batch deletes it, a file keeps it).
 rocksdb::Status Prepare(StoreChanges& c) {
   auto& p = c.points;
-  bool ascending = true;  // drained stores come so; the meta store's few keys may not
-  for (size_t i = 1; ascending && i < p.size(); ++i) {
-    if (i + 8 < p.size()) __builtin_prefetch(p[i + 8]->key.data());
-    ascending = p[i - 1]->key < p[i]->key;
-  }
-  if (!ascending) {
-    auto by_key = [](const ops::Mutation* a, const ops::Mutation* b) { return a->key < b->key; };
-    std::stable_sort(p.begin(), p.end(), by_key);
+  if (OrderForWrite(p)) {
     size_t kept = 0;
     for (const ops::Mutation* m : p) {
       if (kept > 0 && p[kept - 1]->key == m->key) {

@@ -90,7 +90,8 @@ class ParallelOperators {
   // queued before it (at once when not threaded).
   void After(std::function<void()> fn);
   // Drains both operators' changes, as of every call queued so far, into
-  // `channels` and `members`, each in OrderForWrite order, then runs `also`.
+  // `channels` and `members` (unordered: the state store orders a commit),
+  // then runs `also`.
   // Threaded, the worker does it while the caller drains the rest: the
   // vectors are filled, and `also` has run, at the next Sync(); until then
   // they must be left alone, as must whatever `also` touches. `also` takes

@@ -51,17 +51,13 @@ struct StoreMutation {
   ops::Mutation mutation;
 };
 
-// Orders one store's drained mutations for Commit(): puts and deletes by
-// key, which makes memtable inserts cheap, then range deletes, so a range
-// delete never removes a put of the same batch that memory still holds.
-void OrderForWrite(ops::Mutations& mutations);
-
-// An operator's changes since its last drain, into `out`, ordered for Commit().
-template <typename Operator>
-void DrainForWrite(Operator& op, ops::Mutations& out) {
-  op.DrainDirty(out);
-  OrderForWrite(out);
-}
+// Puts `mutations` (one store's) in the order a commit writes them: puts
+// and deletes by key, equal keys in the order given (in a batch the last
+// wins), then range deletes in the order given, so a range delete never
+// removes a put of the same batch that memory still holds. Returns whether
+// two puts or deletes share a key. Commit() does this itself; exposed for
+// tests.
+bool OrderForWrite(std::vector<const ops::Mutation*>& mutations);
 
 // RocksDB's own health, for the metrics.
 struct StateHealth {
@@ -91,7 +87,9 @@ class StateStore {
 
   // Writes all `mutations` atomically and durably: one WriteBatch with its
   // WAL synced, or with bulk_load one ingestion of synced files. Either way
-  // a crash leaves all of them or none.
+  // a crash leaves all of them or none. A store's mutations may come in any
+  // order (drains hand them over unsorted: ordering them here keeps it off
+  // the processing thread); of equal keys the last counts.
   Status Commit(const std::vector<StoreMutation>& mutations);
 
   // Reads a committed value.
