@@ -287,47 +287,35 @@ Status Processor::StartCommit() {
   // rest; complete at the Sync() below (no return in between: the worker
   // writes into these). The worker drains dedup too: a replay's last
   // commit left it idle a third of the time otherwise.
-  ops::Mutations channel_changes, member_changes, dedup_changes;
-  parallel_.DrainDirty(channel_changes, member_changes, [&] { dedup_.DrainDirty(dedup_changes); });
-  std::vector<StoreMutation> mutations;
-  auto take = [&](Store store, ops::Mutations& drained) {
-    for (auto& m : drained) mutations.push_back({store, std::move(m)});
-    drained.clear();
-  };
-  ops::Mutations thread_changes, post_changes;
-  threads_.DrainDirty(thread_changes);
-  posts_.DrainDirty(post_changes);
+  CommitChanges changes;
+  auto of = [&](Store store) -> ops::Mutations& { return changes[static_cast<size_t>(store)]; };
+  parallel_.DrainDirty(of(Store::kChannels), of(Store::kMembers),
+                       [&] { dedup_.DrainDirty(of(Store::kDedup)); });
+  threads_.DrainDirty(of(Store::kThreads));
+  posts_.DrainDirty(of(Store::kPosts));
   // The operator thread's drain, and the window results made before it,
   // which update window_writes_ and fresh_results_ below.
   parallel_.Sync();
-  mutations.reserve(channel_changes.size() + member_changes.size() + dedup_changes.size() +
-                    thread_changes.size() + window_writes_.size() + fresh_results_.size() +
-                    post_changes.size() + slots_.size() + 2);
-  take(Store::kChannels, channel_changes);
-  take(Store::kMembers, member_changes);
-  take(Store::kDedup, dedup_changes);
-  take(Store::kThreads, thread_changes);
   for (auto& [key, value] : window_writes_) {
-    mutations.push_back(
-        {Store::kWindows, value ? ops::Mutation{ops::Mutation::Op::kPut, key, std::move(*value)}
-                                : ops::Mutation{ops::Mutation::Op::kDelete, key, {}}});
+    of(Store::kWindows)
+        .push_back(value ? ops::Mutation{ops::Mutation::Op::kPut, key, std::move(*value)}
+                         : ops::Mutation{ops::Mutation::Op::kDelete, key, {}});
   }
   window_writes_.clear();
   // The outbox: results made since the last commit join the state that made
   // them; entries known delivered go.
-  for (const OutputRecord& r : fresh_results_)
-    mutations.push_back({Store::kOutbox, EncodeOutbox(r)});
+  for (const OutputRecord& r : fresh_results_) of(Store::kOutbox).push_back(EncodeOutbox(r));
   if (delivered_ > outbox_cleared_) {
-    mutations.push_back(
-        {Store::kOutbox,
-         {ops::Mutation::Op::kDeleteRange, OutboxKey(outbox_cleared_), OutboxKey(delivered_)}});
+    of(Store::kOutbox)
+        .push_back(
+            {ops::Mutation::Op::kDeleteRange, OutboxKey(outbox_cleared_), OutboxKey(delivered_)});
     outbox_cleared_ = delivered_;
   }
-  take(Store::kPosts, post_changes);
-  CollectMeta(mutations);
+  CollectMeta(of(Store::kMeta));
   records_since_commit_ = 0;
   last_commit_ = start;
-  if (mutations.empty()) {  // nothing changed: no write, no fsync
+  if (std::all_of(changes.begin(), changes.end(), [](const auto& c) { return c.empty(); })) {
+    // Nothing changed: no write, no fsync.
     Publish();
     return Status::Ok();
   }
@@ -346,8 +334,8 @@ Status Processor::StartCommit() {
   // The write overlaps further processing; only its result is awaited, at
   // the next commit. A crash meanwhile restarts from the previous batch.
   write_ = std::async(std::launch::async,
-                      [this, m = std::move(mutations), snap = std::move(snap), start]() {
-                        if (Status s = store_.Commit(m); !s.ok()) return s;
+                      [this, c = std::move(changes), snap = std::move(snap), start]() {
+                        if (Status s = store_.Commit(c); !s.ok()) return s;
                         Install(snap);
                         if (on_commit_) on_commit_(*snap, (clock_.Now() - start).count() / 1000.0);
                         return Status::Ok();
@@ -355,17 +343,17 @@ Status Processor::StartCommit() {
   return Status::Ok();
 }
 
-void Processor::CollectMeta(std::vector<StoreMutation>& out) {
+void Processor::CollectMeta(ops::Mutations& out) {
   for (auto& [tp, slot] : slots_) {
     if (!slot->dirty) continue;
     slot->meta.max_seen = watermark_.max_seen(slot->meta.id);
-    out.push_back({Store::kMeta, EncodePartitionMeta(slot->meta)});
+    out.push_back(EncodePartitionMeta(slot->meta));
     slot->dirty = false;
   }
   if (global_dirty_) {
     GlobalMeta g{watermark_.current(), windows_closed_, window_corrections_, next_output_seq_,
                  rebalances_};
-    out.push_back({Store::kMeta, EncodeGlobalMeta(g)});
+    out.push_back(EncodeGlobalMeta(g));
     global_dirty_ = false;
   }
 }

@@ -76,16 +76,6 @@ bool OrderForWrite(std::vector<const ops::Mutation*>& mutations) {
 
 namespace {
 
-std::array<std::vector<const ops::Mutation*>, kStoreCount> ByStore(
-    const std::vector<StoreMutation>& mutations) {
-  std::array<size_t, kStoreCount> counts{};
-  for (const auto& m : mutations) counts[static_cast<size_t>(m.store)]++;
-  std::array<std::vector<const ops::Mutation*>, kStoreCount> out;
-  for (size_t i = 0; i < out.size(); ++i) out[i].reserve(counts[i]);
-  for (const auto& m : mutations) out[static_cast<size_t>(m.store)].push_back(&m.mutation);
-  return out;
-}
-
 constexpr size_t kMiB = 1024 * 1024;
 
 bool Supported(rocksdb::CompressionType type) {
@@ -268,26 +258,38 @@ Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& dir,
   return store;
 }
 
+Status StateStore::Commit(const CommitChanges& changes) {
+  ByStore stores;
+  for (size_t i = 0; i < stores.size(); ++i) {
+    stores[i].reserve(changes[i].size());
+    for (const ops::Mutation& m : changes[i]) stores[i].push_back(&m);
+  }
+  return options_.bulk_load ? CommitFiles(stores) : CommitBatch(stores);
+}
+
 Status StateStore::Commit(const std::vector<StoreMutation>& mutations) {
+  ByStore stores;
   for (const auto& m : mutations) {
     auto index = static_cast<size_t>(m.store);
     if (index >= static_cast<size_t>(kStoreCount)) {
       return Status::Error("state store " + dir_ + ": commit names unknown store " +
                            std::to_string(index));
     }
+    stores[index].push_back(&m.mutation);
   }
-  return options_.bulk_load ? CommitFiles(mutations) : CommitBatch(mutations);
+  return options_.bulk_load ? CommitFiles(stores) : CommitBatch(stores);
 }
 
-Status StateStore::CommitBatch(const std::vector<StoreMutation>& mutations) {
+Status StateStore::CommitBatch(ByStore& stores) {
   // Sized once: a replay's last commit is ~70 MB, which growing by
   // doubling copied twice over.
   size_t bytes = 12;  // the batch header
-  for (const auto& m : mutations) {
-    bytes += m.mutation.key.size() + m.mutation.value.size() + 16;  // tag, family, lengths
+  for (const auto& store : stores) {
+    for (const ops::Mutation* m : store) {
+      bytes += m->key.size() + m->value.size() + 16;  // tag, family, lengths
+    }
   }
   rocksdb::WriteBatch batch(bytes);
-  auto stores = ByStore(mutations);
   for (size_t index = 0; index < stores.size(); ++index) {
     // In key order, memtable inserts are cheap (see the memtable options).
     (void)OrderForWrite(stores[index]);  // repeated keys: the last put wins, as wanted

@@ -119,13 +119,20 @@ void OnTwoThreads(size_t n, Fn fn) {
 
 }  // namespace
 
-Status StateStore::CommitFiles(const std::vector<StoreMutation>& mutations) {
+Status StateStore::CommitFiles(ByStore& by_store) {
   std::array<StoreChanges, kStoreCount> stores;
-  for (int i = 0; i < kStoreCount; ++i) stores[i].store = static_cast<Store>(i);
-  for (const auto& m : mutations) {
-    StoreChanges& c = stores[static_cast<size_t>(m.store)];
-    (m.mutation.op == ops::Mutation::Op::kDeleteRange ? c.ranges : c.points).push_back(&m.mutation);
-    c.bytes += m.mutation.key.size() + m.mutation.value.size();
+  for (size_t i = 0; i < stores.size(); ++i) {
+    StoreChanges& c = stores[i];
+    c.store = static_cast<Store>(i);
+    c.points = std::move(by_store[i]);
+    // Range deletes are few (the outbox's, dedup's): moved out of the way.
+    auto ranges = std::stable_partition(c.points.begin(), c.points.end(), [](const auto* m) {
+      return m->op != ops::Mutation::Op::kDeleteRange;
+    });
+    c.ranges.assign(ranges, c.points.end());
+    c.points.erase(ranges, c.points.end());
+    for (const ops::Mutation* m : c.points) c.bytes += m->key.size() + m->value.size();
+    for (const ops::Mutation* m : c.ranges) c.bytes += m->key.size() + m->value.size();
   }
   // The largest first, so the two threads end together.
   std::vector<StoreChanges*> order;

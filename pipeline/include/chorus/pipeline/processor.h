@@ -145,7 +145,7 @@ class Processor final : public PartitionListener {
   void AdvanceTime(ops::ProcessingTime now);
   // Closes the windows and fires the member timers due at `watermark`.
   void FireUpTo(ops::EventTime watermark);
-  void CollectMeta(std::vector<StoreMutation>& out);
+  void CollectMeta(ops::Mutations& out);
   void OnWindow(const ops::WindowResult& w);
   // Tells channel growth which window sizes' results nobody reads.
   void CountOnlyUnread();

@@ -51,6 +51,9 @@ struct StoreMutation {
   ops::Mutation mutation;
 };
 
+// One commit's changes, by store (index: Store).
+using CommitChanges = std::array<ops::Mutations, kStoreCount>;
+
 // Puts `mutations` (one store's) in the order a commit writes them: puts
 // and deletes by key, equal keys in the order given (in a batch the last
 // wins), then range deletes in the order given, so a range delete never
@@ -90,6 +93,8 @@ class StateStore {
   // a crash leaves all of them or none. A store's mutations may come in any
   // order (drains hand them over unsorted: ordering them here keeps it off
   // the processing thread); of equal keys the last counts.
+  Status Commit(const CommitChanges& changes);
+  // The same, for a few changes at hand.
   Status Commit(const std::vector<StoreMutation>& mutations);
 
   // Reads a committed value.
@@ -112,8 +117,10 @@ class StateStore {
   struct Files;
 
   StateStore() = default;
-  Status CommitBatch(const std::vector<StoreMutation>& mutations);
-  Status CommitFiles(const std::vector<StoreMutation>& mutations);
+  // A commit's mutations by store (index: Store).
+  using ByStore = std::array<std::vector<const ops::Mutation*>, kStoreCount>;
+  Status CommitBatch(ByStore& stores);
+  Status CommitFiles(ByStore& stores);
 
   std::string dir_;
   StateStoreOptions options_;
