@@ -81,7 +81,7 @@ class KafkaSource final : public EventSource {
   // when librdkafka's broker thread next wakes, which can take longer than
   // the processing thread needs to empty the queue: a replay (~600,000
   // records/s) emptied 500,000 records and 64 MB that way and left both
-  // cores idle for 100-150 ms at a time, ~10 % of the run. A replay keeps
+  // cores idle for 100-150 ms at a time, ~10 % of the replay. A replay keeps
   // about 1.5 s of records ready instead, and stays ahead.
   struct QueueLimits {
     const char* records;
