@@ -156,8 +156,21 @@ class KafkaSource final : public EventSource {
     }
     if (bounded_ && remaining_ == 0) return Status::Ok();
     batch_.resize(max);
-    ssize_t n =
-        rd_kafka_consume_batch_queue(queue_, static_cast<int>(timeout.count()), batch_.data(), max);
+    // librdkafka's batch call waits until the batch is full or the timeout
+    // ends, however many records are ready: a partial batch (a replay's last
+    // records, a fetch behind the processing thread, a live trickle) sat in
+    // the queue for the whole timeout. So: what is ready now, and only if
+    // nothing is, a wait for the first record and what came with it.
+    ssize_t n = rd_kafka_consume_batch_queue(queue_, 0, batch_.data(), max);
+    if (n == 0 && max > 0) {
+      if (rd_kafka_message_t* first =
+              rd_kafka_consume_queue(queue_, static_cast<int>(timeout.count()))) {
+        batch_[0] = first;
+        n = rd_kafka_consume_batch_queue(queue_, 0, batch_.data() + 1, max - 1);
+        n = n < 0 ? n : n + 1;
+        if (n < 0) rd_kafka_message_destroy(first);
+      }
+    }
     if (n < 0) {
       batch_.clear();
       return Status::Error(std::string("kafka consume: ") +

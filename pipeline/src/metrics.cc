@@ -138,6 +138,16 @@ void PipelineFamilies(const Snapshot& s, std::vector<MetricFamily>& out) {
   event_lag.metric.push_back(
       HistogramFromBuckets(kEventLagBounds, s.event_lag.buckets, s.event_lag.sum));
   out.push_back(std::move(event_lag));
+  // A gauge, not a counter of seconds: it is this process's observation,
+  // and counters here are kept with the state, so they never go back at a
+  // restart.
+  auto wait = Family("chorus_pipeline_input_wait_ratio",
+                     "Share of the time between the last two commits that the processing thread "
+                     "waited for records to read (the rest it was busy); near 0 while there is "
+                     "lag: chorus, not its input, sets the pace.",
+                     MetricType::Gauge);
+  AddSample(wait, {}, s.input_wait_ratio);
+  out.push_back(std::move(wait));
   auto rebalances =
       Family("chorus_pipeline_rebalances_total",
              "Partition assignments and revocations (kept with the state).", MetricType::Counter);

@@ -106,11 +106,15 @@ void Processor::OnWindow(const ops::WindowResult& w) {
 
 Status Processor::Step() {
   if (Status s = Restore(); !s.ok()) return s;
-  if (Status s = source_.Poll(batch_, options_.poll_batch, options_.poll_timeout); !s.ok()) {
-    return s;
-  }
-  if (!deferred_error_.ok()) return deferred_error_;
+  poll_started_ = clock_.Now();
+  polling_ = true;
+  Status polled = source_.Poll(batch_, options_.poll_batch, options_.poll_timeout);
+  polling_ = false;
   ops::ProcessingTime now = clock_.Now();
+  // Whole milliseconds: over many polls the truncations average out.
+  input_wait_ += now - poll_started_;
+  if (!polled.ok()) return polled;
+  if (!deferred_error_.ok()) return deferred_error_;
   constexpr size_t kAhead = ParallelOperators::kIndexAhead;
   constexpr size_t kState = ParallelOperators::kStateAhead;
   Slot* ahead_slot = nullptr;  // the slot of the record decoded last
@@ -313,6 +317,15 @@ Status Processor::StartCommit() {
   }
   CollectMeta(of(Store::kMeta));
   records_since_commit_ = 0;
+  if (polling_) {  // made inside a poll, by the source's listener (assignment, revocation)
+    input_wait_ += start - poll_started_;
+    poll_started_ = start;
+  }
+  if (start > last_commit_) {
+    input_wait_ratio_ = static_cast<double>((input_wait_ - input_wait_at_commit_).count()) /
+                        static_cast<double>((start - last_commit_).count());
+  }
+  input_wait_at_commit_ = input_wait_;
   last_commit_ = start;
   if (std::all_of(changes.begin(), changes.end(), [](const auto& c) { return c.empty(); })) {
     // Nothing changed: no write, no fsync.

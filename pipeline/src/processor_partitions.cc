@@ -193,6 +193,8 @@ std::shared_ptr<const Snapshot> Processor::BuildSnapshot() const {
   snap->commits = commits_;
   snap->rebalances = rebalances_;
   snap->event_lag = event_lag_;
+  snap->input_wait = input_wait_;
+  snap->input_wait_ratio = input_wait_ratio_;
   const int64_t now_ms = clock_.Now().millis();
   snap->watermark = watermark_.current();
   snap->windows_closed = windows_closed_;

@@ -37,6 +37,7 @@ std::shared_ptr<Snapshot> SampleSnapshot() {
   s->members.sentiment_sum = -0.75;
   s->members.sentiment_count = 2;
   s->watermark = ops::EventTime::FromMillis(1'767'225'600'123);
+  s->input_wait_ratio = 0.25;
   const auto video = static_cast<size_t>(ops::ContentType::kVideo);
   ops::ChannelPostStats posts;
   posts.matured[static_cast<size_t>(ops::PostAge::k24h)][video] = 3;
@@ -75,6 +76,7 @@ TEST(MetricsText, ReadsBackToTheSnapshotsValues) {
   EXPECT_EQ(SumSeries(m, "chorus_community_sentiment_sum"), -0.75);
   EXPECT_EQ(SumSeries(m, "chorus_pipeline_watermark_timestamp_seconds"), 1'767'225'600.123);
   EXPECT_EQ(SumSeries(m, "chorus_pipeline_commit_seconds_count"), 1);
+  EXPECT_EQ(SumSeries(m, "chorus_pipeline_input_wait_ratio"), 0.25);
 
   const std::string posts =
       "chorus_channel_post_engagements_bucket{platform=\"twitter\",content_type=\"video\","

@@ -49,6 +49,61 @@ std::shared_ptr<const Snapshot> RunToEnd(const std::string& dir, EventSource& so
   return p.snapshot();
 }
 
+// A real file source whose every poll takes `wait` of the clock's time, as
+// a consumer waiting for the fetcher does.
+class WaitingSource final : public EventSource {
+ public:
+  WaitingSource(EventSource& inner, ManualClock& clock, ops::Millis wait)
+      : inner_(inner), clock_(clock), wait_(wait) {}
+  void SetListener(PartitionListener* listener) override { inner_.SetListener(listener); }
+  Status Poll(std::vector<SourceRecord>& out, size_t max,
+              std::chrono::milliseconds timeout) override {
+    clock_.Advance(wait_);
+    ++polls;
+    return inner_.Poll(out, max, timeout);
+  }
+  Status ReportDurable(const std::vector<SourcePosition>& positions) override {
+    return inner_.ReportDurable(positions);
+  }
+  bool Exhausted() const override { return inner_.Exhausted(); }
+  int polls = 0;
+
+ private:
+  EventSource& inner_;
+  ManualClock& clock_;
+  ops::Millis wait_;
+};
+
+// The time spent in polls is reported, and only that: the processing
+// between polls takes no clock time here, so the total is the polls' own,
+// and all the time between two commits was spent waiting.
+TEST(Processor, ReportsTheTimeItWaitedForInput) {
+  TempDir dir;
+  std::string file = dir.Sub("events.bin");
+  std::vector<v1::EngagementEvent> events;
+  for (int i = 0; i < 5; ++i) {
+    events.push_back(
+        Event("e" + std::to_string(i), kT0 + i * kMin, "forum:acme", EVENT_KIND_COMMENT, "ann"));
+  }
+  testing::WriteEventFile(file, events);
+  auto file_source = FileSource::Open(file);
+  ASSERT_TRUE(file_source.ok());
+  auto store = StateStore::Open(dir.Sub("state"));
+  ASSERT_TRUE(store.ok());
+  ManualClock clock;
+  WaitingSource source(*file_source.value(), clock, ops::Millis(7));
+  RecordingDlq dlq;
+  ProcessorOptions options;
+  options.poll_batch = 2;
+  Processor p(options, *store.value(), source, dlq, clock);
+  std::atomic<bool> stop{false};
+  ASSERT_TRUE(p.Run(stop).ok());
+  EXPECT_GE(source.polls, 3);  // 5 records, 2 at a time
+  EXPECT_EQ(p.snapshot()->input_wait, ops::Millis(7 * source.polls));
+  EXPECT_EQ(p.snapshot()->input_wait_ratio, 1.0);
+  EXPECT_EQ(Outcome(*p.snapshot(), Outcome::kProcessed), 5u);
+}
+
 TEST(Processor, ChecksInOrderAndCountsEveryOutcome) {
   TempDir dir;
   std::string file = dir.Sub("events.bin");

@@ -202,6 +202,11 @@ class Processor final : public PartitionListener {
   uint64_t commits_ = 0;
   uint64_t rebalances_ = 0;
   EventLagHistogram event_lag_;  // sampled, see Process
+  ops::Millis input_wait_{0};    // in Poll, see Snapshot::input_wait
+  ops::Millis input_wait_at_commit_{0};
+  ops::ProcessingTime poll_started_;
+  bool polling_ = false;         // in source_.Poll(), whose listener may commit
+  double input_wait_ratio_ = 0;  // between the last two commits
   uint32_t lag_sample_ = 0;
 
   std::future<Status> write_;                      // the batch being written, if any

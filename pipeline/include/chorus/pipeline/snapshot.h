@@ -99,6 +99,12 @@ struct Snapshot {
   uint64_t rebalances = 0;  // assignments and revocations, committed with the state
   // Observations of this process since it started (not state).
   EventLagHistogram event_lag;
+  // Time the processing thread spent waiting for records to read (polls);
+  // the rest of its time it was busy. In all, and as a share of the time
+  // between the last two commits: near 0 while there is lag means chorus,
+  // not its input, sets the pace.
+  ops::Millis input_wait{0};
+  double input_wait_ratio = 0;
 };
 
 // Upper bounds of the love-score distribution's buckets.
