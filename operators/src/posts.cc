@@ -225,16 +225,12 @@ void PostPerformance::Record(const Post& p, PostAge age) {
 
 void PostPerformance::Expire(int64_t watermark_ms) {
   const int64_t wait = options_.engagement_wait.count();
-  // What is queued again below is due after the watermark: all due keys can
-  // be popped first, and loaded ahead (each lookup misses otherwise).
-  expiries_.PopDue(watermark_ms, due_);
-  for (size_t i = 0; i < due_.size(); ++i) {
-    if (i + DueQueue::kLookAhead < due_.size()) {
-      waiting_.Prefetch(due_[i + DueQueue::kLookAhead].key);
-    }
-    const Due& x = due_[i];
+  // What is queued again below is due after the watermark, as ForEachDue
+  // requires.
+  auto load = [&](const Due& x) { waiting_.Prefetch(x.key); };
+  expiries_.ForEachDue(watermark_ms, due_, load, [&](const Due& x) {
     WaitingKey* found = waiting_.Find(x.key);
-    if (found == nullptr || found->queued_due_ms != x.due_ms) continue;  // stale
+    if (found == nullptr || found->queued_due_ms != x.due_ms) return;  // stale
     WaitingKey& w = *found;
     int64_t next_due = INT64_MAX;
     const size_t before = w.entries.size();
@@ -249,12 +245,12 @@ void PostPerformance::Expire(int64_t watermark_ms) {
     waiting_count_ -= before - w.entries.size();
     if (w.entries.empty()) {
       Forget(x.key, w);
-      continue;
+      return;
     }
     w.queued_due_ms = INT64_MAX;
     QueueExpiry(x.key, w, next_due);
     if (w.entries.size() != before) MarkDirty(x.key, w);
-  }
+  });
 }
 
 PostStats PostPerformance::Stats() const {

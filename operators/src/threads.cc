@@ -230,20 +230,15 @@ bool Threads::Answer(uint64_t hash, const Reply& r) {
 
 void Threads::Finalize(EventTime watermark, const Sink& sink) {
   const int64_t wm = watermark.millis();
-  // Nothing below queues a final reply: all due ones can be popped first,
-  // and the threads they name loaded ahead (each lookup misses otherwise).
-  finals_.PopDue(wm, due_);
-  for (size_t i = 0; i < due_.size(); ++i) {
-    if (i + ExpiryQueue::kLookAhead < due_.size()) {
-      threads_.Prefetch(due_[i + ExpiryQueue::kLookAhead].hash);
-    }
-    const Expiry& x = due_[i];
+  // Nothing below queues a final reply, as ForEachDue requires.
+  auto load = [&](const Expiry& x) { threads_.Prefetch(x.hash); };
+  finals_.ForEachDue(wm, due_, load, [&](const Expiry& x) {
     Thread* found = threads_.Find(x.hash);
-    if (found == nullptr || found->partition != x.partition) continue;
+    if (found == nullptr || found->partition != x.partition) return;
     Thread& t = *found;
     const bool first_due = !t.first_counted && t.first_ms <= wm;
     const bool close_due = t.close_ms <= wm;
-    if (!first_due && !close_due) continue;  // done already, or superseded
+    if (!first_due && !close_due) return;  // done already, or superseded
     ChannelThreadStats& stats = StatsFor(t.partition, t.channel);
     ThreadUpdate u{.kind = ThreadUpdate::Kind::kResponded,
                    .partition = t.partition,
@@ -259,7 +254,7 @@ void Threads::Finalize(EventTime watermark, const Sink& sink) {
     if (!close_due) {
       MarkDirty(x.hash, t);
       sink(u);
-      continue;
+      return;
     }
     stats.response[static_cast<int>(t.close_by)].Observe(SecondsAfterOpening(t, t.close_ms));
     stats.open--;
@@ -270,7 +265,7 @@ void Threads::Finalize(EventTime watermark, const Sink& sink) {
     u.opener = opener;
     Close(x.hash, t);
     sink(u);
-  }
+  });
 }
 
 void Threads::Close(uint64_t hash, const Thread& t) {
@@ -290,17 +285,13 @@ void Threads::AdvanceWatermark(EventTime watermark, const Sink& sink) {
 
 void Threads::Expire(EventTime watermark, const Sink& sink) {
   // As in Finalize: nothing below queues a horizon.
-  expiries_.PopDue(watermark.millis(), due_);
-  for (size_t i = 0; i < due_.size(); ++i) {
-    if (i + ExpiryQueue::kLookAhead < due_.size()) {
-      threads_.Prefetch(due_[i + ExpiryQueue::kLookAhead].hash);
-    }
-    const Expiry& x = due_[i];
+  auto load = [&](const Expiry& x) { threads_.Prefetch(x.hash); };
+  expiries_.ForEachDue(watermark.millis(), due_, load, [&](const Expiry& x) {
     Thread* found = threads_.Find(x.hash);
     // Closed or dropped since: the entry is stale.
     if (found == nullptr || found->partition != x.partition ||
         found->opened_ms + options_.horizon.count() != x.due_ms) {
-      continue;
+      return;
     }
     Thread& t = *found;
     ChannelThreadStats& stats = StatsFor(t.partition, t.channel);
@@ -322,7 +313,7 @@ void Threads::Expire(EventTime watermark, const Sink& sink) {
                    .first_by = t.first_by};
     Close(x.hash, t);
     sink(u);
-  }
+  });
 }
 
 void Threads::DropWaiting(EventTime watermark) {

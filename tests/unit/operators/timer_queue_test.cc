@@ -50,6 +50,40 @@ TEST(TimerQueue, PopDueTakesEveryTimerUpToAndAtItsBound) {
   EXPECT_TRUE(q.empty());
 }
 
+// Every due timer is handled once, in pop order, after being loaded once,
+// and loaded at most kLookAhead timers before its turn; a timer handling
+// pushes (due later) waits for the next call.
+TEST(TimerQueue, ForEachDueLoadsAheadAndHandlesInOrder) {
+  using Q = TimerQueue<Timer>;
+  Q q;
+  for (uint64_t i = 0; i < 20; ++i) q.push(Timer{static_cast<int64_t>(i % 5), i});
+  q.push(Timer{1'000, 99});
+  std::vector<Timer> buffer;
+  std::vector<uint64_t> loaded, handled;
+  std::vector<size_t> load_gap;  // how many handled before each load
+  q.ForEachDue(
+      10, buffer,
+      [&](const Timer& t) {
+        loaded.push_back(t.id);
+        load_gap.push_back(handled.size());
+      },
+      [&](const Timer& t) {
+        ASSERT_EQ(loaded.size(), std::min<size_t>(handled.size() + Q::kLookAhead + 1, 20))
+            << "loaded before its turn, and no further ahead than kLookAhead";
+        handled.push_back(t.id);
+        q.push(Timer{11 + t.due_ms, 100 + t.id});  // after the bound
+      });
+  EXPECT_EQ(handled.size(), 20u);
+  EXPECT_EQ(loaded, handled);
+  for (size_t i = 1; i < handled.size(); ++i) {
+    const Timer a{static_cast<int64_t>(handled[i - 1] % 5), handled[i - 1]};
+    const Timer b{static_cast<int64_t>(handled[i] % 5), handled[i]};
+    EXPECT_TRUE(b > a) << i;
+  }
+  EXPECT_EQ(q.size(), 21u);  // the one at 1,000 and the 20 pushed
+  EXPECT_EQ(q.top(), (Timer{11, 100}));
+}
+
 // Pushes and pops interleaved as the operators make them: timers mostly a
 // little after a watermark that advances, some far ahead, some before
 // what was already popped, some at the same time; each pop up to the

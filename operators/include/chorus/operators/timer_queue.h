@@ -50,15 +50,27 @@ class TimerQueue {
   // The front heap is empty only when every span is.
   bool empty() const { return front_.empty(); }
   // Pops every timer due at or before `until` into `out` (cleared first), in
-  // pop order: for a caller that looks up what they name kLookAhead timers
-  // ahead of handling each. Timers it pushes meanwhile must be due after
-  // `until`.
-  static constexpr size_t kLookAhead = 8;
+  // pop order.
   void PopDue(int64_t until, std::vector<T>& out) {
     out.clear();
     while (!empty() && top().due_ms <= until) {
       out.push_back(top());
       pop();
+    }
+  }
+  // Pops the timers due at or before `until` (into `buffer`, as PopDue) and
+  // calls handle(timer) for each in pop order, having called load(timer)
+  // kLookAhead timers before: handling looks up what a timer names, in
+  // tables of up to ~100 MB where each lookup would otherwise miss. Timers
+  // handle() pushes must be due after `until`.
+  static constexpr size_t kLookAhead = 8;
+  template <typename Load, typename Handle>
+  void ForEachDue(int64_t until, std::vector<T>& buffer, Load&& load, Handle&& handle) {
+    PopDue(until, buffer);
+    for (size_t i = 0; i < std::min(kLookAhead, buffer.size()); ++i) load(buffer[i]);
+    for (size_t i = 0; i < buffer.size(); ++i) {
+      if (i + kLookAhead < buffer.size()) load(buffer[i + kLookAhead]);
+      handle(buffer[i]);
     }
   }
   size_t size() const { return front_.size() + later_size_; }
