@@ -317,15 +317,7 @@ Status Processor::StartCommit() {
   }
   CollectMeta(of(Store::kMeta));
   records_since_commit_ = 0;
-  if (polling_) {  // made inside a poll, by the source's listener (assignment, revocation)
-    input_wait_ += start - poll_started_;
-    poll_started_ = start;
-  }
-  if (start > last_commit_) {
-    input_wait_ratio_ = static_cast<double>((input_wait_ - input_wait_at_commit_).count()) /
-                        static_cast<double>((start - last_commit_).count());
-  }
-  input_wait_at_commit_ = input_wait_;
+  MeasureInputWait(start);
   last_commit_ = start;
   if (std::all_of(changes.begin(), changes.end(), [](const auto& c) { return c.empty(); })) {
     // Nothing changed: no write, no fsync.
@@ -354,6 +346,19 @@ Status Processor::StartCommit() {
                         return Status::Ok();
                       });
   return Status::Ok();
+}
+
+// The share of the time since the last commit spent waiting for input.
+void Processor::MeasureInputWait(ops::ProcessingTime start) {
+  if (polling_) {  // a commit inside a poll, by the source's listener (assignment, revocation)
+    input_wait_ += start - poll_started_;
+    poll_started_ = start;
+  }
+  if (start > last_commit_) {
+    input_wait_ratio_ = static_cast<double>((input_wait_ - input_wait_at_commit_).count()) /
+                        static_cast<double>((start - last_commit_).count());
+  }
+  input_wait_at_commit_ = input_wait_;
 }
 
 void Processor::CollectMeta(ops::Mutations& out) {

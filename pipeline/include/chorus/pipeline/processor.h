@@ -146,6 +146,7 @@ class Processor final : public PartitionListener {
   // Closes the windows and fires the member timers due at `watermark`.
   void FireUpTo(ops::EventTime watermark);
   void CollectMeta(ops::Mutations& out);
+  void MeasureInputWait(ops::ProcessingTime start);  // at a commit started at `start`
   void OnWindow(const ops::WindowResult& w);
   // Tells channel growth which window sizes' results nobody reads.
   void CountOnlyUnread();
