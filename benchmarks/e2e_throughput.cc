@@ -178,7 +178,10 @@ chorus::Result<ChorusResult> TimeChorus(chorus::RunConfig rc, bool replay, const
     };
   }
   auto svc = chorus::Application::Start(rc, open_replay);
-  if (!svc.ok()) return svc.status();
+  if (!svc.ok()) {
+    std::filesystem::remove_all(dir);
+    return svc.status();
+  }
   std::atomic<bool> stop{false};
   std::thread runner([&] { (void)svc.value()->Run(stop); });
   auto counted = [&] {

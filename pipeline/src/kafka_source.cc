@@ -166,9 +166,9 @@ class KafkaSource final : public EventSource {
       if (rd_kafka_message_t* first =
               rd_kafka_consume_queue(queue_, static_cast<int>(timeout.count()))) {
         batch_[0] = first;
-        n = rd_kafka_consume_batch_queue(queue_, 0, batch_.data() + 1, max - 1);
-        n = n < 0 ? n : n + 1;
-        if (n < 0) rd_kafka_message_destroy(first);
+        ssize_t rest = rd_kafka_consume_batch_queue(queue_, 0, batch_.data() + 1, max - 1);
+        if (rest < 0) rd_kafka_message_destroy(first);
+        n = rest < 0 ? rest : rest + 1;
       }
     }
     if (n < 0) {

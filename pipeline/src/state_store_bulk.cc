@@ -125,14 +125,13 @@ Status StateStore::CommitFiles(ByStore& by_store) {
     StoreChanges& c = stores[i];
     c.store = static_cast<Store>(i);
     c.points = std::move(by_store[i]);
+    for (const ops::Mutation* m : c.points) c.bytes += m->key.size() + m->value.size();
     // Range deletes are few (the outbox's, dedup's): moved out of the way.
     auto ranges = std::stable_partition(c.points.begin(), c.points.end(), [](const auto* m) {
       return m->op != ops::Mutation::Op::kDeleteRange;
     });
     c.ranges.assign(ranges, c.points.end());
     c.points.erase(ranges, c.points.end());
-    for (const ops::Mutation* m : c.points) c.bytes += m->key.size() + m->value.size();
-    for (const ops::Mutation* m : c.ranges) c.bytes += m->key.size() + m->value.size();
   }
   // The largest first, so the two threads end together.
   std::vector<StoreChanges*> order;

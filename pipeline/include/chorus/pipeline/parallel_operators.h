@@ -91,11 +91,11 @@ class ParallelOperators {
   void After(std::function<void()> fn);
   // Drains both operators' changes, as of every call queued so far, into
   // `channels` and `members` (unordered: the state store orders a commit),
-  // then runs `also`.
-  // Threaded, the worker does it while the caller drains the rest: the
-  // vectors are filled, and `also` has run, at the next Sync(); until then
-  // they must be left alone, as must whatever `also` touches. `also` takes
-  // a share of the caller's own drains, so that both threads end together.
+  // then runs `also`. Threaded, the worker does it while the caller drains
+  // the rest: the vectors are filled, and `also` has run, at the next
+  // Sync(); until then they must be left alone, as must whatever `also`
+  // touches. `also` takes a share of the caller's own drains, so that both
+  // threads end together.
   void DrainDirty(ops::Mutations& channels, ops::Mutations& members,
                   std::function<void()> also = {});
 
