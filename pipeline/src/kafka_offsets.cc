@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 
+#include "chorus/pipeline/clock.h"
 #include "kafka_conf.h"
 
 namespace chorus {
@@ -62,10 +63,11 @@ Status ProbeRound(rd_kafka_t* probe, const std::vector<Marks>& marks, std::vecto
   if (rd_kafka_resp_err_t e = rd_kafka_assign(probe, list.get()); e != RD_KAFKA_RESP_ERR_NO_ERROR) {
     return Status::Error(std::string("kafka assign (time lookup): ") + rd_kafka_err2str(e));
   }
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kTimeoutMs);
+  Clock& clock = SystemClock();
+  const ops::ProcessingTime deadline = clock.Now() + ops::Millis(kTimeoutMs);
   std::string last_error = "none";
   while (pending > 0) {
-    if (std::chrono::steady_clock::now() > deadline) {
+    if (clock.Now() > deadline) {
       return Status::Error(std::string(flag) + ": looking up the time in " +
                            std::to_string(pending) +
                            " partition(s): no record fetched in time; last error: " + last_error);

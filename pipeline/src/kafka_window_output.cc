@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "chorus/pipeline/clock.h"
 #include "chorus/pipeline/kafka.h"
 #include "chorus/pipeline/window_output.h"
 #include "kafka_conf.h"
@@ -96,8 +97,9 @@ class KafkaWindowOutput final : public WindowOutput {
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
       return Status::Error("output topic " + topic_ + ": " + rd_kafka_err2str(e));
     }
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kTimeoutMs);
-    while (std::chrono::steady_clock::now() < deadline) {
+    Clock& clock = SystemClock();
+    const ops::ProcessingTime deadline = clock.Now() + ops::Millis(kTimeoutMs);
+    while (clock.Now() < deadline) {
       rd_kafka_message_t* m = rd_kafka_consumer_poll(rk.get(), 100);
       if (m == nullptr) continue;
       int64_t seq = -1;

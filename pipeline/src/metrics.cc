@@ -8,6 +8,7 @@
 
 #include <chrono>
 
+#include "chorus/pipeline/clock.h"
 #include "metric_family.h"
 #include "metric_names.h"
 
@@ -218,8 +219,7 @@ MetricsExporter::MetricsExporter(SnapshotFn snapshot)
       .Help("When this chorus process started (Unix time).")
       .Register(*registry_)
       .Add({})
-      .Set(std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-               .count());
+      .Set(static_cast<double>(SystemClock().Now().millis()) / 1000.0);
   replay_in_progress_ = &prometheus::BuildGauge()
                              .Name("chorus_pipeline_replay_in_progress")
                              .Help("1 while a replay rebuilds state; alerts are inhibited.")
