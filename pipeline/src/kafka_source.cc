@@ -58,8 +58,7 @@ class KafkaSource final : public EventSource {
   Status OpenReplay(const KafkaReplayOptions& options) {
     // The group id is never joined (assign only) and nothing is committed
     // under it; librdkafka's consumer wants one all the same.
-    if (Status s = Create({options.topics, "chorus-replay", options.properties}, kReplayQueue);
-        !s.ok()) {
+    if (Status s = Create({options.topics, "chorus-replay", options.properties}); !s.ok()) {
       return s;
     }
     auto ranges = ResolveReplayRanges(rk_.get(), options);
@@ -78,19 +77,17 @@ class KafkaSource final : public EventSource {
   // How many fetched records librdkafka keeps ready in the consumer's
   // queue, and their bytes (both apply to the whole queue, not to each
   // partition). At either limit the fetcher stops, and it starts again only
-  // when librdkafka's broker thread next wakes, which can take longer than
-  // the processing thread needs to empty the queue: a replay (~600,000
-  // records/s) emptied 500,000 records and 64 MB that way and left both
-  // cores idle for 100-150 ms at a time, ~10 % of the replay. A replay keeps
-  // about 1.5 s of records ready instead, and stays ahead.
-  struct QueueLimits {
-    const char* records;
-    const char* kbytes;
-  };
-  static constexpr QueueLimits kLiveQueue = {"500000", "65536"};
-  static constexpr QueueLimits kReplayQueue = {"1000000", "262144"};
+  // when librdkafka's broker thread next wakes: up to a second later when
+  // nothing else wakes it (2.0.2's rd_kafka_max_block_ms). The queue must
+  // hold more than that second of processing, or every thread idles
+  // whenever it empties: with 500,000 records and 64 MB, a replay (~600,000
+  // records/s) left both cores idle for 100-150 ms at a time, ~10 % of the
+  // replay, and `chorus run` (~500,000 records/s) waited for input ~15 % of
+  // its time and ran 22 % slower. It costs memory only while there is lag.
+  static constexpr const char* kQueuedRecords = "1000000";
+  static constexpr const char* kQueuedKbytes = "262144";
 
-  Status Create(const KafkaSourceOptions& options, QueueLimits queue = kLiveQueue) {
+  Status Create(const KafkaSourceOptions& options) {
     KafkaProperties defaults = {
         {"group.id", options.group},
         {"partition.assignment.strategy", "cooperative-sticky"},
@@ -99,13 +96,13 @@ class KafkaSource final : public EventSource {
         {"auto.offset.reset", "earliest"},
         {"enable.partition.eof", "true"},
         // Throughput: large fetches, and a fetcher that keeps refilling the
-        // local queue until it holds `queue` (librdkafka's 100,000 records
+        // local queue until it holds the limits above (librdkafka's 100,000 records
         // left the processing thread waiting in poll half the time on a
         // 96-partition backlog: 2x in the end-to-end benchmark).
         {"fetch.max.bytes", "52428800"},
         {"max.partition.fetch.bytes", "4194304"},
-        {"queued.min.messages", queue.records},
-        {"queued.max.messages.kbytes", queue.kbytes},
+        {"queued.min.messages", kQueuedRecords},
+        {"queued.max.messages.kbytes", kQueuedKbytes},
         {"fetch.wait.max.ms", "100"},
     };
     auto conf = MakeKafkaConf(defaults, options.properties);

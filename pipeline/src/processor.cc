@@ -154,7 +154,12 @@ Status Processor::Step() {
   records_since_commit_ += batch_.size();
   AdvanceTime(now);
   parallel_.Collect();
-  if (now - last_commit_ >= options_.commit_interval ||
+  // Input that pauses (a caught-up consumer, the end of a burst) leaves
+  // nothing to gain by waiting out the interval: what was read becomes
+  // durable and visible now. An empty poll waited poll_timeout, which
+  // bounds how often this commits.
+  const bool paused = batch_.empty() && records_since_commit_ > 0;
+  if (paused || now - last_commit_ >= options_.commit_interval ||
       records_since_commit_ >= options_.commit_max_records) {
     return StartCommit();
   }

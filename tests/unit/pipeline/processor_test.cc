@@ -104,6 +104,73 @@ TEST(Processor, ReportsTheTimeItWaitedForInput) {
   EXPECT_EQ(Outcome(*p.snapshot(), Outcome::kProcessed), 5u);
 }
 
+// A file source that, once read to its end, behaves as a caught-up
+// consumer: each poll waits its whole timeout and finds nothing. It stops
+// the run at the first empty poll after the DLQ was flushed, which a
+// commit does first.
+class PausedAfterFileSource final : public EventSource {
+ public:
+  PausedAfterFileSource(EventSource& inner, ManualClock& clock, const RecordingDlq& dlq,
+                        std::atomic<bool>& stop)
+      : inner_(inner), clock_(clock), dlq_(dlq), stop_(stop) {}
+  void SetListener(PartitionListener* listener) override { inner_.SetListener(listener); }
+  Status Poll(std::vector<SourceRecord>& out, size_t max,
+              std::chrono::milliseconds timeout) override {
+    if (!inner_.Exhausted()) return inner_.Poll(out, max, timeout);
+    if (!dlq_.flushed().empty() || empty_polls == kMaxEmptyPolls) {
+      stop_ = true;
+    } else {
+      ++empty_polls;
+    }
+    out.clear();
+    clock_.Advance(timeout);
+    return Status::Ok();
+  }
+  Status ReportDurable(const std::vector<SourcePosition>& positions) override {
+    return inner_.ReportDurable(positions);
+  }
+  bool Exhausted() const override { return false; }
+
+  static constexpr int kMaxEmptyPolls = 50;
+  int empty_polls = 0;
+
+ private:
+  EventSource& inner_;
+  ManualClock& clock_;
+  const RecordingDlq& dlq_;
+  std::atomic<bool>& stop_;
+};
+
+// Records read before the input paused are committed at the first poll that
+// finds nothing, not an interval (here an hour) later.
+TEST(Processor, CommitsWhenTheInputPauses) {
+  TempDir dir;
+  std::string file = dir.Sub("events.bin");
+  std::vector<v1::EngagementEvent> events;
+  for (int i = 0; i < 4; ++i) {
+    events.push_back(
+        Event("e" + std::to_string(i), kT0 + i * kMin, "forum:acme", EVENT_KIND_COMMENT, "ann"));
+  }
+  testing::WriteEventFile(file, events, {"\xff\xff not an event"});
+  auto file_source = FileSource::Open(file);
+  ASSERT_TRUE(file_source.ok());
+  auto store = StateStore::Open(dir.Sub("state"));
+  ASSERT_TRUE(store.ok());
+  ManualClock clock;
+  RecordingDlq dlq;
+  std::atomic<bool> stop{false};
+  PausedAfterFileSource source(*file_source.value(), clock, dlq, stop);
+  ProcessorOptions options;
+  options.commit_interval = std::chrono::hours(1);
+  Processor p(options, *store.value(), source, dlq, clock);
+  ASSERT_TRUE(p.Run(stop).ok());
+  // The commit began right after the first empty poll: the second saw its
+  // DLQ flush.
+  EXPECT_EQ(source.empty_polls, 1);
+  EXPECT_EQ(dlq.flushed().size(), 1u);
+  EXPECT_EQ(Outcome(*p.snapshot(), Outcome::kProcessed), 4u);
+}
+
 TEST(Processor, ChecksInOrderAndCountsEveryOutcome) {
   TempDir dir;
   std::string file = dir.Sub("events.bin");

@@ -58,6 +58,9 @@ struct ProcessorOptions {
   ops::ThreadOptions threads;
   ops::PostOptions posts;
   ValidationLimits limits;
+  // A commit is made every commit_interval or commit_max_records records,
+  // and as soon as the input pauses: a poll that waited poll_timeout for
+  // nothing commits what was read before it.
   std::chrono::milliseconds commit_interval{1000};
   size_t commit_max_records = 2'000'000;
   size_t poll_batch = 10'000;
