@@ -36,6 +36,16 @@ const ChannelSnapshot* FindChannel(const Snapshot& s, const std::string& id) {
   return nullptr;
 }
 
+// `n` comments by one member, a minute apart.
+std::vector<v1::EngagementEvent> Comments(int n) {
+  std::vector<v1::EngagementEvent> events;
+  for (int i = 0; i < n; ++i) {
+    events.push_back(
+        Event("e" + std::to_string(i), kT0 + i * kMin, "forum:acme", EVENT_KIND_COMMENT, "ann"));
+  }
+  return events;
+}
+
 // Runs `source` to its end through a Processor over the store in `dir`.
 std::shared_ptr<const Snapshot> RunToEnd(const std::string& dir, EventSource& source,
                                          RecordingDlq& dlq, ProcessorOptions options = {}) {
@@ -80,12 +90,7 @@ class WaitingSource final : public EventSource {
 TEST(Processor, ReportsTheTimeItWaitedForInput) {
   TempDir dir;
   std::string file = dir.Sub("events.bin");
-  std::vector<v1::EngagementEvent> events;
-  for (int i = 0; i < 5; ++i) {
-    events.push_back(
-        Event("e" + std::to_string(i), kT0 + i * kMin, "forum:acme", EVENT_KIND_COMMENT, "ann"));
-  }
-  testing::WriteEventFile(file, events);
+  testing::WriteEventFile(file, Comments(5));
   auto file_source = FileSource::Open(file);
   ASSERT_TRUE(file_source.ok());
   auto store = StateStore::Open(dir.Sub("state"));
@@ -146,12 +151,7 @@ class PausedAfterFileSource final : public EventSource {
 TEST(Processor, CommitsWhenTheInputPauses) {
   TempDir dir;
   std::string file = dir.Sub("events.bin");
-  std::vector<v1::EngagementEvent> events;
-  for (int i = 0; i < 4; ++i) {
-    events.push_back(
-        Event("e" + std::to_string(i), kT0 + i * kMin, "forum:acme", EVENT_KIND_COMMENT, "ann"));
-  }
-  testing::WriteEventFile(file, events, {"\xff\xff not an event"});
+  testing::WriteEventFile(file, Comments(4), {"\xff\xff not an event"});
   auto file_source = FileSource::Open(file);
   ASSERT_TRUE(file_source.ok());
   auto store = StateStore::Open(dir.Sub("state"));
