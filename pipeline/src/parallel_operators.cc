@@ -151,7 +151,12 @@ void ParallelOperators::After(std::function<void()> fn) {
 void ParallelOperators::DrainDirty(ops::Mutations& channels, ops::Mutations& members,
                                    std::function<void()> also) {
   if (!threaded()) {
-    Drain(channels, members);
+    // Channels are ~40 % of a commit's drain in `chorus run`, about what
+    // the caller's drains and the members take together, and the other
+    // core has little to do meanwhile.
+    helper_drain_ =
+        std::async(std::launch::async, [this, &channels] { channels_.DrainDirty(channels); });
+    members_.DrainDirty(members);
     if (also) also();
     return;
   }
@@ -286,7 +291,10 @@ void ParallelOperators::Collect() {
 }
 
 void ParallelOperators::Sync() {
-  if (!threaded()) return;
+  if (!threaded()) {
+    if (helper_drain_.valid()) helper_drain_.get();
+    return;
+  }
   Flush();
   {
     std::unique_lock lock(mu_);

@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -95,7 +96,10 @@ class ParallelOperators {
   // the rest: the vectors are filled, and `also` has run, at the next
   // Sync(); until then they must be left alone, as must whatever `also`
   // touches. `also` takes a share of the caller's own drains, so that both
-  // threads end together.
+  // threads end together. On one thread, where nothing is processed until
+  // the commit's drain ends anyway, a helper thread drains the channels
+  // while the caller drains the members, runs `also` and its own drains:
+  // `channels` is filled at the next Sync().
   void DrainDirty(ops::Mutations& channels, ops::Mutations& members,
                   std::function<void()> also = {});
 
@@ -177,6 +181,7 @@ class ParallelOperators {
   ops::Mutations* drain_channels_ = nullptr;
   ops::Mutations* drain_members_ = nullptr;
   std::function<void()> drain_also_;
+  std::future<void> helper_drain_;  // on one thread: a DrainDirty under way
 
   std::unique_ptr<Batch> filling_;  // processing thread only
   std::vector<Output> delivering_;  // processing thread only; kept for its capacity
