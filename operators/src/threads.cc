@@ -164,7 +164,7 @@ void Threads::Open(int32_t partition, const Event& e, uint64_t hash, int kind, c
   t.partition = partition;
   t.channel = channels_.Intern(e.channel_id);
   t.kind = static_cast<uint8_t>(kind);
-  t.opener = std::string(e.member_id);
+  t.opener = openers_.Intern(e.member_id);
   t.is_reply = !e.reply_to_event_id.empty();
   t.opener_hash = StableHash64(e.member_id);
   MarkDirty(hash, t);
@@ -178,7 +178,7 @@ void Threads::Open(int32_t partition, const Event& e, uint64_t hash, int kind, c
   sink(ThreadUpdate{.kind = ThreadUpdate::Kind::kOpened,
                     .partition = partition,
                     .channel = channels_.id(t.channel),
-                    .opener = t.opener,
+                    .opener = openers_.id(t.opener),
                     .opened_at = e.occurred_at,
                     .at = e.occurred_at});
 
@@ -243,7 +243,7 @@ void Threads::Finalize(EventTime watermark, const Sink& sink) {
     ThreadUpdate u{.kind = ThreadUpdate::Kind::kResponded,
                    .partition = t.partition,
                    .channel = channels_.id(t.channel),
-                   .opener = t.opener,
+                   .opener = openers_.id(t.opener),
                    .opened_at = EventTime::FromMillis(t.opened_ms)};
     if (first_due) {
       CountFirstResponse(stats, t);
@@ -261,8 +261,6 @@ void Threads::Finalize(EventTime watermark, const Sink& sink) {
     u.closed = true;
     u.responder = t.close_by;
     u.at = EventTime::FromMillis(t.close_ms);
-    std::string opener = std::move(t.opener);
-    u.opener = opener;
     Close(x.hash, t);
     sink(u);
   });
@@ -301,11 +299,10 @@ void Threads::Expire(EventTime watermark, const Sink& sink) {
     stats.unanswered[t.kind]++;
     if (t.first_ms == INT64_MAX) stats.unresponded[t.kind]++;
     stats.open--;
-    std::string opener = std::move(t.opener);
     ThreadUpdate u{.kind = ThreadUpdate::Kind::kExpired,
                    .partition = t.partition,
                    .channel = channels_.id(t.channel),
-                   .opener = opener,
+                   .opener = openers_.id(t.opener),
                    .opened_at = EventTime::FromMillis(t.opened_ms),
                    .at = EventTime::FromMillis(x.due_ms),
                    .first_response = first_due,

@@ -47,7 +47,8 @@ std::string Threads::ReplyKey(int32_t partition, int64_t at_ms, uint64_t target,
 std::string Threads::EncodeThread(const Thread& t) const {
   std::string out;
   // Ids and their lengths, kind, flags and up to two gaps with responders.
-  out.reserve(channels_.id(t.channel).size() + t.opener.size() + 32);
+  const std::string_view opener = openers_.id(t.opener);
+  out.reserve(channels_.id(t.channel).size() + opener.size() + 32);
   PutLengthPrefixed(out, channels_.id(t.channel));
   PutVarint(out, t.kind);
   // Flags: bit 0 first counted, bit 1 a first candidate, bit 2 a close
@@ -63,7 +64,7 @@ std::string Threads::EncodeThread(const Thread& t) const {
     PutSignedVarint(out, t.close_ms - t.opened_ms);
     PutVarint(out, static_cast<uint64_t>(t.close_by));
   }
-  PutLengthPrefixed(out, t.opener);
+  PutLengthPrefixed(out, opener);
   return out;
 }
 
@@ -221,7 +222,7 @@ bool Threads::RestoreThread(int32_t partition, std::string_view key, std::string
     t.close_by = static_cast<Responder>(close_by);
     finals_.push({t.close_ms, partition, hash});
   }
-  t.opener = std::string(opener);
+  t.opener = openers_.Intern(opener);
   t.opener_hash = StableHash64(opener);
   t.stored = true;
   expiries_.push({t.opened_ms + options_.horizon.count(), partition, hash});

@@ -171,23 +171,27 @@ class Threads {
   void DropPartition(int32_t partition);
 
  private:
+  // Open threads are the largest table the processing thread keeps (one
+  // per comment, question or message for a week): small fields first, and
+  // the opener's id interned rather than a string in each (104 → 72 bytes
+  // a slot, 218 → 151 MB for 800,000 threads).
   struct Thread {
     int64_t opened_ms = 0;
-    int32_t partition = 0;
-    uint32_t channel = 0;  // in channels_
-    uint8_t kind = 0;      // index into kThreadKinds
     // Earliest reply so far by anyone but the opener, and by brand or team
     // (INT64_MAX: none); final once the watermark passes them.
     int64_t first_ms = INT64_MAX;
     int64_t close_ms = INT64_MAX;
+    uint64_t opener_hash = 0;
+    int32_t partition = 0;
+    uint32_t channel = 0;  // in channels_
+    uint32_t opener = 0;   // in openers_
+    uint8_t kind = 0;      // index into kThreadKinds
     Responder first_by = Responder::kMember;
     Responder close_by = Responder::kBrand;
     bool first_counted = false;  // the first response is in the histogram
     bool is_reply = false;       // the opener replied to something
     bool stored = false;         // a put of it has been drained
     bool dirty = false;
-    uint64_t opener_hash = 0;
-    std::string opener;
   };
   struct Reply {
     int64_t at_ms = 0;
@@ -250,6 +254,9 @@ class Threads {
 
   ThreadOptions options_;
   IdIndex channels_;
+  // Members who opened a thread. Never forgotten, as members are not: a
+  // few tens of bytes each beside their member state.
+  IdIndex openers_;
   HashMap<Thread> threads_;                                       // by id hash
   // Replies waiting for their thread, by the hash of the event they answer.
   HashMap<std::vector<Reply>> waiting_;
