@@ -38,6 +38,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "chorus/pipeline/generator_source.h"
@@ -302,6 +303,13 @@ std::shared_ptr<const Snapshot> BuildSnapshot(const Restored& r, const Snapshot&
   snap->windows_closed = run.windows_closed;
   snap->counters = run.counters;
   snap->partitions = run.partitions;
+  // Not restored here (posts, and what the processor keeps beside the
+  // operators): as the run had them, so that only the restored ones compare.
+  snap->posts = run.posts;
+  snap->window_corrections = run.window_corrections;
+  snap->latest_windows = run.latest_windows;
+  snap->event_lag = run.event_lag;
+  snap->rebalances = run.rebalances;
   r.channels.ForEachChannel([&](const ops::ChannelView& v) {
     snap->channels.push_back({std::string(v.channel_id), v.platform, v.totals, v.followers});
   });
@@ -344,16 +352,20 @@ size_t HttpGet(int port, const char* path) {
 }
 
 // Lines of `a`, and how many differ from `b`'s line at the same place.
+// A text that ends first reads as empty lines after its end.
 std::pair<size_t, size_t> CompareLines(const std::string& a, const std::string& b) {
+  auto next_line = [](std::string_view text, size_t& at) {
+    if (at >= text.size()) return std::string_view();
+    const size_t end = std::min(text.find('\n', at), text.size());
+    std::string_view line = text.substr(at, end - at);
+    at = end + 1;
+    return line;
+  };
   size_t lines = 0, differ = 0;
   size_t i = 0, j = 0;
   while (i < a.size() || j < b.size()) {
-    size_t ei = std::min(a.find('\n', i), a.size());
-    size_t ej = std::min(b.find('\n', j), b.size());
     ++lines;
-    if (a.compare(i, ei - i, b, j, ej - j) != 0) ++differ;
-    i = ei + 1;
-    j = ej + 1;
+    if (next_line(a, i) != next_line(b, j)) ++differ;
   }
   return {lines, differ};
 }
