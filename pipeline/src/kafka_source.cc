@@ -82,8 +82,9 @@ class KafkaSource final : public EventSource {
   // hold more than that second of processing, or every thread idles
   // whenever it empties: with 500,000 records and 64 MB, a replay (~600,000
   // records/s) left both cores idle for 100-150 ms at a time, ~10 % of the
-  // replay, and `chorus run` (~500,000 records/s) waited for input ~15 % of
-  // its time and ran 22 % slower. It costs memory only while there is lag.
+  // replay, and `chorus run` (~500,000 records/s) waited for input a
+  // quarter of its time and ran 22 % slower. It costs memory only while
+  // there is lag.
   static constexpr const char* kQueuedRecords = "1000000";
   static constexpr const char* kQueuedKbytes = "262144";
 
