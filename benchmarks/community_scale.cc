@@ -25,7 +25,6 @@
 #include <arpa/inet.h>
 #include <gperftools/malloc_extension_c.h>
 #include <netinet/in.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -41,6 +40,7 @@
 #include <string_view>
 #include <vector>
 
+#include "bench_support.h"
 #include "chorus/pipeline/generator_source.h"
 #include "chorus/pipeline/http_server.h"
 #include "chorus/pipeline/metrics.h"
@@ -50,9 +50,11 @@
 namespace chorus {
 namespace {
 
-using SteadyClock = std::chrono::steady_clock;
-
-double Seconds(SteadyClock::duration d) { return std::chrono::duration<double>(d).count(); }
+using bench::Distribution;
+using bench::PeakRssBytes;
+using bench::Seconds;
+using bench::SteadyClock;
+using bench::Summarize;
 
 // Milliseconds taken by `fn`.
 double TimeMs(const std::function<void()>& fn) {
@@ -68,37 +70,7 @@ double TimeMs(const std::function<void()>& fn) {
 // run freed, reading as almost no growth.
 int64_t LiveRssBytes() {
   MallocExtension_ReleaseFreeMemory();
-  long pages = 0, resident = 0;
-  if (std::FILE* f = std::fopen("/proc/self/statm", "r")) {
-    if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
-    std::fclose(f);
-  }
-  return static_cast<int64_t>(resident) * sysconf(_SC_PAGESIZE);
-}
-
-int64_t PeakRssBytes() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  return static_cast<int64_t>(ru.ru_maxrss) * 1024;
-}
-
-struct Distribution {
-  double median = 0, p99 = 0, max = 0;
-};
-
-// Nearest-rank percentiles (with 50 samples, p99 is the slowest).
-Distribution Summarize(std::vector<double> v) {
-  Distribution d;
-  if (v.empty()) return d;
-  std::sort(v.begin(), v.end());
-  auto rank = [&](double q) {
-    size_t i = static_cast<size_t>(q * static_cast<double>(v.size()) + 0.999999);
-    return v[std::clamp<size_t>(i, 1, v.size()) - 1];
-  };
-  d.median = rank(0.5);
-  d.p99 = rank(0.99);
-  d.max = v.back();
-  return d;
+  return bench::ResidentBytes();
 }
 
 double PerMember(double bytes, uint64_t members) {

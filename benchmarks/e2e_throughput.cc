@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_support.h"
 #include "chorus/pipeline/application.h"
 #include "chorus/pipeline/embedded_kafka.h"
 #include "chorus/pipeline/generator.h"
@@ -27,30 +28,14 @@
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
-
-long PeakRssKb() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  return ru.ru_maxrss;
-}
+using Clock = chorus::bench::SteadyClock;
+using chorus::bench::Seconds;
 
 double CpuSeconds() {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
   return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
          static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
-
-long CurrentRssKb() {
-  long pages = 0, resident = 0;
-  if (std::FILE* f = std::fopen("/proc/self/statm", "r")) {
-    if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
-    std::fclose(f);
-  }
-  return resident * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
 void Produce(const std::string& brokers, const std::string& topic, uint64_t n,
@@ -301,7 +286,7 @@ int main(int argc, char** argv) {
   const char* what = replay ? "replay" : "run";
   const char* threads = rc.processor.operator_thread ? " (operator thread)" : "";
 
-  long rss_before = CurrentRssKb();
+  const int64_t rss_before = chorus::bench::ResidentBytes();
   std::vector<double> bare_rates, chorus_rates;
   ChorusResult last;
   for (int round = 1; round <= rounds; ++round) {
@@ -338,7 +323,9 @@ int main(int argc, char** argv) {
   std::printf("members %lu, member state on disk %.1f bytes/member\n",
               static_cast<unsigned long>(last.members),
               last.members ? static_cast<double>(last.member_bytes) / last.members : 0.0);
+  constexpr int64_t kMiB = 1024 * 1024;
   std::printf("rss before chorus %ld MB, peak %ld MB (includes the embedded cluster's data)\n",
-              rss_before / 1024, PeakRssKb() / 1024);
+              static_cast<long>(rss_before / kMiB),
+              static_cast<long>(chorus::bench::PeakRssBytes() / kMiB));
   return 0;
 }
