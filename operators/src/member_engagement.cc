@@ -52,11 +52,18 @@ void MemberEngagement::MemberTable::PrefetchMember(std::string_view id) const {
   // read the node this is to load.
   const Node* node =
       slots_[Probe(std::hash<std::string_view>{}(id), [](const Node&) { return true; })].node;
-  if (node == nullptr) return;
   // The id and the state an event updates first span the node's first lines.
-  const char* bytes = reinterpret_cast<const char*>(node);
-  for (size_t line = 0; line < std::min<size_t>(sizeof(Node), 192); line += 64) {
-    PrefetchLine(bytes + line);
+  if (node != nullptr) PrefetchNode(reinterpret_cast<const char*>(node), 192);
+}
+
+void MemberEngagement::MemberTable::PrefetchHeld(const Member* m) {
+  // A drain reads all of it.
+  PrefetchNode(reinterpret_cast<const char*>(m) - sizeof(std::string), sizeof(Node));
+}
+
+void MemberEngagement::MemberTable::PrefetchNode(const char* node, size_t bytes) {
+  for (size_t line = 0; line < std::min(sizeof(Node), bytes); line += 64) {
+    PrefetchLine(node + line);
   }
 }
 
@@ -383,12 +390,7 @@ void MemberEngagement::DrainDirty(Mutations& out) {
   constexpr size_t kAhead = 8;
   for (auto& [id, p] : partitions_) {
     for (size_t i = 0; i < p->dirty.size(); ++i) {
-      if (i + kAhead < p->dirty.size()) {
-        // The member, and its node's id, which sits just before it.
-        const char* next = reinterpret_cast<const char*>(p->dirty[i + kAhead]);
-        PrefetchLine(next - sizeof(std::string));
-        for (size_t line = 0; line < sizeof(Member); line += 64) PrefetchLine(next + line);
-      }
+      if (i + kAhead < p->dirty.size()) MemberTable::PrefetchHeld(p->dirty[i + kAhead]);
       Member* m = p->dirty[i];
       Mutation put;
       put.key = MemberKey(id, m->id);

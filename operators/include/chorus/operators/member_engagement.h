@@ -274,6 +274,9 @@ class MemberEngagement {
     Member* Find(std::string_view id) const;
     void Prefetch(std::string_view id) const;
     void PrefetchMember(std::string_view id) const;
+    // Starts loading `m`, a member of some table, with its id: for a pass
+    // over members held by pointer (a commit's drain).
+    static void PrefetchHeld(const Member* m);
     // The member with `id`, made (default state, `id` set) if new.
     std::pair<Member*, bool> TryEmplace(std::string_view id);
     size_t size() const { return nodes_.size(); }
@@ -285,8 +288,11 @@ class MemberEngagement {
    private:
     struct Node {
       std::string id;
-      Member member;
+      Member member;  // right after the id: PrefetchHeld counts on it
     };
+    static_assert(sizeof(std::string) % alignof(Member) == 0, "no padding before Node::member");
+    // Loads the node's first `bytes`.
+    static void PrefetchNode(const char* node, size_t bytes);
     struct Slot {
       size_t hash = 0;
       Node* node = nullptr;  // null: empty
