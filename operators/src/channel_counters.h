@@ -16,6 +16,7 @@
 
 #include "chorus/operators/channel_growth.h"
 #include "chorus/operators/event.h"
+#include "chorus/operators/hash_map.h"
 
 namespace chorus::ops::channel_internal {
 
@@ -62,6 +63,12 @@ class SparseCounts {
   void Assign(uint64_t mask, const uint64_t* values);
   void AddTo(ChannelCounts& out) const;
   bool empty() const { return mask_ == 0; }
+  // Starts loading what Add(x) will touch beyond this object: the counters
+  // of a spilled set, in their own allocation.
+  void Prefetch(const Contribution& x) const {
+    if (!dense_) return;
+    for (int i = 0; i < x.size; ++i) PrefetchLine(&(*dense_)[x.counter[i]]);
+  }
 
   // Calls fn(counter, value) for each counter held, in counter order. A value
   // is nonzero unless an addition wrapped around.

@@ -26,6 +26,9 @@ ChannelGrowth::ChannelRef ChannelGrowth::Locate(int32_t partition, const Event& 
 void ChannelGrowth::Prefetch(int32_t partition, const Event& e, ChannelRef channel) const {
   state_->Prefetch(partition, e, channel);
 }
+void ChannelGrowth::PrefetchCounts(int32_t partition, const Event& e, ChannelRef channel) const {
+  state_->PrefetchCounts(partition, e, channel);
+}
 void ChannelGrowth::Apply(int32_t partition, const Event& e, bool late, ChannelRef channel) {
   state_->Apply(partition, e, late, channel);
 }
@@ -129,16 +132,23 @@ channel_internal::ChannelIndex ChannelGrowth::State::Locate(int32_t partition,
   return c;
 }
 
-// Through the indexes Locate() loaded: the partial channel, the counter the
-// event adds to first, and the channel's latest windows.
+// Through the indexes Locate() loaded: the partial channel, the channel's
+// merge, the counters the event adds to in both, and the channel's latest
+// windows.
 void ChannelGrowth::State::Prefetch(int32_t partition, const Event& e, ChannelIndex c) const {
   const Partition* part = PartitionToPrefetch(partition);
   if (c == channel_internal::ChannelCatalog::kAbsent || part == nullptr) return;
   const LocalIndex local = part->Find(c);
   if (local == kAbsent) return;
   const PartialChannel& channel = part->channels[local];
+  const MergedChannel& m = merged_[c];  // a held channel has one
+  const channel_internal::Contribution x = ContributionOf(e);
   PrefetchLine(&channel);
-  PrefetchLine(&channel_internal::Counter(channel.totals, ContributionOf(e).counter[0]));
+  PrefetchLine(&m.stale);
+  for (int i = 0; i < x.size; ++i) {
+    PrefetchLine(&channel_internal::Counter(channel.totals, x.counter[i]));
+    PrefetchLine(&channel_internal::Counter(m.totals, x.counter[i]));
+  }
   ForEachLatestGroup(*part, e.occurred_at, [&](const WindowGroup& g) {
     if (uint32_t entry = g.entry_of.Find(c); entry != channel_internal::IndexMap::kNotFound) {
       // Both ends: an entry is not line-aligned, and its counts' pointer to
@@ -146,6 +156,18 @@ void ChannelGrowth::State::Prefetch(int32_t partition, const Event& e, ChannelIn
       const WindowEntry& w = g.entries[entry];
       PrefetchLine(&w);
       PrefetchLine(reinterpret_cast<const char*>(&w + 1) - 1);
+    }
+  });
+}
+
+// Through the windows Prefetch() loaded: their spilled counters.
+void ChannelGrowth::State::PrefetchCounts(int32_t partition, const Event& e, ChannelIndex c) const {
+  const Partition* part = PartitionToPrefetch(partition);
+  if (c == channel_internal::ChannelCatalog::kAbsent || part == nullptr) return;
+  const channel_internal::Contribution x = ContributionOf(e);
+  ForEachLatestGroup(*part, e.occurred_at, [&](const WindowGroup& g) {
+    if (uint32_t entry = g.entry_of.Find(c); entry != channel_internal::IndexMap::kNotFound) {
+      g.entries[entry].counts.Prefetch(x);
     }
   });
 }

@@ -54,6 +54,7 @@ class ChannelGrowth::State {
              channel_internal::ChannelIndex c = channel_internal::ChannelCatalog::kAbsent);
   channel_internal::ChannelIndex Locate(int32_t partition, const Event& e) const;
   void Prefetch(int32_t partition, const Event& e, channel_internal::ChannelIndex c) const;
+  void PrefetchCounts(int32_t partition, const Event& e, channel_internal::ChannelIndex c) const;
   void ApplyResponse(int32_t partition, std::string_view channel_id, EventTime at,
                      ResponseKind kind, Millis waited);
   using ResultSink = std::function<void(const WindowResult&)>;

@@ -224,7 +224,7 @@ void ParallelOperators::Execute(Batch& batch) {
   const std::vector<Command>& commands = batch.commands;
   // Channels as located ahead; the batch's first ones are found by Apply.
   located_.assign(commands.size(), ops::ChannelGrowth::kUnknownChannel);
-  // The two steps for each kind of command that looks state up: an event,
+  // The steps for each kind of command that looks state up: an event,
   // a response (its channel's windows at the response's time) and a
   // thread update (its opener).
   auto index_step = [&](size_t i) {
@@ -247,9 +247,16 @@ void ParallelOperators::Execute(Batch& batch) {
       members_.PrefetchMember(a.update);
     }
   };
+  auto counts_step = [&](size_t i) {
+    const Command& a = commands[i];
+    if (a.kind == Command::Kind::kApply) {
+      channels_.PrefetchCounts(a.partition, a.event, located_[i]);
+    }
+  };
   for (size_t i = 0; i < commands.size(); ++i) {
     if (i + kIndexAhead < commands.size()) index_step(i + kIndexAhead);
     if (i + kStateAhead < commands.size()) state_step(i + kStateAhead);
+    if (i + kCountsAhead < commands.size()) counts_step(i + kCountsAhead);
 
     Command& c = batch.commands[i];
     switch (c.kind) {

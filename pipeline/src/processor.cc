@@ -117,6 +117,7 @@ Status Processor::Step() {
   if (!deferred_error_.ok()) return deferred_error_;
   constexpr size_t kAhead = ParallelOperators::kIndexAhead;
   constexpr size_t kState = ParallelOperators::kStateAhead;
+  constexpr size_t kCounts = ParallelOperators::kCountsAhead;
   Slot* ahead_slot = nullptr;  // the slot of the record decoded last
   auto decode_ahead = [&](size_t j) {
     const SourceRecord& r = batch_[j];
@@ -135,6 +136,12 @@ Status Processor::Step() {
       const Decoded& s = decoded_[(i + kState) % kAhead];
       if (!s.error && s.slot != nullptr) {
         parallel_.Prefetch(s.slot->meta.id, s.event, s.channel);
+      }
+    }
+    if (i + kCounts < batch_.size()) {
+      const Decoded& s = decoded_[(i + kCounts) % kAhead];
+      if (!s.error && s.slot != nullptr) {
+        parallel_.PrefetchCounts(s.slot->meta.id, s.event, s.channel);
       }
     }
     // Records of a partition revoked inside this very poll belong to its

@@ -117,14 +117,17 @@ class ChannelGrowth {
   void Apply(int32_t partition, const Event& e, bool late);
 
   // Looking ahead, for a caller that holds the next events
-  // (ParallelOperators, on either thread): Locate() finds an event's channel and starts loading the
-  // indexes that lead to its state; Prefetch(), some events later with those
-  // in cache, starts loading the state itself; Apply() with the channel
-  // found skips finding it again. Each state lookup otherwise stalls twice.
+  // (ParallelOperators, on either thread): Locate() finds an event's channel
+  // and starts loading the indexes that lead to its state; Prefetch(), some
+  // events later with those in cache, starts loading the state itself;
+  // PrefetchCounts(), later still, the counters a busy channel's windows
+  // keep in an array of their own; Apply() with the channel found skips
+  // finding it again. Each state lookup otherwise stalls two or three times.
   using ChannelRef = uint32_t;
   static constexpr ChannelRef kUnknownChannel = ~ChannelRef{0};  // Apply() finds it
   ChannelRef Locate(int32_t partition, const Event& e) const;
   void Prefetch(int32_t partition, const Event& e, ChannelRef channel) const;
+  void PrefetchCounts(int32_t partition, const Event& e, ChannelRef channel) const;
   // REQUIRES: `channel` is Locate(partition, e) or kUnknownChannel.
   void Apply(int32_t partition, const Event& e, bool late, ChannelRef channel);
 

@@ -58,21 +58,27 @@ class ParallelOperators {
 
   // How far the operators look ahead in a run of events: an event's
   // indexes are loaded (and its channel found) kIndexAhead events before it
-  // is applied, and the state they lead to kStateAhead events before. A
-  // lookup otherwise stalls twice. The operator thread does it in its
-  // batches; on the processing thread, its caller, with Locate() and
-  // Prefetch() below.
+  // is applied, the state they lead to kStateAhead events before, and what
+  // that state points to kCountsAhead before (see ChannelGrowth::Locate). A
+  // lookup otherwise stalls at each step. The operator thread does it in its
+  // batches; on the processing thread, its caller, with Locate(),
+  // Prefetch() and PrefetchCounts() below.
   static constexpr size_t kIndexAhead = 8;
   static constexpr size_t kStateAhead = 4;
+  static constexpr size_t kCountsAhead = 2;
   using ChannelRef = ops::ChannelGrowth::ChannelRef;
   // When the operators run on this thread (the other one's cache is its
   // own, and it looks ahead itself): the first step, which returns the
-  // event's channel for Apply(), and the second. Threaded, nothing.
+  // event's channel for Apply(), and the second and third. Threaded,
+  // nothing.
   ChannelRef Locate(int32_t partition, const ops::Event& e) const {
     return threaded() ? ops::ChannelGrowth::kUnknownChannel : LocateAhead(partition, e);
   }
   void Prefetch(int32_t partition, const ops::Event& e, ChannelRef channel) const {
     if (!threaded()) LoadAhead(partition, e, channel);
+  }
+  void PrefetchCounts(int32_t partition, const ops::Event& e, ChannelRef channel) const {
+    if (!threaded()) channels_.PrefetchCounts(partition, e, channel);
   }
   // ChannelGrowth::Apply and MemberEngagement::Apply. REQUIRES: `channel`
   // is Locate(partition, e) or kUnknownChannel.
