@@ -149,7 +149,10 @@ void Threads::Apply(int32_t partition, const Event& e, const IdHashes& ids, cons
 void Threads::Prefetch(int32_t partition, const Event& e, const IdHashes& ids) const {
   if (!e.reply_to_event_id.empty()) threads_.Prefetch(ids.reply_to);
   if (ThreadKindIndex(e) < 0) return;
+  // Opening: the thread's slot, the replies that may wait for it, its opener.
   threads_.Prefetch(ids.event_id);
+  waiting_.Prefetch(ids.event_id);
+  openers_.Prefetch(e.member_id);
   const uint32_t c = channels_.Find(e.channel_id);
   const PartitionStats* p = stats_.Find(partition);
   if (c == IdIndex::kAbsent || p == nullptr || c >= p->by_channel.size()) return;

@@ -16,6 +16,8 @@
 #include <string_view>
 #include <vector>
 
+#include "chorus/operators/hash_map.h"
+
 namespace chorus::ops {
 
 class IdIndex {
@@ -36,6 +38,10 @@ class IdIndex {
     s = {hash, static_cast<uint32_t>(ids_.size())};
     ids_.emplace_back(id);
     return s.index;
+  }
+  // Starts loading the slot where a lookup of `id` begins.
+  void Prefetch(std::string_view id) const {
+    if (!slots_.empty()) PrefetchLine(&slots_[Hash(id) & (slots_.size() - 1)]);
   }
   std::string_view id(uint32_t index) const { return ids_[index]; }
   size_t size() const { return ids_.size(); }
