@@ -25,7 +25,9 @@
 //   window group: per channel with a window in the group, by id: the
 //     length-prefixed id, its counts, then corrections made << 2 |
 //     has responses << 1 | pending, then if it has responses the four
-//     WindowResponses fields.
+//     WindowResponses fields;
+//   counted group (tag 0x09, a group opened count-only): per channel with a
+//     window in the group, by id: the length-prefixed id, then pending.
 // A group whose windows closed is deleted; an empty one is never stored.
 // Tags 0x01 and 0x02 were the unchunked per-channel and per-window records,
 // 0x04 the windows chunked by channel; they are rejected. Tag 0x03 channel
@@ -51,6 +53,7 @@ inline constexpr char kChannelChunkV1Tag = 0x03;
 inline constexpr char kWindowGroupTag = 0x07;
 inline constexpr char kWindowGroupV2Tag = 0x06;
 inline constexpr char kWindowGroupV1Tag = 0x05;
+inline constexpr char kCountedGroupTag = 0x09;
 inline constexpr uint32_t kChunks = 64;
 
 // The chunk that stores `channel_id`.

@@ -150,13 +150,17 @@ void ChannelGrowth::State::Prefetch(int32_t partition, const Event& e, ChannelIn
     PrefetchLine(&channel_internal::Counter(m.totals, x.counter[i]));
   }
   ForEachLatestGroup(*part, e.occurred_at, [&](const WindowGroup& g) {
-    if (uint32_t entry = g.entry_of.Find(c); entry != channel_internal::IndexMap::kNotFound) {
-      // Both ends: an entry is not line-aligned, and its counts' pointer to
-      // their dense array is near its end.
-      const WindowEntry& w = g.entries[entry];
-      PrefetchLine(&w);
-      PrefetchLine(reinterpret_cast<const char*>(&w + 1) - 1);
+    const uint32_t entry = g.entry_of.Find(c);
+    if (entry == channel_internal::IndexMap::kNotFound) return;
+    if (g.count_only) {
+      PrefetchLine(&g.counted[entry]);
+      return;
     }
+    // Both ends: an entry is not line-aligned, and its counts' pointer to
+    // their dense array is near its end.
+    const WindowEntry& w = g.entries[entry];
+    PrefetchLine(&w);
+    PrefetchLine(reinterpret_cast<const char*>(&w + 1) - 1);
   });
 }
 
@@ -166,6 +170,7 @@ void ChannelGrowth::State::PrefetchCounts(int32_t partition, const Event& e, Cha
   if (c == channel_internal::ChannelCatalog::kAbsent || part == nullptr) return;
   const channel_internal::Contribution x = ContributionOf(e);
   ForEachLatestGroup(*part, e.occurred_at, [&](const WindowGroup& g) {
+    if (g.count_only) return;
     if (uint32_t entry = g.entry_of.Find(c); entry != channel_internal::IndexMap::kNotFound) {
       g.entries[entry].counts.Prefetch(x);
     }
@@ -203,9 +208,24 @@ void ChannelGrowth::State::UpdateWindows(Partition& part, ChannelIndex c, LocalI
     // A caller that misjudged lateness must not reopen a closed window.
     if (IsClosed(end, watermark_, options_.allowed_lateness)) continue;
     WindowGroup& group = FindOrAddGroup(part, s, start.millis());
+    const bool fired = HasFired(end, watermark_);
+    if (group.count_only) {
+      // Changed only by a channel's first window or a first update since
+      // it fired.
+      const size_t before = group.counted.size();
+      CountedWindow& w = FindOrOpenCounted(group, c);
+      bool changed = group.counted.size() != before;
+      if (fired && (w & kCountedPending) == 0) {
+        w |= kCountedPending;
+        pending_buckets_.emplace(end.millis(), s);
+        changed = true;
+      }
+      if (changed) MarkGroupDirty(group);
+      continue;
+    }
     WindowEntry& entry = FindOrOpenWindow(group, c, local);
     fn(entry);
-    if (HasFired(end, watermark_) && !entry.pending) {
+    if (fired && !entry.pending) {
       entry.pending = true;
       pending_buckets_.emplace(end.millis(), s);
     }

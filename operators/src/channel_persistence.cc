@@ -14,6 +14,7 @@ using channel_codec::GetCounts;
 using channel_codec::GetWindowGroup;
 using channel_codec::kChannelChunkTag;
 using channel_codec::kChannelChunkV1Tag;
+using channel_codec::kCountedGroupTag;
 using channel_codec::kWindowGroupTag;
 using channel_codec::kWindowGroupV1Tag;
 using channel_codec::kWindowGroupV2Tag;
@@ -114,8 +115,12 @@ std::string ChannelGrowth::State::EncodeGroup(WindowGroup& group) {
             [](const SortedEntry& a, const SortedEntry& b) { return a.key < b.key; });
   std::string out;
   for (const SortedEntry& s : sorted_) {
+    PutLengthPrefixed(out, catalog_.id(group.channel(s.entry)));
+    if (group.count_only) {
+      PutVarint(out, (group.counted[s.entry] & kCountedPending) != 0 ? 1 : 0);
+      continue;
+    }
     const WindowEntry& e = group.entries[s.entry];
-    PutLengthPrefixed(out, catalog_.id(e.channel));
     PutCounts(out, e.counts);
     const bool responses = e.responses && !e.responses->empty();
     PutVarint(out, uint64_t{e.corrections} << 2 | (responses ? 2 : 0) | (e.pending ? 1 : 0));
@@ -150,8 +155,10 @@ void ChannelGrowth::State::DrainDirty(Mutations& out) {
     part.legacy_chunks.clear();
     // Deletes first: a group may be stored again in the same drain.
     for (const GroupKey& k : part.deleted_groups) {
-      out.push_back(
-          Mutation{Mutation::Op::kDelete, WindowGroupKey(id, k.spec_index, k.start_ms), {}});
+      out.push_back(Mutation{Mutation::Op::kDelete,
+                             WindowGroupKey(id, k.spec_index, k.start_ms,
+                                            k.count_only ? kCountedGroupTag : kWindowGroupTag),
+                             {}});
     }
     part.deleted_groups.clear();
     for (const auto& [k, tag] : part.legacy_groups) {
@@ -165,7 +172,8 @@ void ChannelGrowth::State::DrainDirty(Mutations& out) {
       WindowGroup& group = it->second;
       group.dirty = false;
       group.persisted = true;
-      out.push_back(Mutation{Mutation::Op::kPut, WindowGroupKey(id, k.spec_index, k.start_ms),
+      const char tag = group.count_only ? kCountedGroupTag : kWindowGroupTag;
+      out.push_back(Mutation{Mutation::Op::kPut, WindowGroupKey(id, k.spec_index, k.start_ms, tag),
                              EncodeGroup(group)});
     }
     part.dirty_groups.clear();
@@ -183,6 +191,10 @@ bool ChannelGrowth::State::Restore(std::string_view key, std::string_view value)
   }
   int spec_index = 0;
   int64_t start_ms = 0;
+  if (tag == kCountedGroupTag) {
+    return GetWindowGroup(r, spec_index, start_ms) &&
+           RestoreCountedGroup(partition, spec_index, start_ms, value);
+  }
   return (tag == kWindowGroupTag || tag == kWindowGroupV2Tag || tag == kWindowGroupV1Tag) &&
          GetWindowGroup(r, spec_index, start_ms) &&
          RestoreWindowGroup(partition, spec_index, start_ms, value, tag);
@@ -259,8 +271,10 @@ bool ChannelGrowth::State::RestoreWindowGroup(int32_t partition, int spec_index,
     decoded.push_back(std::move(d));
   }
   if (decoded.empty()) return false;  // empty groups are deleted, not stored
-  Partition& part = PartitionFor(partition);
-  WindowGroup& group = FindOrAddGroup(part, spec_index, start_ms);
+  WindowGroup* restored = GroupToRestore(partition, spec_index, start_ms, false);
+  if (restored == nullptr) return false;
+  WindowGroup& group = *restored;
+  Partition& part = *group.partition;
   const int64_t end_ms = start_ms + kWindowSpecs[spec_index].size.count();
   for (Decoded& d : decoded) {
     ChannelIndex c = catalog_.Intern(d.id);
@@ -279,9 +293,53 @@ bool ChannelGrowth::State::RestoreWindowGroup(int32_t partition, int spec_index,
   }
   // Stored again: a delete pending from an earlier group of the key must go.
   std::erase_if(part.deleted_groups, [&](const GroupKey& k) {
-    return k.spec_index == spec_index && k.start_ms == start_ms;
+    return k.spec_index == spec_index && k.start_ms == start_ms && !k.count_only;
   });
   return true;
+}
+
+bool ChannelGrowth::State::RestoreCountedGroup(int32_t partition, int spec_index, int64_t start_ms,
+                                               std::string_view value) {
+  std::vector<std::pair<std::string_view, bool>> decoded;  // (id, pending)
+  Reader r(value);
+  while (!r.empty()) {
+    std::string_view id;
+    uint64_t pending = 0;
+    // Ids in strictly increasing order.
+    if (!r.LengthPrefixed(id) || (!decoded.empty() && decoded.back().first >= id) ||
+        !r.Varint(pending) || pending > 1) {
+      return false;
+    }
+    decoded.emplace_back(id, pending == 1);
+  }
+  if (decoded.empty()) return false;  // empty groups are deleted, not stored
+  WindowGroup* group = GroupToRestore(partition, spec_index, start_ms, true);
+  if (group == nullptr) return false;
+  const int64_t end_ms = start_ms + kWindowSpecs[spec_index].size.count();
+  for (const auto& [id, pending] : decoded) {
+    ChannelIndex c = catalog_.Intern(id);
+    FindOrAddChannel(*group->partition, c);  // a channel with a window is held
+    CountedWindow& w = FindOrOpenCounted(*group, c);
+    if (!pending) continue;
+    w |= kCountedPending;
+    pending_buckets_.emplace(end_ms, spec_index);
+  }
+  group->persisted = true;
+  std::erase_if(group->partition->deleted_groups, [&](const GroupKey& k) {
+    return k.spec_index == spec_index && k.start_ms == start_ms && k.count_only;
+  });
+  return true;
+}
+
+ChannelGrowth::State::WindowGroup* ChannelGrowth::State::GroupToRestore(int32_t partition,
+                                                                        int spec_index,
+                                                                        int64_t start_ms,
+                                                                        bool count_only) {
+  WindowGroup& group = FindOrAddGroup(PartitionFor(partition), spec_index, start_ms);
+  // A new group takes the form of its size's new groups; a restored one
+  // keeps the form it was stored in.
+  if (group.windows() == 0) group.count_only = count_only;
+  return group.count_only == count_only ? &group : nullptr;
 }
 
 }  // namespace chorus::ops

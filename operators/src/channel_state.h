@@ -96,14 +96,29 @@ class ChannelGrowth::State {
     std::unique_ptr<WindowResponses> responses;
   };
   struct Partition;
+  // A count-only group's window: its channel, and kCountedPending if it was
+  // updated after the window fired and no correction counted since.
+  using CountedWindow = uint32_t;
+  static constexpr CountedWindow kCountedPending = 0x80000000u;  // above any ChannelIndex
   struct WindowGroup {
     Partition* partition = nullptr;
     int spec_index = 0;
     int64_t start_ms = 0;
-    std::vector<WindowEntry> entries;     // in the order they opened
-    channel_internal::IndexMap entry_of;  // by channel
+    // Opened while its size was count-only (ChannelGrowth::CountOnly): it
+    // keeps which channels have a window, in `counted`, and not what they
+    // hold. Most events of a busy stream open a minute window of their own,
+    // so a whole entry there is most of what a minute costs.
+    bool count_only = false;
+    std::vector<WindowEntry> entries;     // unless count_only; in the order they opened
+    std::vector<CountedWindow> counted;   // if count_only; in the order they opened
+    channel_internal::IndexMap entry_of;  // by channel: its place in entries or counted
     bool dirty = false;                   // changed since the last drain
     bool persisted = false;               // the store holds it
+
+    size_t windows() const { return count_only ? counted.size() : entries.size(); }
+    ChannelIndex channel(uint32_t i) const {
+      return count_only ? counted[i] & ~kCountedPending : entries[i].channel;
+    }
   };
   // Totals are stored in chunks of channels (see channel_codec.h): a commit
   // rewrites each changed chunk once instead of one key per channel.
@@ -111,6 +126,7 @@ class ChannelGrowth::State {
   struct GroupKey {
     int spec_index;
     int64_t start_ms;
+    bool count_only = false;  // stored under kCountedGroupTag
   };
   struct Partition {
     int32_t id = 0;
@@ -208,13 +224,14 @@ class ChannelGrowth::State {
   // channel_windows.cc
   WindowGroup& FindOrAddGroup(Partition& part, int spec_index, int64_t start_ms);
   // The channel's window in `group`, opened if new. Valid until a window
-  // opens in the group.
+  // opens in the group. REQUIRES: the group is count_only for the second.
   WindowEntry& FindOrOpenWindow(WindowGroup& group, ChannelIndex c, LocalIndex local);
+  CountedWindow& FindOrOpenCounted(WindowGroup& group, ChannelIndex c);
   // Hands out the merged results of the bucket's windows: all of them
   // (firing), or only the ones pending correction.
   enum class Emit { kAll, kCorrections };
   void EmitBucket(int spec_index, int64_t end_ms, Emit which, const ResultSink& sink);
-  // Firing a count-only size: how many channels have a window in the bucket.
+  // Firing a count-only bucket: how many channels have a window in it.
   uint32_t CountChannels(const std::vector<WindowGroup*>& groups);
   void CloseBucket(int spec_index);
   void MarkGroupDirty(WindowGroup& group);
@@ -224,10 +241,15 @@ class ChannelGrowth::State {
   void AddSorted(WindowGroup& group);
 
   // channel_persistence.cc
-  std::string EncodeGroup(WindowGroup& group);
+  std::string EncodeGroup(WindowGroup& group);  // either form
   bool RestoreChannelChunk(int32_t partition, uint16_t chunk, std::string_view value, char tag);
   bool RestoreWindowGroup(int32_t partition, int spec_index, int64_t start_ms,
                           std::string_view value, char tag);
+  bool RestoreCountedGroup(int32_t partition, int spec_index, int64_t start_ms,
+                           std::string_view value);
+  // The group of the key, for restoring windows of the given form into:
+  // null if it holds windows of the other form.
+  WindowGroup* GroupToRestore(int32_t partition, int spec_index, int64_t start_ms, bool count_only);
   // Marks the channel's windows of `at` that are not closed as changed and
   // hands each to `fn` (WindowEntry&).
   template <typename Fn>
@@ -250,13 +272,14 @@ class ChannelGrowth::State {
   // size, so opening a group rarely allocates.
   struct SpareGroup {
     std::vector<WindowEntry> entries;
+    std::vector<CountedWindow> counted;
     channel_internal::IndexMap entry_of;
   };
   std::array<std::vector<SpareGroup>, kWindowSpecCount> spare_groups_;
   // Entries in order while a bucket closes or a group encodes; kept for its
   // capacity.
   std::vector<SortedEntry> sorted_;
-  // Sizes firing counts only (ChannelGrowth::CountOnly).
+  // Sizes whose new groups are count-only (ChannelGrowth::CountOnly).
   std::array<bool, kWindowSpecCount> count_only_{};
   // By channel index: the bucket count that last counted it, so counting
   // a bucket's channels needs no sort. Kept for its capacity.

@@ -39,8 +39,10 @@ ChannelGrowth::State::WindowGroup& ChannelGrowth::State::FindOrAddGroup(Partitio
   group.partition = &part;
   group.spec_index = spec_index;
   group.start_ms = start_ms;
+  group.count_only = count_only_[spec_index];
   if (std::vector<SpareGroup>& spares = spare_groups_[spec_index]; !spares.empty()) {
     group.entries = std::move(spares.back().entries);
+    group.counted = std::move(spares.back().counted);
     group.entry_of = std::move(spares.back().entry_of);
     spares.pop_back();
   }
@@ -70,6 +72,18 @@ ChannelGrowth::State::WindowEntry& ChannelGrowth::State::FindOrOpenWindow(Window
     ++open_windows_;
   }
   return group.entries[entry];
+}
+
+ChannelGrowth::State::CountedWindow& ChannelGrowth::State::FindOrOpenCounted(WindowGroup& group,
+                                                                             ChannelIndex c) {
+  uint32_t entry = group.entry_of.Find(c);
+  if (entry == channel_internal::IndexMap::kNotFound) {
+    entry = static_cast<uint32_t>(group.counted.size());
+    group.counted.push_back(c);
+    group.entry_of.Insert(c, entry);
+    ++open_windows_;
+  }
+  return group.counted[entry];
 }
 
 void ChannelGrowth::State::AdvanceWatermark(EventTime watermark, const ResultSink& sink) {
@@ -111,8 +125,8 @@ void ChannelGrowth::State::AdvanceWatermark(EventTime watermark, const ResultSin
 void ChannelGrowth::State::AddSorted(WindowGroup& group) {
   // The partition's sign bit flipped, so unsigned order is signed order.
   uint64_t partition = static_cast<uint32_t>(group.partition->id) ^ 0x80000000u;
-  for (uint32_t i = 0; i < group.entries.size(); ++i) {
-    uint64_t rank = catalog_.rank(group.entries[i].channel);
+  for (uint32_t i = 0; i < group.windows(); ++i) {
+    uint64_t rank = catalog_.rank(group.channel(i));
     sorted_.push_back(SortedEntry{rank << 32 | partition, &group, i});
   }
 }
@@ -122,12 +136,18 @@ void ChannelGrowth::State::EmitBucket(int spec_index, int64_t end_ms, Emit which
   auto bucket = close_buckets_[spec_index].find(end_ms);
   if (bucket == close_buckets_[spec_index].end()) return;
   const WindowSpec& spec = kWindowSpecs[spec_index];
-  if (count_only_[spec_index] && which == Emit::kAll) {
-    WindowResult count;
-    count.spec = &spec;
-    count.end = EventTime::FromMillis(end_ms);
-    count.start = count.end - spec.size;
-    count.count_only = true;
+  // A count-only group knows no counts, so a bucket holding one is counted
+  // even for a caller that reads this size now.
+  const bool counting =
+      count_only_[spec_index] || std::any_of(bucket->second.begin(), bucket->second.end(),
+                                             [](const WindowGroup* g) { return g->count_only; });
+  WindowResult count;
+  count.spec = &spec;
+  count.end = EventTime::FromMillis(end_ms);
+  count.start = count.end - spec.size;
+  count.count_only = true;
+  count.windows = 0;
+  if (counting && which == Emit::kAll) {
     count.windows = CountChannels(bucket->second);
     if (count.windows > 0) sink(count);
     return;
@@ -150,35 +170,56 @@ void ChannelGrowth::State::EmitBucket(int spec_index, int64_t end_ms, Emit which
     bool pending = false;
     uint32_t corrections = 0;
     for (; i < sorted_.size() && sorted_[i].key >> 32 == rank; ++i) {
-      const WindowEntry& e = sorted_[i].group->entries[sorted_[i].entry];
+      const WindowGroup& g = *sorted_[i].group;
+      if (g.count_only) {
+        pending |= (g.counted[sorted_[i].entry] & kCountedPending) != 0;
+        continue;
+      }
+      const WindowEntry& e = g.entries[sorted_[i].entry];
       pending |= e.pending;
       corrections = std::max(corrections, e.corrections);
     }
     if (which == Emit::kCorrections && !pending) continue;
-    const ChannelIndex c = sorted_[first].group->entries[sorted_[first].entry].channel;
+    const uint32_t revision = which == Emit::kAll ? 0 : corrections + 1;
+    if (which == Emit::kCorrections) {
+      for (size_t j = first; j < i; ++j) {
+        WindowGroup& g = *sorted_[j].group;
+        // Stored, so a restart numbers the next correction on from here.
+        if (g.count_only) {
+          g.counted[sorted_[j].entry] &= ~kCountedPending;
+        } else {
+          g.entries[sorted_[j].entry].corrections = revision;
+          g.entries[sorted_[j].entry].pending = false;
+        }
+        MarkGroupDirty(g);
+      }
+    }
+    if (counting) {  // a correction: counted, not merged
+      ++count.windows;
+      continue;
+    }
+    const ChannelIndex c = sorted_[first].group->channel(sorted_[first].entry);
     out.channel_id = catalog_.id(c);
     out.platform = Platform::kUnspecified;
     out.counts = ChannelCounts{};
     out.responses = WindowResponses{};
-    out.revision = which == Emit::kAll ? 0 : corrections + 1;
+    out.revision = revision;
     for (size_t j = first; j < i; ++j) {
-      WindowGroup& g = *sorted_[j].group;
-      WindowEntry& e = g.entries[sorted_[j].entry];
+      const WindowGroup& g = *sorted_[j].group;
+      const WindowEntry& e = g.entries[sorted_[j].entry];
       e.counts.AddTo(out.counts);
       if (e.responses) out.responses.Add(*e.responses);
       if (out.platform == Platform::kUnspecified) {
         out.platform = g.partition->platforms[e.local];
       }
-      if (which == Emit::kCorrections) {
-        // Stored, so a restart numbers the next correction on from here.
-        e.corrections = out.revision;
-        e.pending = false;
-        MarkGroupDirty(g);
-      }
     }
     out.followers_start = FollowersAt(c, out.start.millis());
     out.followers_end = FollowersAt(c, end_ms);
     sink(out);
+  }
+  if (count.windows > 0) {
+    count.revision = 1;  // corrections; their own numbers are the stored ones
+    sink(count);
   }
 }
 
@@ -190,9 +231,10 @@ uint32_t ChannelGrowth::State::CountChannels(const std::vector<WindowGroup*>& gr
   if (counted_in_.size() < catalog_.size()) counted_in_.resize(catalog_.size(), 0);
   uint32_t channels = 0;
   for (const WindowGroup* g : groups) {
-    for (const WindowEntry& e : g->entries) {
-      if (counted_in_[e.channel] == counting_) continue;
-      counted_in_[e.channel] = counting_;
+    for (uint32_t i = 0; i < g->windows(); ++i) {
+      const ChannelIndex c = g->channel(i);
+      if (counted_in_[c] == counting_) continue;
+      counted_in_[c] = counting_;
       ++channels;
     }
   }
@@ -217,22 +259,26 @@ void ChannelGrowth::State::MarkGroupDirty(WindowGroup& group) {
 // Forgets a closed group.
 void ChannelGrowth::State::RemoveGroup(WindowGroup& group) {
   Partition& part = *group.partition;
-  open_windows_ -= group.entries.size();
+  open_windows_ -= group.windows();
   // The store drops it at the next drain.
-  if (group.persisted) part.deleted_groups.push_back(GroupKey{group.spec_index, group.start_ms});
+  if (group.persisted) {
+    part.deleted_groups.push_back(GroupKey{group.spec_index, group.start_ms, group.count_only});
+  }
   if (part.last_group[group.spec_index] == &group) part.last_group[group.spec_index] = nullptr;
   if (std::vector<SpareGroup>& spares = spare_groups_[group.spec_index];
       spares.size() < kSpareGroups) {
     group.entries.clear();
+    group.counted.clear();
     group.entry_of.Clear();
-    spares.push_back(SpareGroup{std::move(group.entries), std::move(group.entry_of)});
+    spares.push_back(
+        SpareGroup{std::move(group.entries), std::move(group.counted), std::move(group.entry_of)});
   }
   part.groups[group.spec_index].erase(group.start_ms);
 }
 
 void ChannelGrowth::State::ForgetWindows(Partition& part) {
   for (const auto& groups : part.groups) {
-    for (const auto& [start, group] : groups) open_windows_ -= group.entries.size();
+    for (const auto& [start, group] : groups) open_windows_ -= group.windows();
   }
   for (CloseBuckets& buckets : close_buckets_) {
     for (auto b = buckets.begin(); b != buckets.end();) {

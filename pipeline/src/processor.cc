@@ -1,5 +1,8 @@
 #include "chorus/pipeline/processor.h"
 
+#include <fmt/chrono.h>
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 
 #include "chorus/pipeline/crash_point.h"
@@ -80,7 +83,8 @@ void Processor::SetOutput(WindowOutput* output) {
 
 // Minute results are the bulk (a replay fires thousands a second) and too
 // fine for the API and the gauges: only the output topic and a backfill
-// read them. Without either, firing only counts them.
+// read them. Without either, minute windows only count what opens and
+// fires, at a fraction of the cost (see ChannelGrowth::CountOnly).
 void Processor::CountOnlyUnread() {
   for (int spec = 0; spec < ops::kWindowSpecCount; ++spec) {
     parallel_.channels().CountOnly(
@@ -91,7 +95,19 @@ void Processor::CountOnlyUnread() {
 void Processor::OnWindow(const ops::WindowResult& w) {
   auto spec = static_cast<int>(w.spec - ops::kWindowSpecs.data());
   (w.revision == 0 ? windows_closed_ : window_corrections_)[spec] += w.windows;
-  if (w.count_only) return;
+  if (w.count_only) {
+    // Opened count-only before a reader came (restored from a run without
+    // one): counted, with nothing to hand out.
+    if (!count_only_warned_ && (output_ != nullptr || history_ != nullptr)) {
+      count_only_warned_ = true;
+      const std::chrono::sys_seconds end{std::chrono::seconds(w.end.millis() / 1000)};
+      spdlog::warn(
+          "{} windows ending {:%FT%TZ} were opened while nothing read them: they are counted, not "
+          "published (as are the others of this size still open from then)",
+          w.spec->name, end);
+    }
+    return;
+  }
   if (history_ != nullptr) history_->OnWindow(w);
   const bool keep = RecentWindows::kKept[spec] > 0;
   if (!keep && output_ == nullptr) return;

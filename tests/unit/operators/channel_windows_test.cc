@@ -12,6 +12,7 @@
 #include <optional>
 #include <ostream>
 #include <random>
+#include <set>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -332,20 +333,30 @@ TEST(ChannelWindowIndex, DroppingAPartitionKeepsTheOthersPartsOfASharedWindow) {
   EXPECT_EQ(closed[2].start, kHr);
 }
 
-// A size set count-only fires one count per end, equal to the results the
-// same events make otherwise, and nothing else changes: the other sizes'
-// results, corrections (of that size too, whole) and the state drained.
-TEST(ChannelWindowIndex, ACountOnlySizeFiresCountsAndChangesNothingElse) {
+// A count-only size: per end, one count of the windows fired and one of
+// those corrected, equal in number to the results whole windows make from
+// the same events, and across restores from its own drains. Nothing else
+// changes: the other sizes' results, the open windows, and every stored
+// record but the minute groups, which are stored under their own tag for
+// the same keys.
+TEST(ChannelWindowIndex, ACountOnlySizeCountsWhatWholeWindowsHandOut) {
   constexpr int64_t kLateness = 5 * kMin;
-  ChannelGrowth whole(WindowOptions{Millis(kLateness)});
-  ChannelGrowth counting(WindowOptions{Millis(kLateness)});
+  const WindowOptions options{Millis(kLateness)};
+  ChannelGrowth whole(options);
+  ChannelGrowth counting(options);
   counting.CountOnly(0, true);  // 1m
+  Store whole_store, counting_store;
   std::mt19937 rng(5);
   auto uniform = [&](int64_t lo, int64_t hi) {
     return std::uniform_int_distribution<int64_t>(lo, hi)(rng);
   };
+  // A record's key with the minute groups' tags made one.
+  auto comparable = [](std::string key) {
+    if (key.size() > 4 && key[4] == 0x09) key[4] = 0x07;
+    return key;
+  };
   int64_t now = 0, watermark = 0;
-  size_t counted = 0, corrections = 0;
+  size_t counted = 0, corrected = 0, restores = 0;
   for (int round = 0; round < 400; ++round) {
     for (int i = 0; i < 40; ++i) {
       now += uniform(0, 4'000);
@@ -358,11 +369,12 @@ TEST(ChannelWindowIndex, ACountOnlySizeFiresCountsAndChangesNothingElse) {
     }
     watermark = std::max(watermark, now - uniform(0, 2 * kMin));
     std::vector<Closed> expected;
-    std::map<int64_t, uint32_t> fired;  // end -> channels' 1m windows fired
+    // (end, revision 0 or 1) -> the channels' minute windows fired or corrected
+    std::map<std::pair<int64_t, uint32_t>, uint32_t> whole_minutes, counts;
     whole.AdvanceWatermark(EventTime::FromMillis(watermark), [&](const WindowResult& w) {
       ASSERT_FALSE(w.count_only);
-      if (w.spec == &kWindowSpecs[0] && w.revision == 0) {
-        ++fired[w.end.millis()];
+      if (w.spec == &kWindowSpecs[0]) {
+        ++whole_minutes[{w.end.millis(), w.revision == 0 ? 0u : 1u}];
         return;
       }
       expected.push_back(Closed{std::string(w.channel_id), std::string(w.spec->name),
@@ -370,33 +382,120 @@ TEST(ChannelWindowIndex, ACountOnlySizeFiresCountsAndChangesNothingElse) {
                                 w.revision});
     });
     std::vector<Closed> got;
-    std::map<int64_t, uint32_t> counts;
     counting.AdvanceWatermark(EventTime::FromMillis(watermark), [&](const WindowResult& w) {
       if (w.count_only) {
         ASSERT_EQ(w.spec, &kWindowSpecs[0]);
-        ASSERT_EQ(w.revision, 0u);
+        ASSERT_LE(w.revision, 1u);
         EXPECT_EQ(w.end - w.start, kWindowSpecs[0].size);
-        EXPECT_TRUE(counts.emplace(w.end.millis(), w.windows).second) << "one count per end";
+        EXPECT_TRUE(counts.emplace(std::pair{w.end.millis(), w.revision}, w.windows).second)
+            << "one count per end and kind";
         return;
       }
+      ASSERT_NE(w.spec, &kWindowSpecs[0]) << "no minute comes whole";
       got.push_back(Closed{std::string(w.channel_id), std::string(w.spec->name), w.start.millis(),
                            w.end.millis(), w.platform, w.counts, w.revision});
-      if (w.spec == &kWindowSpecs[0]) ++corrections;
     });
-    ASSERT_EQ(counts, fired) << "round " << round;
+    ASSERT_EQ(counts, whole_minutes) << "round " << round;
     ASSERT_EQ(got, expected) << "round " << round;
-    for (const auto& [end, n] : counts) counted += n;
-    Mutations a, b;
-    whole.DrainDirty(a);
-    counting.DrainDirty(b);
-    ASSERT_EQ(a.size(), b.size());
-    for (size_t i = 0; i < a.size(); ++i) {
-      ASSERT_EQ(a[i].key, b[i].key);
-      ASSERT_EQ(a[i].value, b[i].value);
+    ASSERT_EQ(counting.open_windows(), whole.open_windows()) << "round " << round;
+    for (const auto& [key, n] : counts) (key.second == 0 ? counted : corrected) += n;
+    DrainStrictly(whole, whole_store);
+    DrainStrictly(counting, counting_store);
+    // The other records alike; minute groups under the same keys.
+    std::set<std::string> whole_keys, counting_keys;
+    for (const auto& [k, v] : whole_store) whole_keys.insert(comparable(k));
+    for (const auto& [k, v] : counting_store) {
+      counting_keys.insert(comparable(k));
+      if (k[4] == 0x09) continue;
+      auto it = whole_store.find(k);
+      ASSERT_TRUE(it != whole_store.end() && it->second == v) << "round " << round;
+    }
+    ASSERT_EQ(counting_store.size(), whole_store.size()) << "round " << round;
+    ASSERT_EQ(counting_keys, whole_keys) << "round " << round;
+    if (round % 50 == 49) {  // a restart on what the drains stored
+      ChannelGrowth restored(options);
+      restored.CountOnly(0, true);
+      RestoreInto(restored, counting_store);
+      restored.RestoreWatermark(EventTime::FromMillis(watermark));
+      ASSERT_EQ(restored.open_windows(), counting.open_windows());
+      counting = std::move(restored);
+      ++restores;
     }
   }
   EXPECT_GT(counted, 1000u);
-  EXPECT_GT(corrections, 10u) << "late updates to fired minutes come out whole";
+  EXPECT_GT(corrected, 10u) << "late updates to fired minutes are counted";
+  EXPECT_EQ(restores, 8u);
+}
+
+// Minute windows opened while nobody read them know no counts: restored
+// under a caller that reads minutes, an end holding one is still counted,
+// every channel's window of it once, while the ends opened since come whole.
+TEST(ChannelWindowIndex, WindowsOpenedCountOnlyStayCountedWhenResultsAreRead) {
+  ChannelGrowth counting;
+  counting.CountOnly(0, true);
+  counting.Apply(0, Post(10'000, "a"), false);
+  counting.Apply(0, Post(20'000, "b"), false);
+  Store store;
+  DrainStrictly(counting, store);
+  EXPECT_EQ(channel_test::CountWithTag(store, 0x09), 1u) << "one count-only minute group";
+  EXPECT_EQ(channel_test::CountWithTag(store, 0x07), 2u) << "hour and day, whole";
+
+  ChannelGrowth reading;  // every size whole
+  RestoreInto(reading, store);
+  EXPECT_EQ(reading.open_windows(), 6u);
+  reading.Apply(1, Post(30'000, "a"), false);  // the same minute, another partition
+  reading.Apply(0, Post(kMin + 5'000, "c"), false);
+  std::vector<WindowResult> fired;
+  reading.AdvanceWatermark(EventTime::FromMillis(2 * kMin),
+                           [&](const WindowResult& w) { fired.push_back(w); });
+  ASSERT_EQ(fired.size(), 2u);
+  EXPECT_TRUE(fired[0].count_only);
+  EXPECT_EQ(fired[0].end.millis(), kMin);
+  EXPECT_EQ(fired[0].windows, 2u) << "a (in two partitions) and b";
+  EXPECT_EQ(fired[0].revision, 0u);
+  EXPECT_FALSE(fired[1].count_only);
+  EXPECT_EQ(fired[1].channel_id, "c");
+  EXPECT_EQ(fired[1].end.millis(), 2 * kMin);
+  EXPECT_EQ(fired[1].counts.events_by_kind[static_cast<size_t>(EventKind::kPostPublished)], 1u);
+
+  // Drained again, the restored group stays count-only and the new one whole.
+  DrainStrictly(reading, store);
+  ChannelGrowth again;
+  RestoreInto(again, store);
+  again.RestoreWatermark(EventTime::FromMillis(2 * kMin));
+  EXPECT_EQ(again.open_windows(), reading.open_windows());
+}
+
+// A counted group's record is checked as strictly as a whole one's, and a
+// key stored in both forms is corrupt: one group cannot be both.
+TEST(ChannelWindowIndex, ACountedGroupRecordIsCheckedWhenRestored) {
+  ChannelGrowth counting, whole;
+  counting.CountOnly(0, true);
+  for (ChannelGrowth* g : {&counting, &whole}) {
+    g->Apply(0, Post(10'000, "a"), false);
+    g->Apply(0, Post(20'000, "b"), false);
+  }
+  Store counted, stored;
+  DrainStrictly(counting, counted);
+  DrainStrictly(whole, stored);
+  auto minute = [](const Store& s, char tag) {
+    auto it = std::find_if(s.begin(), s.end(), [&](const auto& kv) { return kv.first[4] == tag; });
+    EXPECT_NE(it, s.end());
+    return *it;
+  };
+  const auto [key, value] = minute(counted, 0x09);
+  EXPECT_TRUE(ChannelGrowth().Restore(key, value));
+  std::string bad_flag = value;
+  bad_flag.back() = 2;  // b's pending flag
+  EXPECT_FALSE(ChannelGrowth().Restore(key, bad_flag));
+  EXPECT_FALSE(ChannelGrowth().Restore(key, value + value)) << "ids out of order";
+  EXPECT_FALSE(ChannelGrowth().Restore(key, "")) << "empty groups are never stored";
+
+  ChannelGrowth both;
+  EXPECT_TRUE(both.Restore(key, value));
+  const auto [whole_key, whole_value] = minute(stored, 0x07);
+  ASSERT_EQ(whole_key.substr(5), key.substr(5)) << "the same group";
+  EXPECT_FALSE(both.Restore(whole_key, whole_value));
 }
 
 }  // namespace

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "chorus/pipeline/file_source.h"
 #include "chorus/pipeline/generator_source.h"
 #include "support/events.h"
@@ -397,9 +399,32 @@ TEST(Processor, OperatorThreadChangesNeitherStateNorResultsNorTheirOrder) {
   }
 }
 
+// `stored` (see Dump) with each minute window group reduced to its key,
+// under one tag, sorted: a group opened count-only stores which channels have a
+// window (tag 0x09), a whole one what they hold too (0x07).
+std::vector<std::string> WithoutMinuteContents(std::vector<std::string> stored) {
+  const std::string prefix = std::string(Name(Store::kChannels)) + "|";
+  // partition (4), tag, size ms (8 BE), start ms (8 BE)
+  constexpr size_t kGroupKey = 21;
+  const std::string minute("\0\0\0\0\0\0\xea\x60", 8);  // 60,000 ms
+  for (std::string& s : stored) {
+    if (s.rfind(prefix, 0) != 0 || s.size() <= prefix.size() + kGroupKey) continue;
+    std::string key = s.substr(prefix.size(), kGroupKey);
+    if ((key[4] != 0x07 && key[4] != 0x09) || key.substr(5, 8) != minute ||
+        s[prefix.size() + kGroupKey] != '|') {
+      continue;
+    }
+    key[4] = 0x07;
+    s = prefix + key;
+  }
+  std::sort(stored.begin(), stored.end());  // in key order again
+  return stored;
+}
+
 // Without an output topic or a history nobody reads minute results, and
-// firing only counts them: the counts, the state stored and every other
-// result are those of a run that makes them all for a history.
+// minute windows only count: the counts, every other result and the state
+// are those of a run that makes them all for a history, and the state
+// stored differs only in what minute windows hold.
 TEST(Processor, MinuteResultsNobodyReadsAreCountedAsIfMade) {
   RecordingHistory history;
   WorkloadRun read, unread;
@@ -411,7 +436,8 @@ TEST(Processor, MinuteResultsNobodyReadsAreCountedAsIfMade) {
   EXPECT_EQ(unread.snapshot->windows_closed, history.fired);
   EXPECT_EQ(unread.snapshot->window_corrections, history.corrected);
   ExpectSameState(*read.snapshot, *unread.snapshot);
-  EXPECT_TRUE(read.stored == unread.stored);
+  EXPECT_NE(read.stored, unread.stored) << "minute groups stored in two forms";
+  EXPECT_TRUE(WithoutMinuteContents(read.stored) == WithoutMinuteContents(unread.stored));
 }
 
 }  // namespace

@@ -85,8 +85,9 @@ struct WindowResult {
   int64_t followers_start = 0;
   int64_t followers_end = 0;
   WindowResponses responses;
-  // For a size whose results are only counted (ChannelGrowth::CountOnly):
-  // this result stands for every channel's window that fired at `end`,
+  // For windows that are only counted (ChannelGrowth::CountOnly): this
+  // result stands for every channel's window that fired at `end` (revision
+  // 0), or for every one corrected at `end` by this advance (revision 1),
   // `windows` of them, and only spec, start, end and revision are set
   // besides.
   bool count_only = false;
@@ -146,11 +147,14 @@ class ChannelGrowth {
   // ChannelGrowth (ids are interned for good), so results can be queued.
   void AdvanceWatermark(EventTime watermark, const std::function<void(const WindowResult&)>& sink);
 
-  // Firing windows of `spec_index` hand the sink one count per end rather
-  // than a result per channel: for a caller that reads none of that size's
-  // results (merging a channel's counts over partitions and finding its
-  // followers is most of firing). Corrections still come whole. State is
-  // the same either way.
+  // For a caller that reads none of the results of `spec_index`: its
+  // windows opened from now on keep only that they exist, not their counts,
+  // and the sink gets one count per end for those that fire and one per
+  // end for those corrected, not a result per channel. Results themselves
+  // are identical in number to what whole windows make, and the
+  // open_windows() they add up to the same. A window opened count-only
+  // stays so until it closes, restored or not: an end with one is counted,
+  // not handed out whole, even once the size is no longer count-only.
   void CountOnly(int spec_index, bool count_only);
 
   // The watermark the restored state was committed at: its windows up to

@@ -185,6 +185,7 @@ class Processor final : public PartitionListener {
   Status deferred_error_;  // a failure inside a listener callback
   std::array<uint64_t, ops::kWindowSpecCount> windows_closed_{};
   std::array<uint64_t, ops::kWindowSpecCount> window_corrections_{};
+  bool count_only_warned_ = false;  // about windows counted only under a reader
 
   // Window results (see window_output.h). Made since the last commit: their
   // outbox entries and recent-window mutations join the next batch.
