@@ -124,7 +124,10 @@ Status Processor::Step() {
   if (Status s = Restore(); !s.ok()) return s;
   poll_started_ = clock_.Now();
   polling_ = true;
-  Status polled = source_.Poll(batch_, options_.poll_batch, options_.poll_timeout);
+  const std::chrono::milliseconds timeout =
+      records_since_commit_ > 0 ? std::min(options_.poll_timeout, options_.pause_timeout)
+                                : options_.poll_timeout;
+  Status polled = source_.Poll(batch_, options_.poll_batch, timeout);
   polling_ = false;
   ops::ProcessingTime now = clock_.Now();
   // Whole milliseconds: over many polls the truncations average out.
@@ -179,9 +182,9 @@ Status Processor::Step() {
   parallel_.Collect();
   // Input that pauses (a caught-up consumer, the end of a burst) leaves
   // nothing to gain by waiting out the interval: what was read becomes
-  // durable and visible now. An empty poll waited poll_timeout, which
-  // bounds how often this commits.
-  const bool paused = batch_.empty() && records_since_commit_ > 0;
+  // durable and visible now, at most once per poll_timeout.
+  const bool paused =
+      batch_.empty() && records_since_commit_ > 0 && now - last_commit_ >= options_.poll_timeout;
   if (paused || now - last_commit_ >= options_.commit_interval ||
       records_since_commit_ >= options_.commit_max_records) {
     return StartCommit();

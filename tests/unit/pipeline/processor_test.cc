@@ -117,13 +117,19 @@ TEST(Processor, ReportsTheTimeItWaitedForInput) {
 // commit does first.
 class PausedAfterFileSource final : public EventSource {
  public:
+  // Reading the file takes `reading` of the clock's time.
   PausedAfterFileSource(EventSource& inner, ManualClock& clock, const RecordingDlq& dlq,
-                        std::atomic<bool>& stop)
-      : inner_(inner), clock_(clock), dlq_(dlq), stop_(stop) {}
+                        std::atomic<bool>& stop, std::chrono::milliseconds reading)
+      : inner_(inner), clock_(clock), dlq_(dlq), stop_(stop), reading_(reading) {}
   void SetListener(PartitionListener* listener) override { inner_.SetListener(listener); }
   Status Poll(std::vector<SourceRecord>& out, size_t max,
               std::chrono::milliseconds timeout) override {
-    if (!inner_.Exhausted()) return inner_.Poll(out, max, timeout);
+    if (!inner_.Exhausted()) {
+      Status s = inner_.Poll(out, max, timeout);
+      if (inner_.Exhausted()) clock_.Advance(reading_);
+      return s;
+    }
+    if (empty_polls == 0) first_empty_timeout = timeout;
     if (!dlq_.flushed().empty() || empty_polls == kMaxEmptyPolls) {
       stop_ = true;
     } else {
@@ -140,37 +146,50 @@ class PausedAfterFileSource final : public EventSource {
 
   static constexpr int kMaxEmptyPolls = 50;
   int empty_polls = 0;
+  std::chrono::milliseconds first_empty_timeout{0};
 
  private:
   EventSource& inner_;
   ManualClock& clock_;
   const RecordingDlq& dlq_;
   std::atomic<bool>& stop_;
+  std::chrono::milliseconds reading_;
 };
 
-// Records read before the input paused are committed at the first poll that
-// finds nothing, not an interval (here an hour) later.
-TEST(Processor, CommitsWhenTheInputPauses) {
+// Records read before the input paused are committed by the first poll
+// that finds nothing in pause_timeout, not an interval (here an hour) later;
+// but not sooner than poll_timeout after the last commit, so a trickle of
+// records commits at most that often. Returns the empty polls before the
+// commit.
+int EmptyPollsBeforeThePauseCommits(std::chrono::milliseconds reading) {
   TempDir dir;
   std::string file = dir.Sub("events.bin");
   testing::WriteEventFile(file, Comments(4), {"\xff\xff not an event"});
   auto file_source = FileSource::Open(file);
-  ASSERT_TRUE(file_source.ok());
+  EXPECT_TRUE(file_source.ok());
   auto store = StateStore::Open(dir.Sub("state"));
-  ASSERT_TRUE(store.ok());
+  EXPECT_TRUE(store.ok());
   ManualClock clock;
   RecordingDlq dlq;
   std::atomic<bool> stop{false};
-  PausedAfterFileSource source(*file_source.value(), clock, dlq, stop);
+  PausedAfterFileSource source(*file_source.value(), clock, dlq, stop, reading);
   ProcessorOptions options;
   options.commit_interval = std::chrono::hours(1);
   Processor p(options, *store.value(), source, dlq, clock);
-  ASSERT_TRUE(p.Run(stop).ok());
-  // The commit began right after the first empty poll: the second saw its
-  // DLQ flush.
-  EXPECT_EQ(source.empty_polls, 1);
+  EXPECT_TRUE(p.Run(stop).ok());
+  EXPECT_EQ(source.first_empty_timeout, options.pause_timeout) << "records waited: a short poll";
+  // The commit flushed the DLQ before the poll that stopped the run.
   EXPECT_EQ(dlq.flushed().size(), 1u);
   EXPECT_EQ(Outcome(*p.snapshot(), Outcome::kProcessed), 4u);
+  return source.empty_polls;
+}
+
+TEST(Processor, CommitsWhenTheInputPauses) {
+  // Long after the start (the last commit): the first empty poll commits.
+  EXPECT_EQ(EmptyPollsBeforeThePauseCommits(std::chrono::seconds(1)), 1);
+  // Just after it: the poll that ends poll_timeout (100 ms) after it, in
+  // 10 ms polls.
+  EXPECT_EQ(EmptyPollsBeforeThePauseCommits(std::chrono::milliseconds(0)), 10);
 }
 
 TEST(Processor, ChecksInOrderAndCountsEveryOutcome) {

@@ -59,12 +59,15 @@ struct ProcessorOptions {
   ops::PostOptions posts;
   ValidationLimits limits;
   // A commit is made every commit_interval or commit_max_records records,
-  // and as soon as the input pauses: a poll that waited poll_timeout for
-  // nothing commits what was read before it.
+  // and as soon as the input pauses: while records wait for a commit, a
+  // poll waits at most pause_timeout, and one that finds nothing commits
+  // them, unless the last commit began less than poll_timeout ago (which
+  // bounds how often a trickle of records commits).
   std::chrono::milliseconds commit_interval{1000};
   size_t commit_max_records = 2'000'000;
   size_t poll_batch = 10'000;
   std::chrono::milliseconds poll_timeout{100};
+  std::chrono::milliseconds pause_timeout{10};
   // A replay's selection: valid events with occurred_at outside
   // [select_from, select_to) are counted as out of range and go no further
   // (before dedup, so they leave no trace in state).
