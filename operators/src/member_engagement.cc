@@ -323,7 +323,16 @@ void MemberEngagement::LoveAdd(const MemberState& s) {
     ++zero_love_members_;
     return;
   }
-  ++love_buckets_[LoveBucket(s)];
+  const int64_t bucket = LoveBucket(s);
+  if (love_counts_.empty()) {
+    love_first_bucket_ = bucket;
+  } else if (bucket < love_first_bucket_) {
+    love_counts_.insert(love_counts_.begin(), static_cast<size_t>(love_first_bucket_ - bucket), 0);
+    love_first_bucket_ = bucket;
+  }
+  const auto at = static_cast<size_t>(bucket - love_first_bucket_);
+  if (at >= love_counts_.size()) love_counts_.resize(at + 1, 0);
+  ++love_counts_[at];
   if (love_sum_base_ == EventTime::Min()) {
     love_sum_base_ = s.love_ref;
   } else if (s.love_ref - love_sum_base_ > kLoveSumRebaseHalfLives * options_.love_half_life) {
@@ -339,12 +348,12 @@ void MemberEngagement::LoveRemove(const MemberState& s) {
     --zero_love_members_;
     return;
   }
-  auto it = love_buckets_.find(LoveBucket(s));
-  if (it == love_buckets_.end()) {
+  const int64_t at = LoveBucket(s) - love_first_bucket_;
+  if (at < 0 || static_cast<size_t>(at) >= love_counts_.size() || love_counts_[at] == 0) {
     std::fputs("chorus: love distribution lost a member\n", stderr);
     std::abort();  // a broken invariant: the bucket is a pure function of the state
   }
-  --it->second;
+  --love_counts_[at];
   love_sum_ -= LoveTerm(s);
 }
 
@@ -372,10 +381,12 @@ MemberEngagement::LoveDistribution MemberEngagement::LoveScores(
   }
   std::sort(limits.begin(), limits.end());
   int64_t below = 0;
-  auto bucket = love_buckets_.begin();
+  size_t next = 0;  // into love_counts_
   for (const auto& [limit, i] : limits) {
-    for (; bucket != love_buckets_.end() && static_cast<double>(bucket->first) <= limit; ++bucket) {
-      below += bucket->second;
+    for (; next < love_counts_.size() &&
+           static_cast<double>(love_first_bucket_ + static_cast<int64_t>(next)) <= limit;
+         ++next) {
+      below += love_counts_[next];
     }
     d.cumulative[i] += static_cast<uint64_t>(below);
   }
@@ -408,7 +419,12 @@ void MemberEngagement::DrainDirty(Mutations& out) {
     }
   }
   // Commit time, not the per-event path, is where empty buckets go.
-  std::erase_if(love_buckets_, [](const auto& bucket) { return bucket.second == 0; });
+  while (!love_counts_.empty() && love_counts_.back() == 0) love_counts_.pop_back();
+  const auto zeros = static_cast<size_t>(
+      std::find_if(love_counts_.begin(), love_counts_.end(), [](int64_t n) { return n != 0; }) -
+      love_counts_.begin());
+  love_counts_.erase(love_counts_.begin(), love_counts_.begin() + static_cast<ptrdiff_t>(zeros));
+  love_first_bucket_ += static_cast<int64_t>(zeros);
 }
 
 bool MemberEngagement::Restore(std::string_view key, std::string_view value) {

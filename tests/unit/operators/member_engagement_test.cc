@@ -4,11 +4,13 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <limits>
 #include <numeric>
 #include <ostream>
+#include <random>
 #include <string>
 #include <utility>
 #include <vector>
@@ -448,4 +450,47 @@ TEST(MemberScores, LoveDistributionAtQueryTime) {
 }
 
 }  // namespace
+// The distribution is kept per bucket of 1/32 octave as members move
+// between buckets; it must agree with the members' own scores to within a
+// bucket, whatever the order of their events (new low buckets open below
+// the others) and whenever drains drop the empty ones.
+TEST(MemberScores, LoveDistributionAgreesWithEveryMembersScore) {
+  MemberEngagement e;
+  const Millis half_life = MemberOptions{}.love_half_life;
+  std::mt19937 rng(11);
+  auto uniform = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  constexpr std::array kKinds = {EventKind::kFollow, EventKind::kComment, EventKind::kForumPost,
+                                 EventKind::kEventAttended};
+  std::vector<int> last_day(60, -1);  // each member's events in time order
+  const double bucket = std::exp2(1.0 / 32);
+  for (int step = 0; step < 2000; ++step) {
+    const int m = uniform(0, static_cast<int>(last_day.size()) - 1);
+    last_day[m] = std::max(last_day[m], uniform(0, 400));
+    e.Apply(m % 3,
+            MemberEvent("m" + std::to_string(m), Day(last_day[m]),
+                        kKinds[static_cast<size_t>(uniform(0, 3))]),
+            nullptr);
+    if (uniform(0, 9) == 0) {
+      Mutations out;
+      e.DrainDirty(out);
+    }
+    if (step % 100 != 99) continue;
+    const EventTime at = Day(420);
+    const std::vector<double> bounds = {1e-6, 1e-4, 0.01, 0.1, 0.5, 1, 3, 10};
+    const auto d = e.LoveScores(at, bounds);
+    for (size_t b = 0; b < bounds.size(); ++b) {
+      uint64_t surely = 0, maybe = 0;  // at most bound / bucket, at most bound · bucket
+      for (size_t m = 0; m < last_day.size(); ++m) {
+        const MemberState* state = e.Find(static_cast<int32_t>(m % 3), "m" + std::to_string(m));
+        if (state == nullptr) continue;
+        const double love = state->LoveAt(at, half_life);
+        surely += love <= bounds[b] / bucket ? 1 : 0;
+        maybe += love <= bounds[b] * bucket ? 1 : 0;
+      }
+      ASSERT_GE(d.cumulative[b], surely) << "step " << step << " bound " << bounds[b];
+      ASSERT_LE(d.cumulative[b], maybe) << "step " << step << " bound " << bounds[b];
+    }
+  }
+}
+
 }  // namespace chorus::ops

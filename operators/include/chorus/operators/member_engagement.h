@@ -364,10 +364,14 @@ class MemberEngagement {
   std::vector<Timer> due_batch_;  // AdvanceWatermark's scratch, reused
   // Love distribution, order-invariant: a member's decayed score at T is
   // 2^(k − T/h) with k = log2(love) + love_ref/h fixed between its events,
-  // so members are counted by floor(k · kLoveBucketsPerOctave). Empty
-  // buckets are kept until the next drain so steady traffic does not
-  // allocate map nodes.
-  std::map<int64_t, int64_t> love_buckets_;
+  // so members are counted by floor(k · kLoveBucketsPerOctave). The buckets
+  // in use are consecutive numbers a few thousand apart at most (the
+  // scores' range in octaves, plus the event time the members' last
+  // events span in half-lives, times 32): counts by bucket from
+  // love_first_bucket_ on, so an event's two updates index an array rather
+  // than walk a tree. Empty buckets at either end go at the next drain.
+  std::vector<int64_t> love_counts_;
+  int64_t love_first_bucket_ = 0;
   int64_t zero_love_members_ = 0;
   // Σ love · 2^((love_ref − love_sum_base_)/h), rebased forward as
   // references advance so the terms stay within double range.
