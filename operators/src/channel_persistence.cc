@@ -285,16 +285,11 @@ bool ChannelGrowth::State::RestoreWindowGroup(int32_t partition, int spec_index,
     e.responses = std::move(d.responses);
     if (e.pending) pending_buckets_.emplace(end_ms, spec_index);
   }
-  group.persisted = true;
   if (tag != kWindowGroupTag) {
     // Rewritten under the current tag; the old record goes.
     part.legacy_groups.emplace_back(GroupKey{spec_index, start_ms}, tag);
     MarkGroupDirty(group);
   }
-  // Stored again: a delete pending from an earlier group of the key must go.
-  std::erase_if(part.deleted_groups, [&](const GroupKey& k) {
-    return k.spec_index == spec_index && k.start_ms == start_ms && !k.count_only;
-  });
   return true;
 }
 
@@ -324,10 +319,6 @@ bool ChannelGrowth::State::RestoreCountedGroup(int32_t partition, int spec_index
     w |= kCountedPending;
     pending_buckets_.emplace(end_ms, spec_index);
   }
-  group->persisted = true;
-  std::erase_if(group->partition->deleted_groups, [&](const GroupKey& k) {
-    return k.spec_index == spec_index && k.start_ms == start_ms && k.count_only;
-  });
   return true;
 }
 
@@ -339,7 +330,13 @@ ChannelGrowth::State::WindowGroup* ChannelGrowth::State::GroupToRestore(int32_t 
   // A new group takes the form of its size's new groups; a restored one
   // keeps the form it was stored in.
   if (group.windows() == 0) group.count_only = count_only;
-  return group.count_only == count_only ? &group : nullptr;
+  if (group.count_only != count_only) return nullptr;
+  group.persisted = true;
+  // Stored again: a delete pending from an earlier group of the key must go.
+  std::erase_if(group.partition->deleted_groups, [&](const GroupKey& k) {
+    return k.spec_index == spec_index && k.start_ms == start_ms && k.count_only == count_only;
+  });
+  return &group;
 }
 
 }  // namespace chorus::ops

@@ -224,7 +224,8 @@ class ChannelGrowth::State {
   // channel_windows.cc
   WindowGroup& FindOrAddGroup(Partition& part, int spec_index, int64_t start_ms);
   // The channel's window in `group`, opened if new. Valid until a window
-  // opens in the group. REQUIRES: the group is count_only for the second.
+  // opens in the group. REQUIRES: the group is whole for the first,
+  // count_only for the second.
   WindowEntry& FindOrOpenWindow(WindowGroup& group, ChannelIndex c, LocalIndex local);
   CountedWindow& FindOrOpenCounted(WindowGroup& group, ChannelIndex c);
   // Hands out the merged results of the bucket's windows: all of them
@@ -247,8 +248,9 @@ class ChannelGrowth::State {
                           std::string_view value, char tag);
   bool RestoreCountedGroup(int32_t partition, int spec_index, int64_t start_ms,
                            std::string_view value);
-  // The group of the key, for restoring windows of the given form into:
-  // null if it holds windows of the other form.
+  // The group of the key, for restoring windows of the given form into,
+  // marked stored with any delete of the record pending dropped: null if
+  // it holds windows of the other form.
   WindowGroup* GroupToRestore(int32_t partition, int spec_index, int64_t start_ms, bool count_only);
   // Marks the channel's windows of `at` that are not closed as changed and
   // hands each to `fn` (WindowEntry&).
