@@ -41,7 +41,7 @@ class IdIndex {
   }
   // Starts loading the slot where a lookup of `id` begins.
   void Prefetch(std::string_view id) const {
-    if (!slots_.empty()) PrefetchLine(&slots_[Hash(id) & (slots_.size() - 1)]);
+    if (!slots_.empty()) PrefetchLine(&slots_[Home(Hash(id))]);
   }
   std::string_view id(uint32_t index) const { return ids_[index]; }
   size_t size() const { return ids_.size(); }
@@ -53,11 +53,13 @@ class IdIndex {
   };
 
   static uint64_t Hash(std::string_view id) { return std::hash<std::string_view>{}(id); }
+  // The slot a probe for `hash` starts at. REQUIRES: slots_ not empty.
+  size_t Home(uint64_t hash) const { return static_cast<size_t>(hash) & (slots_.size() - 1); }
   // Where a probe for `id` stops: its slot, or the first empty one.
   // REQUIRES: slots_ not empty.
   size_t Probe(std::string_view id, uint64_t hash) const {
     const size_t mask = slots_.size() - 1;
-    size_t i = static_cast<size_t>(hash) & mask;
+    size_t i = Home(hash);
     while (slots_[i].index != kAbsent && !(slots_[i].hash == hash && ids_[slots_[i].index] == id)) {
       i = (i + 1) & mask;
     }
@@ -69,7 +71,7 @@ class IdIndex {
     const size_t mask = slots_.size() - 1;
     for (const Slot& s : old) {
       if (s.index == kAbsent) continue;
-      size_t i = static_cast<size_t>(s.hash) & mask;
+      size_t i = Home(s.hash);
       while (slots_[i].index != kAbsent) i = (i + 1) & mask;
       slots_[i] = s;
     }
