@@ -50,11 +50,13 @@ std::vector<v1::EngagementEvent> Comments(int n) {
 
 // Runs `source` to its end through a Processor over the store in `dir`.
 std::shared_ptr<const Snapshot> RunToEnd(const std::string& dir, EventSource& source,
-                                         RecordingDlq& dlq, ProcessorOptions options = {}) {
+                                         RecordingDlq& dlq, ProcessorOptions options = {},
+                                         HistorySink* history = nullptr) {
   auto store = StateStore::Open(dir);
   EXPECT_TRUE(store.ok()) << store.status().message();
   ManualClock clock;
   Processor p(options, *store.value(), source, dlq, clock);
+  p.SetHistory(history);
   std::atomic<bool> stop{false};
   Status s = p.Run(stop);
   EXPECT_TRUE(s.ok()) << s.message();
@@ -267,6 +269,23 @@ GeneratorOptions Workload() {
   return gen;
 }
 
+// The generated stream in a first process that commits after nine polls,
+// then processes `uncommitted` more and dies: what that commit showed.
+std::shared_ptr<const Snapshot> CommitPartway(const std::string& dir, const GeneratorOptions& gen,
+                                              uint64_t records, RecordingDlq& dlq,
+                                              const ProcessorOptions& options, int uncommitted) {
+  auto store = StateStore::Open(dir);
+  EXPECT_TRUE(store.ok()) << store.status().message();
+  GeneratorSource source(gen, 4, records);
+  ManualClock clock;
+  Processor p(options, *store.value(), source, dlq, clock);
+  for (int i = 0; i < 9; ++i) EXPECT_TRUE(p.Step().ok());
+  EXPECT_TRUE(p.Commit().ok());
+  std::shared_ptr<const Snapshot> committed = p.snapshot();
+  for (int i = 0; i < uncommitted; ++i) EXPECT_TRUE(p.Step().ok());
+  return committed;
+}
+
 TEST(Processor, RestartFromCommittedStateMatchesAnUninterruptedRun) {
   const GeneratorOptions gen = Workload();
   constexpr uint64_t kRecords = kWorkloadRecords;
@@ -291,16 +310,7 @@ TEST(Processor, RestartFromCommittedStateMatchesAnUninterruptedRun) {
   // after a commit partway through.
   TempDir dir;
   RecordingDlq dlq;
-  {
-    auto store = StateStore::Open(dir.Sub("state"));
-    ASSERT_TRUE(store.ok());
-    GeneratorSource source(gen, 4, kRecords);
-    ManualClock clock;
-    Processor p(options, *store.value(), source, dlq, clock);
-    for (int i = 0; i < 9; ++i) ASSERT_TRUE(p.Step().ok());
-    ASSERT_TRUE(p.Commit().ok());
-    for (int i = 0; i < 5; ++i) ASSERT_TRUE(p.Step().ok());  // processed, never committed
-  }
+  CommitPartway(dir.Sub("state"), gen, kRecords, dlq, options, 5);
   GeneratorSource rest(gen, 4, kRecords);
   auto resumed = RunToEnd(dir.Sub("state"), rest, dlq, options);
   ExpectSameState(*whole, *resumed);
@@ -475,31 +485,13 @@ TEST(Processor, ARestartThatAddsAReaderCountsTheMinutesOpenedBeforeIt) {
 
   TempDir dir;
   RecordingDlq dlq;
-  uint64_t fired_before = 0;  // minute windows fired by the first process
-  {
-    auto store = StateStore::Open(dir.Sub("state"));
-    ASSERT_TRUE(store.ok());
-    GeneratorSource source(gen, 4, kWorkloadRecords);
-    ManualClock clock;
-    Processor p(options, *store.value(), source, dlq, clock);
-    for (int i = 0; i < 9; ++i) ASSERT_TRUE(p.Step().ok());
-    ASSERT_TRUE(p.Commit().ok());
-    fired_before = p.snapshot()->windows_closed[0];
-  }
+  // Minute windows fired by the first process.
+  const uint64_t fired_before =
+      CommitPartway(dir.Sub("state"), gen, kWorkloadRecords, dlq, options, 0)->windows_closed[0];
   ASSERT_GT(fired_before, 0u);
   RecordingHistory history;
-  std::shared_ptr<const Snapshot> resumed;
-  {
-    auto store = StateStore::Open(dir.Sub("state"));
-    ASSERT_TRUE(store.ok());
-    GeneratorSource rest(gen, 4, kWorkloadRecords);
-    ManualClock clock;
-    Processor p(options, *store.value(), rest, dlq, clock);
-    p.SetHistory(&history);
-    std::atomic<bool> stop{false};
-    ASSERT_TRUE(p.Run(stop).ok());
-    resumed = p.snapshot();
-  }
+  GeneratorSource rest(gen, 4, kWorkloadRecords);
+  auto resumed = RunToEnd(dir.Sub("state"), rest, dlq, options, &history);
   ExpectSameState(*whole, *resumed);
   EXPECT_EQ(resumed->windows_closed, whole->windows_closed);
   const uint64_t fired_after = resumed->windows_closed[0] - fired_before;
