@@ -4,6 +4,7 @@
 #include <bit>
 
 #include "chorus/operators/event.h"
+#include "popcount.h"
 
 namespace chorus::ops::channel_codec {
 
@@ -29,7 +30,7 @@ void PutCounterSet(std::string& out, uint64_t mask, const uint64_t* values) {
   for (const Group& g : kGroups) {
     uint64_t group = mask >> g.base & ((uint64_t{1} << g.width) - 1);
     PutVarint(out, group);
-    for (int n = std::popcount(group); n > 0; --n) PutVarint(out, *values++);
+    for (int n = PopCount(group); n > 0; --n) PutVarint(out, *values++);
   }
 }
 
@@ -41,7 +42,7 @@ bool GetCounterSet(Reader& r, uint64_t& mask, std::array<uint64_t, kCounterCount
     uint64_t group = 0;
     if (!r.Varint(group) || (group >> g.width) != 0) return false;
     mask |= group << g.base;
-    for (int i = std::popcount(group); i > 0; --i) {
+    for (int i = PopCount(group); i > 0; --i) {
       if (!r.Varint(values[n]) || values[n] == 0) return false;
       ++n;
     }

@@ -2,6 +2,8 @@
 
 #include <cstddef>
 
+#include "popcount.h"
+
 namespace chorus::ops {
 
 void ChannelCounts::Add(const ChannelCounts& o) {
@@ -41,12 +43,12 @@ void SparseCounts::Add(int counter, uint64_t amount) {
     mask_ |= bit;
     return;
   }
-  int pos = std::popcount(mask_ & (bit - 1));
+  int pos = PopCount(mask_ & (bit - 1));
   if ((mask_ & bit) != 0) {
     inline_[pos] += amount;
     return;
   }
-  int size = std::popcount(mask_);
+  int size = PopCount(mask_);
   if (size == kInline) {
     Spill();
     (*dense_)[counter] += amount;

@@ -2,11 +2,11 @@
 // per-partition summary arithmetic.
 
 #include <algorithm>
-#include <bit>
 #include <cmath>
 
 #include "chorus/operators/member_engagement.h"
 #include "member_internal.h"
+#include "popcount.h"
 
 namespace chorus::ops {
 namespace {
@@ -80,8 +80,8 @@ int MemberState::ActiveDaysIn(int64_t day, int days) const {
     const int64_t wlo = std::max<int64_t>(lo, w * 64);
     const int64_t whi = std::min<int64_t>(hi, w * 64 + 63);
     if (wlo > whi) continue;
-    count += std::popcount(
-        active_days[w] & BitRange(static_cast<int>(wlo - w * 64), static_cast<int>(whi - w * 64)));
+    count += PopCount(active_days[w] &
+                      BitRange(static_cast<int>(wlo - w * 64), static_cast<int>(whi - w * 64)));
   }
   return count;
 }

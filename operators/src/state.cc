@@ -16,26 +16,6 @@ bool ParsePartitionPrefix(std::string_view key, int32_t& partition) {
   return true;
 }
 
-void PutFixed32BE(std::string& out, uint32_t v) {
-  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>(v >> shift));
-}
-
-void PutFixed64BE(std::string& out, uint64_t v) {
-  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>(v >> shift));
-}
-
-void PutVarint(std::string& out, uint64_t v) {
-  while (v >= 0x80) {
-    out.push_back(static_cast<char>(v | 0x80));
-    v >>= 7;
-  }
-  out.push_back(static_cast<char>(v));
-}
-
-void PutSignedVarint(std::string& out, int64_t v) {
-  PutVarint(out, (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63));
-}
-
 void PutDouble(std::string& out, double v) {
   uint64_t bits;
   std::memcpy(&bits, &v, sizeof bits);

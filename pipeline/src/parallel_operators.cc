@@ -111,7 +111,9 @@ void ParallelOperators::Apply(int32_t partition, const ops::Event& e, bool late,
 void ParallelOperators::ApplyResponse(int32_t partition, std::string_view channel_id,
                                       ops::EventTime at, ops::ChannelGrowth::ResponseKind kind,
                                       ops::Millis waited) {
-  if (!threaded()) return channels_.ApplyResponse(partition, channel_id, at, kind, waited);
+  if (!threaded() && !batching_) {
+    return channels_.ApplyResponse(partition, channel_id, at, kind, waited);
+  }
   Command& c = Next(channel_id.size());
   c.kind = Command::Kind::kResponse;
   c.partition = partition;
@@ -122,12 +124,27 @@ void ParallelOperators::ApplyResponse(int32_t partition, std::string_view channe
 }
 
 void ParallelOperators::OnThread(const ops::ThreadUpdate& u) {
-  if (!threaded()) return members_.OnThread(u);
+  if (!threaded() && !batching_) return members_.OnThread(u);
   Command& c = Next(u.channel.size() + u.opener.size());
   c.kind = Command::Kind::kThread;
   c.update = u;
   c.update.channel = Keep(u.channel);
   c.update.opener = Keep(u.opener);
+}
+
+void ParallelOperators::BeginBatch() {
+  if (threaded()) return;
+  batching_ = true;
+  if (filling_ == nullptr) {
+    filling_ = std::make_unique<Batch>();
+    filling_->arena.reserve(kArenaBytes);
+  }
+}
+
+void ParallelOperators::EndBatch() {
+  if (threaded()) return;
+  Flush();
+  batching_ = false;
 }
 
 void ParallelOperators::AdvanceMembers(ops::EventTime watermark) {
@@ -175,6 +192,12 @@ void ParallelOperators::Drain(ops::Mutations& channels, ops::Mutations& members)
 
 void ParallelOperators::Flush() {
   if (filling_->commands.empty()) return;
+  if (!threaded()) {
+    Execute(*filling_);
+    filling_->commands.clear();
+    filling_->arena.clear();
+    return;
+  }
   std::unique_lock lock(mu_);
   done_cv_.wait(lock, [&] { return queue_.size() < kMaxQueued; });
   queue_.push_back(std::move(filling_));
@@ -222,7 +245,6 @@ void ParallelOperators::Work() {
 
 void ParallelOperators::Execute(Batch& batch) {
   const std::vector<Command>& commands = batch.commands;
-  // Channels as located ahead; the batch's first ones are found by Apply.
   located_.assign(commands.size(), ops::ChannelGrowth::kUnknownChannel);
   // The steps for each kind of command that looks state up: an event,
   // a response (its channel's windows at the response's time) and a
@@ -253,6 +275,11 @@ void ParallelOperators::Execute(Batch& batch) {
       channels_.PrefetchCounts(a.partition, a.event, located_[i]);
     }
   };
+  // The first commands' steps before any of them runs: a short batch (a
+  // watermark step's thread updates, on one thread) is nothing else.
+  for (size_t j = 0; j < std::min(kIndexAhead, commands.size()); ++j) index_step(j);
+  for (size_t j = 0; j < std::min(kStateAhead, commands.size()); ++j) state_step(j);
+  for (size_t j = 0; j < std::min(kCountsAhead, commands.size()); ++j) counts_step(j);
   for (size_t i = 0; i < commands.size(); ++i) {
     if (i + kIndexAhead < commands.size()) index_step(i + kIndexAhead);
     if (i + kStateAhead < commands.size()) state_step(i + kStateAhead);

@@ -273,7 +273,9 @@ void Processor::FireUpTo(ops::EventTime watermark) {
   parallel_.AdvanceMembers(watermark);
   // Threads before windows: answers the watermark settles now are in the
   // windows that fire now, not in corrections.
+  parallel_.BeginBatch();
   threads_.AdvanceWatermark(watermark, on_thread_);
+  parallel_.EndBatch();
   parallel_.AdvanceChannels(watermark);
   posts_.AdvanceWatermark(watermark);
   global_dirty_ = true;

@@ -30,10 +30,23 @@ void AppendPartitionPrefix(std::string& key, int32_t partition);
 bool ParsePartitionPrefix(std::string_view key, int32_t& partition);
 
 // Big-endian fixed-width and LEB128 varint helpers for state encodings.
-void PutFixed32BE(std::string& out, uint32_t v);
-void PutFixed64BE(std::string& out, uint64_t v);
-void PutVarint(std::string& out, uint64_t v);
-void PutSignedVarint(std::string& out, int64_t v);  // zigzag
+// Inline: a drain encodes a few million of them a second.
+inline void PutFixed32BE(std::string& out, uint32_t v) {
+  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>(v >> shift));
+}
+inline void PutFixed64BE(std::string& out, uint64_t v) {
+  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>(v >> shift));
+}
+inline void PutVarint(std::string& out, uint64_t v) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>(v | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
+}
+inline void PutSignedVarint(std::string& out, int64_t v) {  // zigzag
+  PutVarint(out, (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63));
+}
 void PutDouble(std::string& out, double v);
 void PutLengthPrefixed(std::string& out, std::string_view s);
 

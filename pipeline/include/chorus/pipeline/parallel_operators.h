@@ -89,6 +89,14 @@ class ParallelOperators {
                      ops::ChannelGrowth::ResponseKind kind, ops::Millis waited);
   // MemberEngagement::OnThread.
   void OnThread(const ops::ThreadUpdate& u);
+  // On one thread, ApplyResponse() and OnThread() calls from BeginBatch()
+  // to EndBatch() are queued and run at the latter, each looked up ahead as
+  // the worker does. A watermark step settles threads in bunches, each a
+  // cold member and cold channel windows: one at a time, every one stalled
+  // (5 % of the processing thread). Nothing else may be called in between.
+  // Threaded, nothing: the worker batches everything.
+  void BeginBatch();
+  void EndBatch();
   // MemberEngagement::AdvanceWatermark, and ChannelGrowth's: apart, because
   // the threads' advance comes between them.
   void AdvanceMembers(ops::EventTime watermark);
@@ -168,7 +176,7 @@ class ParallelOperators {
   // A command with room for `bytes` of strings in the batch being filled.
   Command& Next(size_t bytes);
   std::string_view Keep(std::string_view s);
-  void Flush();  // hands the batch being filled to the worker
+  void Flush();  // hands the batch being filled to the worker (on one thread: runs it)
   void Work();
   void Execute(Batch& batch);
   void Deliver(std::vector<Output>& outputs);
@@ -176,7 +184,7 @@ class ParallelOperators {
 
   ops::ChannelGrowth channels_;
   ops::MemberEngagement members_;
-  std::vector<ops::ChannelGrowth::ChannelRef> located_;  // by command, on the worker
+  std::vector<ops::ChannelGrowth::ChannelRef> located_;  // by command, where a batch runs
   WindowSink sink_;
   HistorySink* history_ = nullptr;
   // Where the operators' outputs go: the sinks when not threaded; on the
@@ -190,6 +198,7 @@ class ParallelOperators {
   std::future<void> helper_drain_;  // on one thread: a DrainDirty under way
 
   std::unique_ptr<Batch> filling_;  // processing thread only
+  bool batching_ = false;           // on one thread: between BeginBatch() and EndBatch()
   std::vector<Output> delivering_;  // processing thread only; kept for its capacity
   std::vector<Output> worker_out_;  // worker only: the batch being executed's outputs
 
