@@ -146,7 +146,7 @@ class ChannelGrowth::State {
     // Open window groups by start, per entry of kWindowSpecs. Map nodes stay
     // in place: close buckets point at them.
     std::array<std::map<int64_t, WindowGroup>, kWindowSpecCount> groups;
-    std::array<WindowGroup*, kWindowSpecCount> last_group{};  // the last one an event used
+    std::array<WindowGroup*, kWindowSpecCount> last_group{};  // the newest one used
     std::vector<GroupKey> dirty_groups;    // pending drain; closed ones are skipped
     std::vector<GroupKey> deleted_groups;  // closed since the last drain, stored
     // Restored from records of an earlier tag, to delete: (key, tag).

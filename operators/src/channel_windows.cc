@@ -30,11 +30,18 @@ ChannelGrowth::State::WindowGroup& ChannelGrowth::State::FindOrAddGroup(Partitio
                                                                         int64_t start_ms) {
   WindowGroup*& last = part.last_group[spec_index];
   if (last != nullptr && last->start_ms == start_ms) return *last;
+  // The newest group stays cached: an older one is used for a late event or
+  // for a thread response the watermark settled, and the partition's next
+  // events would miss here again (and go unprefetched) after each.
+  auto newest = [&](WindowGroup& g) -> WindowGroup& {
+    if (last == nullptr || g.start_ms > last->start_ms) last = &g;
+    return g;
+  };
   std::map<int64_t, WindowGroup>& groups = part.groups[spec_index];
   // Events come mostly in time order: the newest group, or a new one after it.
   auto hint = !groups.empty() && groups.rbegin()->first < start_ms ? groups.end()
                                                                    : groups.lower_bound(start_ms);
-  if (hint != groups.end() && hint->first == start_ms) return *(last = &hint->second);
+  if (hint != groups.end() && hint->first == start_ms) return newest(hint->second);
   WindowGroup& group = groups.emplace_hint(hint, start_ms, WindowGroup{})->second;
   group.partition = &part;
   group.spec_index = spec_index;
@@ -46,7 +53,7 @@ ChannelGrowth::State::WindowGroup& ChannelGrowth::State::FindOrAddGroup(Partitio
     group.entry_of = std::move(spares.back().entry_of);
     spares.pop_back();
   }
-  last = &group;
+  newest(group);
   CloseBuckets& buckets = close_buckets_[spec_index];
   int64_t end_ms = start_ms + kWindowSpecs[spec_index].size.count();
   auto it = buckets.find(end_ms);

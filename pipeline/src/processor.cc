@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "chorus/operators/hash_map.h"
 #include "chorus/pipeline/crash_point.h"
 #include "processor_slot.h"
 #include "window_results.h"
@@ -139,6 +140,12 @@ Status Processor::Step() {
   constexpr size_t kCounts = ParallelOperators::kCountsAhead;
   Slot* ahead_slot = nullptr;  // the slot of the record decoded last
   auto decode_ahead = [&](size_t j) {
+    // The record decoded kAhead from now: its bytes come from the fetch
+    // buffers librdkafka's broker thread filled, on the other core.
+    if (j + kAhead < batch_.size()) {
+      const std::span<const uint8_t> next = batch_[j + kAhead].value;
+      for (size_t at = 0; at < next.size(); at += 64) ops::PrefetchLine(next.data() + at);
+    }
     const SourceRecord& r = batch_[j];
     // Records come in runs from one partition: most often the same slot.
     if (ahead_slot == nullptr || ahead_slot->meta.tp.partition != r.partition ||

@@ -11,6 +11,7 @@
 // order is the table's: nothing may depend on it.
 #pragma once
 
+#include <algorithm>
 #include <bit>
 #include <cstddef>
 #include <cstdint>
@@ -94,9 +95,18 @@ class HashMap {
   size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
 
-  // Starts loading the slot where `key` would be, for a lookup soon after.
+  // Starts loading the slot where `key` would be and the one after it, for
+  // a lookup soon after. At most half full, the table's runs are short: a
+  // lookup, or an insert's walk to a free slot, mostly ends within the two;
+  // with the first alone, inserting a thread stalled on the second.
   void Prefetch(uint64_t key) const {
-    if (!slots_.empty()) PrefetchLine(&slots_[Home(key)]);
+    if (slots_.empty()) return;
+    const size_t home = Home(key);
+    const char* begin = reinterpret_cast<const char*>(slots_.data() + home);
+    const char* end =
+        reinterpret_cast<const char*>(slots_.data() + std::min(home + 2, slots_.size()));
+    for (const char* p = begin; p < end; p += 64) PrefetchLine(p);
+    PrefetchLine(end - 1);
   }
 
  private:

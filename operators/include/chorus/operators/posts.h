@@ -128,7 +128,8 @@ class PostPerformance {
   void Apply(int32_t partition, const Event& e) { Apply(partition, e, HashIds(e)); }
   // The same, with the event's ids hashed already.
   void Apply(int32_t partition, const Event& e, const IdHashes& ids);
-  // Starts loading the post Apply(…, e, ids) will look up, if any.
+  // Starts loading the post Apply(…, e, ids) will look up, if any, and the
+  // slot an engagement waits in for it.
   void Prefetch(const Event& e, const IdHashes& ids) const;
 
   // Records the figures that matured at or before `watermark` and expires
