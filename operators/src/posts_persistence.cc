@@ -139,19 +139,15 @@ std::string PostPerformance::EncodeStats(const PartitionStats& s) const {
 void PostPerformance::DrainDirty(Mutations& out) {
   for (Mutation& m : deletes_) out.push_back(std::move(m));
   deletes_.clear();
-  for (uint64_t key : dirty_posts_) {
-    Post* found = posts_.Find(key);
-    if (found == nullptr || !found->dirty) continue;  // matured: deleted above
-    Post& p = *found;
+  posts_.ForEachFound(dirty_posts_, [&](uint64_t key, Post& p) {
+    if (!p.dirty) return;  // matured: deleted above
     out.push_back({Mutation::Op::kPut, PostKey(p.partition, key), EncodePost(p)});
     p.dirty = false;
     p.stored = true;
-  }
+  });
   dirty_posts_.clear();
-  for (uint64_t key : dirty_waiting_) {
-    WaitingKey* found = waiting_.Find(key);
-    if (found == nullptr || !found->dirty) continue;  // forgotten: deleted above
-    WaitingKey& w = *found;
+  waiting_.ForEachFound(dirty_waiting_, [&](uint64_t key, WaitingKey& w) {
+    if (!w.dirty) return;  // forgotten: deleted above
     std::vector<int32_t> present;
     for (const Waiting& e : w.entries) present.push_back(e.partition);
     std::sort(present.begin(), present.end());
@@ -167,7 +163,7 @@ void PostPerformance::DrainDirty(Mutations& out) {
     }
     w.stored = std::move(present);
     w.dirty = false;
-  }
+  });
   dirty_waiting_.clear();
   for (auto& [partition, s] : stats_) {
     if (!s.dirty) continue;

@@ -89,5 +89,30 @@ TEST(HashMap, EraseIfRemovesExactlyTheMatches) {
   }
 }
 
+// ForEachFound visits the listed keys that are present, in list order
+// (repeats too), each with its own value; absent keys are skipped. More
+// keys than its look-ahead, so every stage of it runs.
+TEST(HashMap, ForEachFoundVisitsThePresentKeysInListOrder) {
+  HashMap<int> m;
+  for (uint64_t k = 0; k < 100; k += 2) m[k] = static_cast<int>(k) * 10;
+  std::vector<uint64_t> keys;
+  for (uint64_t k = 0; k < 40; ++k) keys.push_back((k * 37) % 50);
+  keys.push_back(4);     // again
+  keys.push_back(1000);  // never inserted
+  std::vector<std::pair<uint64_t, int>> seen;
+  m.ForEachFound(keys, [&](uint64_t key, int& value) {
+    seen.emplace_back(key, value);
+    ++value;
+  });
+  std::vector<std::pair<uint64_t, int>> expected;
+  std::map<uint64_t, int> bumped;
+  for (uint64_t k : keys) {
+    if (k % 2 != 0 || k >= 100) continue;
+    expected.emplace_back(k, static_cast<int>(k) * 10 + bumped[k]++);
+  }
+  EXPECT_EQ(seen, expected);
+  EXPECT_EQ(*m.Find(4), 40 + bumped[4]);
+}
+
 }  // namespace
 }  // namespace chorus::ops

@@ -92,6 +92,20 @@ class HashMap {
     }
   }
 
+  // Calls fn(key, value) for each of `keys` that is present, in their
+  // order, each slot loaded kFindAhead keys before: a commit's drain finds
+  // ~100,000 changed entries in tables of up to ~100 MB, where one lookup
+  // after another would miss every time.
+  static constexpr size_t kFindAhead = 8;
+  template <typename Fn>
+  void ForEachFound(const std::vector<uint64_t>& keys, Fn fn) {
+    for (size_t i = 0; i < std::min(kFindAhead, keys.size()); ++i) Prefetch(keys[i]);
+    for (size_t i = 0; i < keys.size(); ++i) {
+      if (i + kFindAhead < keys.size()) Prefetch(keys[i + kFindAhead]);
+      if (T* found = Find(keys[i])) fn(keys[i], *found);
+    }
+  }
+
   size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
 
