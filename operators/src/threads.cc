@@ -146,17 +146,27 @@ void Threads::Apply(int32_t partition, const Event& e, const IdHashes& ids, cons
   }
 }
 
-void Threads::Prefetch(int32_t partition, const Event& e, const IdHashes& ids) const {
+uint32_t Threads::Prefetch(int32_t partition, const Event& e, const IdHashes& ids) const {
   if (!e.reply_to_event_id.empty()) threads_.Prefetch(ids.reply_to);
-  if (ThreadKindIndex(e) < 0) return;
+  if (ThreadKindIndex(e) < 0) return IdIndex::kAbsent;
   // Opening: the thread's slot, the replies that may wait for it, its opener.
   threads_.Prefetch(ids.event_id);
   waiting_.Prefetch(ids.event_id);
   openers_.Prefetch(e.member_id);
+  // And where its channel's counters are: reading that pointer here missed
+  // in half of this function's time.
   const uint32_t c = channels_.Find(e.channel_id);
   const PartitionStats* p = stats_.Find(partition);
-  if (c == IdIndex::kAbsent || p == nullptr || c >= p->by_channel.size()) return;
-  if (const StoredStats* s = p->by_channel[c].get()) PrefetchLine(s);
+  if (c == IdIndex::kAbsent || p == nullptr || c >= p->by_channel.size()) return IdIndex::kAbsent;
+  PrefetchLine(&p->by_channel[c]);
+  return c;
+}
+
+void Threads::PrefetchStats(int32_t partition, uint32_t channel) const {
+  if (channel == IdIndex::kAbsent) return;
+  const PartitionStats* p = stats_.Find(partition);
+  if (p == nullptr || channel >= p->by_channel.size()) return;
+  if (const StoredStats* s = p->by_channel[channel].get()) PrefetchLine(s);
 }
 
 void Threads::Open(int32_t partition, const Event& e, uint64_t hash, int kind, const Sink& sink) {
@@ -231,11 +241,20 @@ bool Threads::Answer(uint64_t hash, const Reply& r) {
   return true;
 }
 
+template <typename Handle>
+void Threads::ForEachDueThread(ExpiryQueue& queue, int64_t until, Handle&& handle) {
+  queue.ForEachDue(
+      until, due_, [&](const Expiry& x) { threads_.Prefetch(x.hash); },
+      [&](const Expiry& x) {
+        if (const Thread* t = threads_.Find(x.hash)) PrefetchStats(t->partition, t->channel);
+      },
+      handle);
+}
+
 void Threads::Finalize(EventTime watermark, const Sink& sink) {
   const int64_t wm = watermark.millis();
   // Nothing below queues a final reply, as ForEachDue requires.
-  auto load = [&](const Expiry& x) { threads_.Prefetch(x.hash); };
-  finals_.ForEachDue(wm, due_, load, [&](const Expiry& x) {
+  ForEachDueThread(finals_, wm, [&](const Expiry& x) {
     Thread* found = threads_.Find(x.hash);
     if (found == nullptr || found->partition != x.partition) return;
     Thread& t = *found;
@@ -286,8 +305,7 @@ void Threads::AdvanceWatermark(EventTime watermark, const Sink& sink) {
 
 void Threads::Expire(EventTime watermark, const Sink& sink) {
   // As in Finalize: nothing below queues a horizon.
-  auto load = [&](const Expiry& x) { threads_.Prefetch(x.hash); };
-  expiries_.ForEachDue(watermark.millis(), due_, load, [&](const Expiry& x) {
+  ForEachDueThread(expiries_, watermark.millis(), [&](const Expiry& x) {
     Thread* found = threads_.Find(x.hash);
     // Closed or dropped since: the entry is stale.
     if (found == nullptr || found->partition != x.partition ||

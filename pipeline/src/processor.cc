@@ -162,6 +162,7 @@ Status Processor::Step() {
       const Decoded& s = decoded_[(i + kState) % kAhead];
       if (!s.error && s.slot != nullptr) {
         parallel_.Prefetch(s.slot->meta.id, s.event, s.channel);
+        threads_.PrefetchStats(s.slot->meta.id, s.thread_channel);
       }
     }
     if (i + kCounts < batch_.size()) {
@@ -202,6 +203,7 @@ Status Processor::Step() {
 void Processor::DecodeAhead(const SourceRecord& r, Decoded& d, Slot* slot) {
   d.slot = slot;
   d.channel = ops::ChannelGrowth::kUnknownChannel;
+  d.thread_channel = ops::IdIndex::kAbsent;
   if (r.value.size() > options_.limits.max_record_bytes) {
     d.error = DlqReason::kFieldTooLong;
     return;
@@ -212,7 +214,7 @@ void Processor::DecodeAhead(const SourceRecord& r, Decoded& d, Slot* slot) {
   if (slot == nullptr) return;
   const int32_t id = slot->meta.id;
   dedup_.Prefetch(id, d.ids.event_id);
-  threads_.Prefetch(id, d.event, d.ids);
+  d.thread_channel = threads_.Prefetch(id, d.event, d.ids);
   posts_.Prefetch(d.event, d.ids);
   d.channel = parallel_.Locate(id, d.event);
 }

@@ -84,6 +84,32 @@ TEST(TimerQueue, ForEachDueLoadsAheadAndHandlesInOrder) {
   EXPECT_EQ(q.top(), (Timer{11, 100}));
 }
 
+// With a second step: each timer is loaded, then load_next-ed, then handled,
+// once each; the second step at most kNextAhead timers before its turn,
+// and always after the first.
+TEST(TimerQueue, ForEachDueTakesTheSecondStepBetweenLoadAndHandle) {
+  using Q = TimerQueue<Timer>;
+  Q q;
+  for (uint64_t i = 0; i < 20; ++i) q.push(Timer{static_cast<int64_t>(i), i});
+  std::vector<Timer> buffer;
+  std::vector<uint64_t> loaded, next, handled;
+  q.ForEachDue(
+      100, buffer, [&](const Timer& t) { loaded.push_back(t.id); },
+      [&](const Timer& t) {
+        ASSERT_LT(next.size(), loaded.size()) << "the second step after the first";
+        EXPECT_EQ(loaded[next.size()], t.id);
+        next.push_back(t.id);
+      },
+      [&](const Timer& t) {
+        ASSERT_EQ(next.size(), std::min<size_t>(handled.size() + Q::kNextAhead + 1, 20))
+            << "the second step before its turn, and no further ahead than kNextAhead";
+        handled.push_back(t.id);
+      });
+  EXPECT_EQ(handled.size(), 20u);
+  EXPECT_EQ(next, handled);
+  EXPECT_EQ(loaded, handled);
+}
+
 // Pushes and pops interleaved as the operators make them: timers mostly a
 // little after a watermark that advances, some far ahead, some before
 // what was already popped, some at the same time; each pop up to the

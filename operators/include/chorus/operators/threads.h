@@ -147,7 +147,12 @@ class Threads {
   void Apply(int32_t partition, const Event& e, const IdHashes& ids, const Sink& sink);
   // Starts loading the thread Apply(partition, e, ids, …) will look up, if
   // any, and the channel counters a thread it opens will count in.
-  void Prefetch(int32_t partition, const Event& e, const IdHashes& ids) const;
+  // Returns what PrefetchStats() takes, some events later: the channel's
+  // index for an event that opens a thread, else IdIndex::kAbsent.
+  uint32_t Prefetch(int32_t partition, const Event& e, const IdHashes& ids) const;
+  // Through the slot Prefetch() loaded: the channel's counters in the
+  // partition, which the thread opened will count in.
+  void PrefetchStats(int32_t partition, uint32_t channel) const;
 
   // Expires threads whose horizon ended at or before `watermark` and drops
   // replies that waited long enough, in (time, partition, id) order.
@@ -228,6 +233,10 @@ class Threads {
   using ExpiryQueue = TimerQueue<Expiry>;
 
   ChannelThreadStats& StatsFor(int32_t partition, uint32_t channel);
+  // queue.ForEachDue(until, …, handle), loading ahead what handling a
+  // thread's timer reads: its slot, then its channel's counters.
+  template <typename Handle>
+  void ForEachDueThread(ExpiryQueue& queue, int64_t until, Handle&& handle);
   // Time from the thread's opening to `at_ms`, never negative.
   static double SecondsAfterOpening(const Thread& t, int64_t at_ms);
   // Counts the thread's first response in the histogram of its kind of opener.

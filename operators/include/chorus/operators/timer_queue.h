@@ -66,10 +66,21 @@ class TimerQueue {
   static constexpr size_t kLookAhead = 8;
   template <typename Load, typename Handle>
   void ForEachDue(int64_t until, std::vector<T>& buffer, Load&& load, Handle&& handle) {
+    ForEachDue(
+        until, buffer, load, [](const T&) {}, handle);
+  }
+  // The same with a second step, load_next(timer), kNextAhead timers before
+  // handle(timer): for what the first step's lookup leads to.
+  static constexpr size_t kNextAhead = 4;
+  template <typename Load, typename LoadNext, typename Handle>
+  void ForEachDue(int64_t until, std::vector<T>& buffer, Load&& load, LoadNext&& load_next,
+                  Handle&& handle) {
     PopDue(until, buffer);
     for (size_t i = 0; i < std::min(kLookAhead, buffer.size()); ++i) load(buffer[i]);
+    for (size_t i = 0; i < std::min(kNextAhead, buffer.size()); ++i) load_next(buffer[i]);
     for (size_t i = 0; i < buffer.size(); ++i) {
       if (i + kLookAhead < buffer.size()) load(buffer[i + kLookAhead]);
+      if (i + kNextAhead < buffer.size()) load_next(buffer[i + kNextAhead]);
       handle(buffer[i]);
     }
   }

@@ -138,6 +138,7 @@ class Processor final : public PartitionListener {
     std::optional<DlqReason> error;
     Slot* slot = nullptr;  // the record's, if it has one
     ParallelOperators::ChannelRef channel = ops::ChannelGrowth::kUnknownChannel;
+    uint32_t thread_channel = ops::IdIndex::kAbsent;  // for Threads::PrefetchStats
   };
   // Decodes `r` into `d` and prefetches what processing it will read;
   // `slot` is the record's slot, if it has one (nothing is prefetched
