@@ -238,8 +238,11 @@ class ChannelGrowth::State {
   void MarkGroupDirty(WindowGroup& group);
   void RemoveGroup(WindowGroup& group);
   void ForgetWindows(Partition& part);
-  // Fills sorted_ with `group`'s entries by (channel rank, partition).
+  // Appends `group`'s entries to sorted_, keyed by (channel rank, partition).
   void AddSorted(WindowGroup& group);
+  // Fills sorted_ with the entries of a bucket's groups (one per partition;
+  // reordered by partition), in key order.
+  void SortBucket(std::vector<WindowGroup*>& groups);
 
   // channel_persistence.cc
   std::string EncodeGroup(WindowGroup& group);  // either form
@@ -281,6 +284,8 @@ class ChannelGrowth::State {
   // Entries in order while a bucket closes or a group encodes; kept for its
   // capacity.
   std::vector<SortedEntry> sorted_;
+  std::vector<SortedEntry> unsorted_;  // SortBucket's, for its capacity
+  std::vector<uint32_t> rank_starts_;  // SortBucket's: by rank, where its entries go
   // Sizes whose new groups are count-only (ChannelGrowth::CountOnly).
   std::array<bool, kWindowSpecCount> count_only_{};
   // By channel index: the bucket count that last counted it, so counting

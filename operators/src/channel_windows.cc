@@ -138,6 +138,31 @@ void ChannelGrowth::State::AddSorted(WindowGroup& group) {
   }
 }
 
+void ChannelGrowth::State::SortBucket(std::vector<WindowGroup*>& groups) {
+  catalog_.RefreshRanks();
+  // Partition by partition, so that a stable sort by rank leaves each
+  // channel's parts by partition.
+  std::sort(groups.begin(), groups.end(), [](const WindowGroup* a, const WindowGroup* b) {
+    return a->partition->id < b->partition->id;
+  });
+  sorted_.clear();
+  for (WindowGroup* g : groups) AddSorted(*g);
+  if (sorted_.size() < catalog_.size()) {  // few: cheaper than a pass over every rank
+    std::sort(sorted_.begin(), sorted_.end(),
+              [](const SortedEntry& a, const SortedEntry& b) { return a.key < b.key; });
+    return;
+  }
+  // A closing hour holds tens of thousands of entries: counted by rank and
+  // placed in one pass each, where std::sort took 1 % of the processing
+  // thread.
+  rank_starts_.assign(catalog_.size() + 1, 0);
+  for (const SortedEntry& e : sorted_) ++rank_starts_[(e.key >> 32) + 1];
+  for (size_t r = 1; r < rank_starts_.size(); ++r) rank_starts_[r] += rank_starts_[r - 1];
+  unsorted_.swap(sorted_);
+  sorted_.resize(unsorted_.size());
+  for (const SortedEntry& e : unsorted_) sorted_[rank_starts_[e.key >> 32]++] = e;
+}
+
 void ChannelGrowth::State::EmitBucket(int spec_index, int64_t end_ms, Emit which,
                                       const ResultSink& sink) {
   auto bucket = close_buckets_[spec_index].find(end_ms);
@@ -162,11 +187,7 @@ void ChannelGrowth::State::EmitBucket(int spec_index, int64_t end_ms, Emit which
   // Channel order for the sink, by rank rather than by comparing ids; each
   // channel's parts side by side, by partition. Keys are unique: a group
   // has one entry per channel, a partition one group per bucket.
-  catalog_.RefreshRanks();
-  sorted_.clear();
-  for (WindowGroup* g : bucket->second) AddSorted(*g);
-  std::sort(sorted_.begin(), sorted_.end(),
-            [](const SortedEntry& a, const SortedEntry& b) { return a.key < b.key; });
+  SortBucket(bucket->second);
   WindowResult out;
   out.spec = &spec;
   out.end = EventTime::FromMillis(end_ms);
