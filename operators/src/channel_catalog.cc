@@ -1,6 +1,8 @@
 #include "channel_catalog.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 
 #include "channel_codec.h"
 
@@ -10,6 +12,11 @@ ChannelIndex ChannelCatalog::Intern(std::string_view id) {
   const size_t known = ids_.size();
   const ChannelIndex c = ids_.Intern(id);
   if (c < known) return c;
+  if (c >= kMaxChannels) {
+    // Far past any memory chorus would have by then: a broken invariant.
+    std::fputs("chorus: more than 2^31 distinct channel ids\n", stderr);
+    std::abort();
+  }
   std::string_view stored = ids_.id(c);
   chunks_.push_back(channel_codec::ChunkOf(stored));
   ranks_.push_back(0);

@@ -21,6 +21,9 @@ using ChannelIndex = uint32_t;
 
 class ChannelCatalog {
  public:
+  // Indexes stay below this: a count-only window keeps a flag in an
+  // index's top bit (channel_state.h, kCountedPending).
+  static constexpr ChannelIndex kMaxChannels = 0x80000000u;
   // The index of `id`, interning it if new.
   ChannelIndex Intern(std::string_view id);
   // The index of `id`, kAbsent if it was never interned.

@@ -99,7 +99,7 @@ class ChannelGrowth::State {
   // A count-only group's window: its channel, and kCountedPending if it was
   // updated after the window fired and no correction counted since.
   using CountedWindow = uint32_t;
-  static constexpr CountedWindow kCountedPending = 0x80000000u;  // above any ChannelIndex
+  static constexpr CountedWindow kCountedPending = channel_internal::ChannelCatalog::kMaxChannels;
   struct WindowGroup {
     Partition* partition = nullptr;
     int spec_index = 0;
