@@ -62,9 +62,7 @@ void MemberEngagement::MemberTable::PrefetchHeld(const Member* m) {
 }
 
 void MemberEngagement::MemberTable::PrefetchNode(const char* node, size_t bytes) {
-  for (size_t line = 0; line < std::min(sizeof(Node), bytes); line += 64) {
-    PrefetchLine(node + line);
-  }
+  PrefetchLines(node, std::min(sizeof(Node), bytes));
 }
 
 void MemberEngagement::MemberTable::Prefetch(std::string_view id) const {

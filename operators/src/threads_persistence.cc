@@ -160,10 +160,8 @@ void Threads::DrainDirty(Mutations& out) {
     for (size_t i = 0; i < dirty.size(); ++i) {
       // The counters of the channel encoded two from now, all ~1.3 KB:
       // scattered in the heap, each set would stall its encoding.
-      if (i + 2 < dirty.size()) {
-        const char* next = reinterpret_cast<const char*>(p.by_channel[dirty[i + 2]].get());
-        for (size_t at = 0; at < sizeof(StoredStats); at += 64) PrefetchLine(next + at);
-      }
+      if (i + 2 < dirty.size())
+        PrefetchLines(p.by_channel[dirty[i + 2]].get(), sizeof(StoredStats));
       const uint32_t channel = dirty[i];
       StoredStats& s = p.At(channel);
       out.push_back({Mutation::Op::kPut,

@@ -144,7 +144,7 @@ Status Processor::Step() {
     // buffers librdkafka's broker thread filled, on the other core.
     if (j + kAhead < batch_.size()) {
       const std::span<const uint8_t> next = batch_[j + kAhead].value;
-      for (size_t at = 0; at < next.size(); at += 64) ops::PrefetchLine(next.data() + at);
+      ops::PrefetchLines(next.data(), next.size());
     }
     const SourceRecord& r = batch_[j];
     // Records come in runs from one partition: most often the same slot.

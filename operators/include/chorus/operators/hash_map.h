@@ -31,6 +31,15 @@ inline void PrefetchLine(const void* p) {
 #endif
 }
 
+// Starts loading every cache line [p, p + bytes) touches.
+inline void PrefetchLines(const void* p, size_t bytes) {
+  if (bytes == 0) return;
+  const char* begin = static_cast<const char*>(p);
+  const char* end = begin + bytes;
+  for (const char* at = begin; at < end; at += 64) PrefetchLine(at);
+  PrefetchLine(end - 1);  // the last line, where the range is not line-aligned
+}
+
 template <typename T>
 class HashMap {
  public:
@@ -116,11 +125,7 @@ class HashMap {
   void Prefetch(uint64_t key) const {
     if (slots_.empty()) return;
     const size_t home = Home(key);
-    const char* begin = reinterpret_cast<const char*>(slots_.data() + home);
-    const char* end =
-        reinterpret_cast<const char*>(slots_.data() + std::min(home + 2, slots_.size()));
-    for (const char* p = begin; p < end; p += 64) PrefetchLine(p);
-    PrefetchLine(end - 1);
+    PrefetchLines(slots_.data() + home, (std::min(home + 2, slots_.size()) - home) * sizeof(Slot));
   }
 
  private:
