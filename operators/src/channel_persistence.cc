@@ -111,8 +111,7 @@ std::string ChannelGrowth::State::EncodeGroup(WindowGroup& group) {
   catalog_.RefreshRanks();
   sorted_.clear();
   AddSorted(group);
-  std::sort(sorted_.begin(), sorted_.end(),
-            [](const SortedEntry& a, const SortedEntry& b) { return a.key < b.key; });
+  SortEntries();
   std::string out;
   for (const SortedEntry& s : sorted_) {
     PutLengthPrefixed(out, catalog_.id(group.channel(s.entry)));

@@ -243,6 +243,9 @@ class ChannelGrowth::State {
   // Fills sorted_ with the entries of a bucket's groups (one per partition;
   // reordered by partition), in key order.
   void SortBucket(std::vector<WindowGroup*>& groups);
+  // Orders sorted_ by key. REQUIRES: entries of one channel were added in
+  // partition order (the sort is stable within a rank).
+  void SortEntries();
 
   // channel_persistence.cc
   std::string EncodeGroup(WindowGroup& group);  // either form
@@ -284,8 +287,8 @@ class ChannelGrowth::State {
   // Entries in order while a bucket closes or a group encodes; kept for its
   // capacity.
   std::vector<SortedEntry> sorted_;
-  std::vector<SortedEntry> unsorted_;  // SortBucket's, for its capacity
-  std::vector<uint32_t> rank_starts_;  // SortBucket's: by rank, where its entries go
+  std::vector<SortedEntry> unsorted_;  // SortEntries', for its capacity
+  std::vector<uint32_t> rank_starts_;  // SortEntries': by rank, where its entries go
   // Sizes whose new groups are count-only (ChannelGrowth::CountOnly).
   std::array<bool, kWindowSpecCount> count_only_{};
   // By channel index: the bucket count that last counted it, so counting

@@ -147,6 +147,10 @@ void ChannelGrowth::State::SortBucket(std::vector<WindowGroup*>& groups) {
   });
   sorted_.clear();
   for (WindowGroup* g : groups) AddSorted(*g);
+  SortEntries();
+}
+
+void ChannelGrowth::State::SortEntries() {
   if (sorted_.size() < catalog_.size()) {  // few: cheaper than a pass over every rank
     std::sort(sorted_.begin(), sorted_.end(),
               [](const SortedEntry& a, const SortedEntry& b) { return a.key < b.key; });
