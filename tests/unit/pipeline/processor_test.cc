@@ -121,6 +121,15 @@ GeneratorOptions Workload() {
   return gen;
 }
 
+// The generated stream run whole by one process, in a store of its own.
+std::shared_ptr<const Snapshot> UninterruptedRun(const GeneratorOptions& gen, uint64_t records,
+                                                 const ProcessorOptions& options) {
+  TempDir dir;
+  GeneratorSource source(gen, 4, records);
+  RecordingDlq dlq;
+  return RunToEnd(dir.Sub("state"), source, dlq, options);
+}
+
 // The generated stream in a first process that commits after nine polls,
 // then processes `uncommitted` more and dies: what that commit showed.
 std::shared_ptr<const Snapshot> CommitPartway(const std::string& dir, const GeneratorOptions& gen,
@@ -144,10 +153,7 @@ TEST(Processor, RestartFromCommittedStateMatchesAnUninterruptedRun) {
   ProcessorOptions options;
   options.poll_batch = 1000;
 
-  TempDir whole_dir;
-  GeneratorSource whole_source(gen, 4, kRecords);
-  RecordingDlq whole_dlq;
-  auto whole = RunToEnd(whole_dir.Sub("state"), whole_source, whole_dlq, options);
+  auto whole = UninterruptedRun(gen, kRecords, options);
   // About ten days of event time: posts reached both ages.
   uint64_t matured_weeks = 0;
   for (const auto& [channel, c] : whole->posts.channels) {
@@ -330,10 +336,7 @@ TEST(Processor, ARestartThatAddsAReaderCountsTheMinutesOpenedBeforeIt) {
   const GeneratorOptions gen = Workload();
   ProcessorOptions options;
   options.poll_batch = 1000;
-  TempDir whole_dir;
-  GeneratorSource whole_source(gen, 4, kWorkloadRecords);
-  RecordingDlq whole_dlq;
-  auto whole = RunToEnd(whole_dir.Sub("state"), whole_source, whole_dlq, options);
+  auto whole = UninterruptedRun(gen, kWorkloadRecords, options);
 
   TempDir dir;
   RecordingDlq dlq;
